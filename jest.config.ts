@@ -1,0 +1,22 @@
+import type { Config } from 'jest';
+
+// ESM throughout: jose and oidc-provider are ESM-only, so jest runs in its native ESM mode
+// (`node --experimental-vm-modules`, see the `test` script) and ts-jest emits ES modules.
+// Type checking is a separate `tsc --noEmit` step, so ts-jest only transpiles (fast).
+const config: Config = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: {
+    // Sources import './x.js' (NodeNext style); jest must find './x.ts'.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
+  },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 30_000,
+  // Real servers and a real Redis: keep the 2-core machine from thrashing.
+  maxWorkers: 2,
+};
+
+export default config;
