@@ -1,0 +1,115 @@
+import { createLocalJWKSet, errors as joseErrors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import { ServiceUnavailableError } from '../errors/index.js';
+import { fetchJson } from './http.js';
+import { isPlainObject } from '../config/assert.js';
+import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
+
+export interface RemoteKeySetOptions {
+  /** Timeout of one JWKS request, in ms. Default 5000. */
+  timeoutMs?: number;
+  /**
+   * Least time between two fetches triggered by a token whose `kid` is unknown, in ms. Bounds
+   * what an attacker sending random `kid`s can make us fetch. Default 30000.
+   */
+  cooldownMs?: number;
+  /** Keys older than this are refreshed in the background, in ms. Default 10 minutes. */
+  cacheMaxAgeMs?: number;
+  /** After a failed fetch, requests that need a fetch fail fast for this long, in ms. Default 1000. */
+  failureBackoffMs?: number;
+  /** Largest accepted JWKS document, in bytes. Default 512 KiB. */
+  maxBytes?: number;
+  logger?: Logger;
+}
+
+type KeyGetter = ReturnType<typeof createLocalJWKSet>;
+type Key = Awaited<ReturnType<KeyGetter>>;
+
+/**
+ * An issuer's JSON Web Key Set, fetched from `jwks_uri` and kept in memory. Unlike jose's own
+ * remote set it keeps the last good keys when the endpoint fails, so tokens signed by known keys
+ * go on verifying through a JWKS outage; it fetches again on an unknown `kid` at most once per
+ * cooldown; and when no key fits and none can be fetched it fails with a 503
+ * (`ServiceUnavailableError`), because the token may well be valid.
+ *
+ * Header members that point at other keys (`jku`, `x5u`, `jwk`, `x5c`) are never used: keys come
+ * only from the configured `jwks_uri`.
+ */
+export class RemoteKeySet {
+  private readonly resolveUri: () => Promise<string>;
+  private readonly timeoutMs: number;
+  private readonly cooldownMs: number;
+  private readonly cacheMaxAgeMs: number;
+  private readonly failureBackoffMs: number;
+  private readonly maxBytes: number;
+  private readonly logger: Logger;
+  private local: { get: KeyGetter; at: number } | undefined;
+  private inFlight: Promise<void> | undefined;
+  private lastAttemptAt = -Infinity;
+  private lastFailureAt = -Infinity;
+  /** How many JWKS fetches were started (for tests and metrics). */
+  fetchCount = 0;
+
+  /** @param uri the `jwks_uri`, or a function that resolves it (from discovery) when first needed. */
+  constructor(uri: string | URL | (() => Promise<string>), options: RemoteKeySetOptions = {}) {
+    this.resolveUri = typeof uri === 'function' ? uri : () => Promise.resolve(String(uri));
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.cooldownMs = options.cooldownMs ?? 30_000;
+    this.cacheMaxAgeMs = options.cacheMaxAgeMs ?? 10 * 60 * 1000;
+    this.failureBackoffMs = options.failureBackoffMs ?? 1000;
+    this.maxBytes = options.maxBytes ?? 512 * 1024;
+    this.logger = options.logger ?? defaultLogger;
+  }
+
+  /** A key resolver for jose's `jwtVerify(token, keySet.getKey)`. */
+  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> => {
+    if (!this.local) {
+      await this.reload(true);
+    } else if (Date.now() - this.local.at > this.cacheMaxAgeMs) {
+      void this.reload(false).catch(() => undefined);
+    }
+    try {
+      return await this.local!.get(header, token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
+      if (Date.now() - this.lastAttemptAt < this.cooldownMs) throw err;
+      await this.reload(true);
+      return this.local!.get(header, token);
+    }
+  };
+
+  /** Fetches the set now (once, even when many callers ask at the same moment). */
+  private async reload(mustSucceed: boolean): Promise<void> {
+    if (!this.inFlight) {
+      if (Date.now() - this.lastFailureAt < this.failureBackoffMs) {
+        if (!mustSucceed) return;
+        throw new ServiceUnavailableError('The issuer\'s signing keys cannot be fetched.');
+      }
+      this.inFlight = this.fetchSet().finally(() => {
+        this.inFlight = undefined;
+      });
+    }
+    try {
+      await this.inFlight;
+    } catch (err) {
+      if (mustSucceed) throw new ServiceUnavailableError('The issuer\'s signing keys cannot be fetched.', { cause: err });
+    }
+  }
+
+  private async fetchSet(): Promise<void> {
+    this.fetchCount += 1;
+    this.lastAttemptAt = Date.now();
+    try {
+      const uri = await this.resolveUri();
+      const res = await fetchJson(uri, { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes });
+      if (res.status !== 200) throw new Error(`JWKS endpoint answered HTTP ${res.status}`);
+      const body = res.body;
+      if (!isPlainObject(body) || !Array.isArray(body.keys)) throw new Error('JWKS document has no "keys" array');
+      const keys = (body.keys as unknown[]).filter(isPlainObject);
+      this.local = { get: createLocalJWKSet({ keys } as JSONWebKeySet), at: Date.now() };
+    } catch (err) {
+      this.lastFailureAt = Date.now();
+      this.logger.warn('JWKS fetch failed; keeping the last good keys', describeCause(err));
+      throw err;
+    }
+  }
+}
