@@ -29,15 +29,18 @@ export const defaultLogger: Logger = {
   error: (message, fields) => void process.stderr.write(line('error', message, fields)),
 };
 
-/** Describes an error for a log line without its message (which may quote untrusted input). */
+/**
+ * Describes an error for a log line without its message (which may quote untrusted input).
+ * Duck-typed rather than `instanceof Error`: errors from another realm (Node's own, under jest's
+ * module sandbox) fail that check.
+ */
 export function describeCause(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    const cause = (err as { cause?: unknown }).cause;
+  if (typeof err === 'object' && err !== null) {
+    const { name, code, cause } = err as { name?: unknown; code?: unknown; cause?: unknown };
     return {
-      error: err.name,
+      error: typeof name === 'string' ? name : 'Error',
       ...(typeof code === 'string' ? { code } : {}),
-      ...(cause instanceof Error ? { cause: describeCause(cause) } : {}),
+      ...(typeof cause === 'object' && cause !== null ? { cause: describeCause(cause) } : {}),
     };
   }
   return { error: typeof err };

@@ -1,0 +1,228 @@
+import type { Cluster, Redis } from 'ioredis';
+import { optionalNumber, optionalString, optionError } from '../config/assert.js';
+import { randomToken } from '../crypto/random.js';
+import { InvalidGrantError, ServiceUnavailableError, isAuthError } from '../errors/index.js';
+
+/** Key prefix of refresh locks and results when none is given. */
+export const DEFAULT_REFRESH_PREFIX = 'oidc:refresh:';
+
+export interface RefreshCoordinatorOptions {
+  /** Prefix of the lock and result keys. Default `'oidc:refresh:'`. */
+  prefix?: string;
+  /**
+   * How long a lock lives unless its holder extends it, in ms. A holder extends it while its
+   * refresh runs; a holder that dies lets it expire after this long. Default 10000.
+   */
+  lockTtlMs?: number;
+  /** How long a request waits for another holder's result before a 503, in ms. Default 10000. */
+  waitMs?: number;
+  /** First pause between two checks while waiting, in ms (grows to 8x). Default 25. */
+  pollMs?: number;
+  /** How long a refresh result (or an `invalid_grant` outcome) stays readable, in ms. Default 60000. */
+  resultTtlMs?: number;
+}
+
+/** Deletes the lock only when it still holds our token (a late holder must not free another's lock). */
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Extends the lock only when it still holds our token. */
+const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+
+/** Stored result: `r` + the caller's value, or `x` + the public description of an invalid_grant. */
+const OK_MARK = 'r';
+const GRANT_FAILED_MARK = 'x';
+
+const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
+const WAIT_TIMEOUT = 'A token refresh for this session is still running; try again shortly.';
+
+type Outcome = { value: string } | { error: InvalidGrantError };
+
+/**
+ * Makes one refresh grant (RFC 6749 §6) per session and refresh token, across every process that
+ * shares the Redis: N concurrent requests of one session cause one `work()` call; the others wait
+ * (bounded) and get its result. With refresh token rotation (OAuth 2.0 Security BCP, RFC 9700
+ * §4.14.2) a second use of the same refresh token would be refused, or worse, read as theft and
+ * revoke the whole grant.
+ *
+ * How: a lock key per session (`SET NX PX` with a random owner token; released by a Lua
+ * compare-and-delete, so only its owner frees it; extended while `work()` runs; expires if its
+ * holder dies) and a result key per refresh token (`generation`), kept for `resultTtlMs`, that
+ * waiters and late callers read. An `invalid_grant` outcome is stored too, so waiters fail the same
+ * way. Any other failure is not stored: the next caller takes the lock and tries again.
+ *
+ * Keys use a Redis Cluster hash tag (`{sessionId}`) so a session's keys share one slot.
+ * Results are opaque strings; the caller stores sealed ciphertext (see `createSealer`).
+ *
+ * What this does NOT do: it does not bound how long `work()` runs (give the HTTP call a timeout);
+ * and it is as strong as Redis: a failover that loses the lock key may let a second refresh
+ * through (no Redlock).
+ *
+ * @example
+ * const coordinator = new RefreshCoordinator(client);
+ * const sealed = await coordinator.run(req.sessionID, sha256(refreshToken), async () =>
+ *   sealer.seal(await refreshGrant(refreshToken)),
+ * );
+ */
+export class RefreshCoordinator {
+  private readonly client: Redis | Cluster;
+  private readonly prefix: string;
+  private readonly lockTtlMs: number;
+  private readonly waitMs: number;
+  private readonly pollMs: number;
+  private readonly resultTtlMs: number;
+  /** Locks this instance holds: lock key -> owner token. */
+  private readonly held = new Map<string, string>();
+  private closed = false;
+
+  constructor(client: Redis | Cluster, options: RefreshCoordinatorOptions = {}) {
+    if (typeof client !== 'object' || client === null || typeof (client as Redis).set !== 'function') {
+      throw optionError('client', 'an ioredis client (Redis or Cluster)');
+    }
+    this.client = client;
+    this.prefix = options.prefix === '' ? '' : optionalString('prefix', options.prefix) ?? DEFAULT_REFRESH_PREFIX;
+    this.lockTtlMs = Math.round(optionalNumber('lockTtlMs', options.lockTtlMs, 100, 600_000, 'milliseconds') ?? 10_000);
+    this.waitMs = optionalNumber('waitMs', options.waitMs, 0, 600_000, 'milliseconds') ?? 10_000;
+    this.pollMs = optionalNumber('pollMs', options.pollMs, 1, 10_000, 'milliseconds') ?? 25;
+    this.resultTtlMs = Math.round(optionalNumber('resultTtlMs', options.resultTtlMs, 100, 86_400_000, 'milliseconds') ?? 60_000);
+  }
+
+  /** The lock key of a session (public for tests and operations). */
+  lockKey(sessionId: string): string {
+    return `${this.prefix}{${sessionId}}:lock`;
+  }
+
+  /** The result key of a session's refresh token generation. */
+  resultKey(sessionId: string, generation: string): string {
+    return `${this.prefix}{${sessionId}}:result:${generation}`;
+  }
+
+  /**
+   * Runs `work` once per `(sessionId, generation)` across processes and answers its result.
+   *
+   * @param sessionId the session whose tokens are refreshed.
+   * @param generation identifies the refresh token being spent (e.g. its SHA-256, base64url).
+   * @param work performs the refresh grant and returns the string to share (sealed tokens).
+   * @returns the result of this call's `work()`, or of whichever call ran it.
+   * @throws the error of `work()` when this call ran it; `InvalidGrantError` when the refresh
+   *   token was refused for another caller; `ServiceUnavailableError` (503) when Redis fails or
+   *   the wait for another holder exceeds `waitMs`.
+   */
+  async run(sessionId: string, generation: string, work: () => Promise<string>): Promise<string> {
+    checkId('sessionId', sessionId);
+    checkId('generation', generation);
+    if (this.closed) throw new ServiceUnavailableError(UNAVAILABLE, { cause: new Error('refresh coordinator is closed') });
+
+    const lockKey = this.lockKey(sessionId);
+    const resultKey = this.resultKey(sessionId, generation);
+    const deadline = Date.now() + this.waitMs;
+
+    for (;;) {
+      const existing = await this.redis(() => this.client.get(resultKey));
+      if (existing !== null) return settle(existing);
+
+      const owner = randomToken(16);
+      const acquired = await this.redis(() => this.client.set(lockKey, owner, 'PX', this.lockTtlMs, 'NX'));
+      if (acquired === 'OK') return this.hold(lockKey, owner, resultKey, work);
+
+      const seen = await this.waitForOther(lockKey, resultKey, deadline);
+      if (seen !== undefined) return settle(seen);
+      // The lock is gone without a result (its holder failed or died): try to take it.
+    }
+  }
+
+  /** Releases every lock this instance holds and refuses new runs. Call after the HTTP server drained. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const locks = [...this.held];
+    this.held.clear();
+    await Promise.all(locks.map(([key, owner]) => this.release(key, owner)));
+  }
+
+  private async hold(lockKey: string, owner: string, resultKey: string, work: () => Promise<string>): Promise<string> {
+    this.held.set(lockKey, owner);
+    const keepAlive = setInterval(() => {
+      this.client.eval(EXTEND, 1, lockKey, owner, String(this.lockTtlMs)).catch(() => undefined);
+    }, Math.max(50, Math.floor(this.lockTtlMs / 3)));
+    keepAlive.unref();
+    try {
+      // Someone may have finished between our first read and taking the lock.
+      const existing = await this.redis(() => this.client.get(resultKey));
+      if (existing !== null) return settle(existing);
+
+      let value: string;
+      try {
+        value = await work();
+        if (typeof value !== 'string') throw new TypeError('refresh work must resolve to a string');
+      } catch (err) {
+        if (isAuthError(err) && err.code === 'invalid_grant') {
+          // Waiters on this refresh token fail the same way, without spending it again.
+          await this.client.set(resultKey, GRANT_FAILED_MARK + err.description, 'PX', this.resultTtlMs).catch(() => undefined);
+        }
+        throw err;
+      }
+      // If this write fails the refresh still happened: answer it; waiters will retry with the lock.
+      await this.client.set(resultKey, OK_MARK + value, 'PX', this.resultTtlMs).catch(() => undefined);
+      return value;
+    } finally {
+      clearInterval(keepAlive);
+      if (this.held.get(lockKey) === owner) {
+        this.held.delete(lockKey);
+        await this.release(lockKey, owner);
+      }
+    }
+  }
+
+  /**
+   * Polls until the result appears (returns it), the lock is gone (returns undefined), or the
+   * deadline passes (503). One round trip per poll: both keys share a slot.
+   */
+  private async waitForOther(lockKey: string, resultKey: string, deadline: number): Promise<string | undefined> {
+    let pause = this.pollMs;
+    for (;;) {
+      const [result, lock] = await this.redis(() => this.client.mget(resultKey, lockKey));
+      if (result !== null && result !== undefined) return result;
+      if (lock === null || lock === undefined) return undefined;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ServiceUnavailableError(WAIT_TIMEOUT);
+      await delay(Math.min(pause, left));
+      pause = Math.min(pause * 1.5, this.pollMs * 8);
+    }
+  }
+
+  private async release(lockKey: string, owner: string): Promise<void> {
+    // A failed release is not fatal: the lock expires after lockTtlMs.
+    await this.client.eval(RELEASE, 1, lockKey, owner).catch(() => undefined);
+  }
+
+  private async redis<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (err) {
+      throw new ServiceUnavailableError(UNAVAILABLE, { cause: err });
+    }
+  }
+}
+
+function settle(stored: string): string {
+  const outcome = decode(stored);
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
+}
+
+function decode(stored: string): Outcome {
+  if (stored.startsWith(GRANT_FAILED_MARK)) {
+    const description = stored.slice(GRANT_FAILED_MARK.length);
+    return { error: description ? new InvalidGrantError(description) : new InvalidGrantError() };
+  }
+  if (stored.startsWith(OK_MARK)) return { value: stored.slice(OK_MARK.length) };
+  throw new ServiceUnavailableError(UNAVAILABLE, { cause: new Error('unrecognised refresh result record') });
+}
+
+function checkId(name: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
+    throw new TypeError(`${name} must be a non-empty string of at most 512 characters`);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

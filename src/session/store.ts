@@ -1,0 +1,130 @@
+import { RedisStore } from 'connect-redis';
+import type { SessionData, Store } from 'express-session';
+import { Cluster, type Redis } from 'ioredis';
+import { optionError, optionalNumber, optionalString } from '../config/assert.js';
+import { ServiceUnavailableError } from '../errors/index.js';
+import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
+
+/** Key prefix of session records when none is given. */
+export const DEFAULT_SESSION_PREFIX = 'oidc:sess:';
+/** Lifetime of a session record without a cookie expiry, in seconds (one day). */
+export const DEFAULT_SESSION_TTL_SECONDS = 86_400;
+
+export interface SessionStoreOptions {
+  /** An ioredis client (single node or cluster), e.g. from `createRedisClient`. */
+  client: Redis | Cluster;
+  /** Prefix of the session keys. Default `'oidc:sess:'`. */
+  prefix?: string;
+  /**
+   * Lifetime of a record in Redis when the session cookie has no expiry, in seconds. With a
+   * cookie `maxAge`, the record lives as long as the cookie. Default 86400.
+   */
+  ttlSeconds?: number;
+  /** Where a corrupt record is reported. */
+  logger?: Logger;
+}
+
+// connect-redis passes each method its own result type: the data parameter stays open here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Callback = (err?: unknown, data?: any) => unknown;
+
+const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
+
+function unavailable(err: unknown): unknown {
+  return err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err });
+}
+
+/**
+ * connect-redis, with two changes at the edges: a Redis failure reaches express-session (and so
+ * `next(err)`) as a 503 `ServiceUnavailableError` rather than a raw ioredis error (a 500), and a
+ * record that is not valid JSON reads as "no session" instead of failing every request of that
+ * cookie. On an ioredis `Cluster`, listing (`all`, `ids`, `length`, `clear`) scans every master.
+ */
+class GuardedRedisStore extends RedisStore {
+  private async guard(run: (cb: Callback) => Promise<unknown>, cb?: Callback): Promise<unknown> {
+    let result: unknown;
+    try {
+      result = await new Promise((resolve, reject) => {
+        run((err, data) => (err ? reject(err) : resolve(data))).catch(reject);
+      });
+    } catch (err) {
+      const mapped = unavailable(err);
+      if (cb) return cb(mapped);
+      throw mapped;
+    }
+    return cb ? cb(null, result) : result;
+  }
+
+  override get(sid: string, cb?: Callback): Promise<unknown> {
+    return this.guard((inner) => super.get(sid, inner), cb);
+  }
+  override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
+    return this.guard((inner) => super.set(sid, sess, inner), cb);
+  }
+  override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
+    return this.guard((inner) => super.touch(sid, sess, inner), cb);
+  }
+  override destroy(sid: string, cb?: Callback): Promise<unknown> {
+    return this.guard((inner) => super.destroy(sid, inner), cb);
+  }
+}
+
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return client instanceof Cluster || (client as { isCluster?: unknown }).isCluster === true;
+}
+
+function clusterScan(cluster: Cluster, match: string, count: number): AsyncIterable<string> {
+  return (async function* () {
+    for (const node of cluster.nodes('master')) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
+        cursor = next;
+        yield* keys;
+      } while (cursor !== '0');
+    }
+  })();
+}
+
+/**
+ * The session store: express-session records in Redis through connect-redis 8.1 on ioredis.
+ * Records expire with the session cookie (or after `ttlSeconds`), and `touch` extends them.
+ * The store holds what the login half puts in the session; tokens in it are sealed by the caller
+ * (see `createSealer`), this store does not encrypt.
+ *
+ * @example
+ * const { client } = createRedisClient('redis://127.0.0.1:6379');
+ * app.use(session({ store: createSessionStore({ client }), secret, resave: false, saveUninitialized: false }));
+ */
+export function createSessionStore(options: SessionStoreOptions): Store {
+  if (typeof options !== 'object' || options === null) throw optionError('session', 'an object');
+  const { client } = options;
+  if (typeof client !== 'object' || client === null || typeof (client as Redis).get !== 'function') {
+    throw optionError('client', 'an ioredis client (Redis or Cluster)');
+  }
+  const prefix = options.prefix === '' ? '' : optionalString('prefix', options.prefix) ?? DEFAULT_SESSION_PREFIX;
+  const ttl = optionalNumber('ttlSeconds', options.ttlSeconds, 1, 10 * 365 * 86_400, 'seconds') ?? DEFAULT_SESSION_TTL_SECONDS;
+  const logger = options.logger ?? defaultLogger;
+
+  const serializer = {
+    parse(text: string): SessionData {
+      try {
+        return JSON.parse(text) as SessionData;
+      } catch (err) {
+        logger.warn('session record is not valid JSON; treating it as no session', describeCause(err));
+        return null as unknown as SessionData;
+      }
+    },
+    stringify: (sess: SessionData): string => JSON.stringify(sess),
+  };
+
+  const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer });
+  if (isCluster(client)) {
+    // connect-redis does not recognise an ioredis Cluster: it would SCAN one random node and send
+    // multi-key DEL/MGET across slots. Per-key commands are enough for get/set/touch/destroy.
+    store.client.scanIterator = (match, count) => clusterScan(client, match, count);
+    store.client.del = async (keys) => (await Promise.all(keys.map((k) => client.del(k)))).reduce((a, b) => a + b, 0);
+    store.client.mget = (keys) => Promise.all(keys.map((k) => client.get(k)));
+  }
+  return store;
+}
