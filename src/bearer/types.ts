@@ -1,4 +1,118 @@
-// Placeholder: the bearer work replaces this with the verified-token type.
+import type { JWSHeaderParameters, JWTPayload } from 'jose';
+import type { NextFunction, Request, Response } from 'express';
+import type { AuthError } from '../errors/index.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * The claims of a verified access token (RFC 9068 §2.2), or the members of an active
+ * introspection answer (RFC 7662 §2.2).
+ */
+export type BearerPayload = JWTPayload & {
+  /** Space-separated scopes (RFC 9068 §2.2.3, RFC 7662 §2.2). */
+  scope?: string;
+  /** Scopes as an array (Azure AD and others). */
+  scp?: string[];
+  /** Permissions as an array (Auth0 RBAC). */
+  permissions?: string[];
+  client_id?: string;
+  [claim: string]: unknown;
+};
+
+/**
+ * What `requireBearer()` puts on `req.auth` once a token is accepted.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
+ */
 export interface BearerAuth {
-  payload: Record<string, unknown>;
+  /** The verified claims (JWT) or the introspection answer (opaque token). */
+  payload: BearerPayload;
+  /** The JWS protected header; `undefined` for an introspected token. */
+  header: JWSHeaderParameters | undefined;
+  /** The access token as received. Do not log it. */
+  token: string;
+  /** The token's scopes, from `scope` (space-separated) or the `scp` / `permissions` arrays. */
+  scopes: string[];
+  /** The issuer the token was accepted for. */
+  issuer: string;
+  /** How the token was checked. */
+  kind: 'jwt' | 'introspection';
 }
+
+/**
+ * RFC 7662 token introspection for opaque (non-JWT) access tokens.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
+ */
+export interface IntrospectionOptions {
+  /** The introspection endpoint. Default: the issuer metadata's `introspection_endpoint`. */
+  endpoint?: string;
+  /** This resource server's client id at the authorization server. */
+  clientId: string;
+  /** Its client secret. */
+  clientSecret: string;
+  /** How the client authenticates (RFC 6749 §2.3.1). Default `client_secret_basic`. */
+  authMethod?: 'client_secret_basic' | 'client_secret_post';
+  /** Timeout of one introspection request, in ms. Default 5000. */
+  timeoutMs?: number;
+  /** Longest an active answer is reused, in seconds (never past the token's `exp`). Default 60. */
+  cacheMaxTtlSeconds?: number;
+}
+
+/** One issuer whose tokens are trusted. */
+export interface TrustedIssuerOptions {
+  /** The issuer's base URL: its metadata (and `jwks_uri`) is discovered (RFC 8414, OIDC Discovery). */
+  issuerBaseURL?: string;
+  /** The exact `iss` value, when the keys are given by `jwksUri` (or `secret`) instead of discovery. */
+  issuer?: string;
+  /** The JWKS location, with `issuer`. */
+  jwksUri?: string;
+  /**
+   * A shared secret for HMAC-signed tokens (HS256/384/512), with `issuer`. Symmetric keys let
+   * every holder mint tokens: set it only on purpose.
+   */
+  secret?: string | Uint8Array;
+  /** Overrides the top-level `audience` for this issuer. */
+  audience?: string | string[];
+  /** Overrides the top-level `algorithms` for this issuer. */
+  algorithms?: string[];
+  /** Opaque tokens of this issuer are checked at its introspection endpoint. */
+  introspection?: IntrospectionOptions;
+}
+
+/** Options of `requireBearer()`. Defaults are in `src/bearer/defaults.ts`. */
+export interface BearerOptions extends TrustedIssuerOptions {
+  /** Several trusted issuers, picked by the token's (unverified) `iss`. Excludes the single-issuer options. */
+  issuers?: TrustedIssuerOptions[];
+  /** The audience (or audiences, any of which may match) the token's `aud` must name. Default: `AUDIENCE`. */
+  audience?: string | string[];
+  /** Allowed JWS algorithms. Default: the asymmetric ones the issuer advertises. */
+  algorithms?: string[];
+  /** Accepted clock skew in seconds. Default 5. */
+  clockTolerance?: number;
+  /** Largest accepted token age (now - `iat`) in seconds; makes `iat` required. */
+  maxTokenAge?: number;
+  /** Claims that must be present. */
+  requiredClaims?: string[];
+  /** RFC 9068 mode: `typ` must be `at+jwt`; `client_id`, `iat`, `jti`, `sub` required. Default false. */
+  strict?: boolean;
+  /** The `realm` of the challenge. Default `"api"`. */
+  realm?: string;
+  /** Accept `access_token` in an `application/x-www-form-urlencoded` body (RFC 6750 §2.2). Default false. */
+  allowFormBody?: boolean;
+  /** A missing token passes (without `req.auth`); a present bad token is still refused. Default true. */
+  credentialsRequired?: boolean;
+  /** The verified-token cache, or `false` for none. Default `{ max: 10000, maxTtlSeconds: 300 }`. */
+  cache?: { max?: number; maxTtlSeconds?: number } | false;
+  /** JWKS fetching. */
+  jwks?: { timeoutMs?: number; cooldownMs?: number; cacheMaxAgeMs?: number };
+  /** Accept plain-http issuer URLs for non-loopback hosts. Tokens and keys travel in the clear. Default false. */
+  allowInsecureHttp?: boolean;
+  logger?: Logger;
+  /** Writes error answers instead of the built-in RFC 6750 JSON answer. */
+  errorHandler?: BearerErrorHandler;
+  /** Call `next(err)` with the typed error instead of answering. Default false. */
+  passErrors?: boolean;
+}
+
+/** A custom writer for refused requests; `err.headers` already holds the challenge. */
+export type BearerErrorHandler = (err: AuthError, req: Request, res: Response, next: NextFunction) => void;

@@ -1,0 +1,62 @@
+/**
+ * Every default of the Bearer guard, in one place. The README's option headings quote these.
+ */
+
+/** Algorithms accepted when none are configured: the asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037 §3.1). Never `none`, never HMAC. */
+export const DEFAULT_ASYMMETRIC_ALGORITHMS: readonly string[] = [
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA',
+];
+
+/** Algorithms accepted with a configured `secret` (RFC 7518 §3.2): HMAC only. */
+export const HMAC_ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
+
+/**
+ * Issuer metadata members that list algorithms the issuer itself signs with. When the issuer
+ * advertises any of them, the default allow-list is narrowed to their union.
+ */
+export const ISSUER_SIGNING_ALG_MEMBERS: readonly string[] = [
+  'id_token_signing_alg_values_supported',
+  'userinfo_signing_alg_values_supported',
+  'introspection_signing_alg_values_supported',
+  'authorization_signing_alg_values_supported',
+  'access_token_signing_alg_values_supported',
+];
+
+/** Accepted clock skew for `exp`, `nbf` and `iat`, in seconds. */
+export const DEFAULT_CLOCK_TOLERANCE_S = 5;
+
+/** The `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
+export const DEFAULT_REALM = 'api';
+
+/** Longest accepted token (and `Authorization` header), in bytes. Longer is 400 invalid_request, never parsed. */
+export const MAX_TOKEN_BYTES = 8 * 1024;
+
+/** Verified-token cache: most entries kept (least recently used are dropped first). */
+export const DEFAULT_CACHE_MAX = 10_000;
+
+/** Verified-token cache: longest an entry is kept, in seconds (never past the token's `exp`). */
+export const DEFAULT_CACHE_MAX_TTL_S = 300;
+
+/** JWKS: timeout of one fetch, in ms. */
+export const DEFAULT_JWKS_TIMEOUT_MS = 5000;
+
+/** JWKS: least time between two fetches caused by an unknown `kid`, in ms. */
+export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
+
+/** JWKS: keys older than this are refreshed in the background, in ms. */
+export const DEFAULT_JWKS_CACHE_MAX_AGE_MS = 10 * 60 * 1000;
+
+/** Introspection (RFC 7662): timeout of one request, in ms. */
+export const DEFAULT_INTROSPECTION_TIMEOUT_MS = 5000;
+
+/**
+ * Introspection: longest an active answer is reused, in seconds. Short on purpose: a revoked
+ * opaque token stays accepted for at most this long.
+ */
+export const DEFAULT_INTROSPECTION_CACHE_MAX_TTL_S = 60;
+
+/** Introspection: largest accepted answer, in bytes. */
+export const MAX_INTROSPECTION_RESPONSE_BYTES = 64 * 1024;

@@ -1,0 +1,104 @@
+import { InvalidRequestError } from '../errors/index.js';
+import { MAX_TOKEN_BYTES } from './defaults.js';
+
+/** What `extractBearerToken` looks at: plain values, no framework types. */
+export interface BearerRequestParts {
+  headers: Record<string, string | string[] | undefined>;
+  /** The parsed body (e.g. by `express.urlencoded()`), if any. */
+  body?: unknown;
+  /** The query: parsed parameters, or the raw search string (with or without `?`). */
+  query?: Record<string, unknown> | URLSearchParams | string;
+  /** The request method; a form-body token is ignored on GET and HEAD (RFC 6750 §2.2). */
+  method?: string;
+}
+
+export interface ExtractOptions {
+  /** Accept a form-encoded body parameter `access_token` (RFC 6750 §2.2). Default false. */
+  allowFormBody?: boolean;
+}
+
+/** RFC 6750 §2.1 b64token. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+function invalid(description: string): InvalidRequestError {
+  return new InvalidRequestError(description);
+}
+
+function checkToken(token: string): string {
+  if (token.length > MAX_TOKEN_BYTES) throw invalid('access token too large');
+  if (!B64TOKEN.test(token)) throw invalid('access token has illegal characters');
+  return token;
+}
+
+function fromHeader(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) {
+    if (value.length > 1) throw invalid('more than one Authorization header');
+    value = value[0];
+    if (value === undefined) return undefined;
+  }
+  if (value.length > MAX_TOKEN_BYTES) throw invalid('Authorization header too large');
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  const space = trimmed.indexOf(' ');
+  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
+  // Another scheme (Basic, DPoP, ...) is not Bearer credentials (RFC 6750 §3.1).
+  if (scheme.toLowerCase() !== 'bearer') return undefined;
+  const rest = space === -1 ? '' : trimmed.slice(space + 1).replace(/^ +/, '');
+  if (rest === '') throw invalid('Bearer credentials without a token');
+  if (rest.includes(' ')) throw invalid('more than one token in the Authorization header');
+  return checkToken(rest);
+}
+
+function isFormEncoded(contentType: string | string[] | undefined): boolean {
+  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  if (value === undefined) return false;
+  return (value.split(';')[0] ?? '').trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+function fromBody(parts: BearerRequestParts): string | undefined {
+  const method = parts.method?.toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  if (!isFormEncoded(parts.headers['content-type'])) return undefined;
+  const body = parts.body;
+  if (typeof body !== 'object' || body === null || !Object.hasOwn(body, 'access_token')) return undefined;
+  const value = (body as Record<string, unknown>).access_token;
+  if (Array.isArray(value)) throw invalid('more than one access_token in the body');
+  if (typeof value !== 'string') throw invalid('access_token in the body is not a string');
+  if (value === '') throw invalid('access_token in the body is empty');
+  return checkToken(value);
+}
+
+function queryHasToken(query: BearerRequestParts['query']): boolean {
+  if (query === undefined) return false;
+  if (typeof query === 'string') return new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).has('access_token');
+  if (query instanceof URLSearchParams) return query.has('access_token');
+  return Object.hasOwn(query, 'access_token');
+}
+
+/**
+ * Finds the Bearer access token of a request, per RFC 6750 §2:
+ * - the `Authorization: Bearer <token>` header (§2.1; scheme case-insensitive);
+ * - the `access_token` form-body parameter (§2.2), only with `allowFormBody` and an
+ *   `application/x-www-form-urlencoded` body, never on GET;
+ * - never the query string (§2.3 is optional and leaks tokens into logs and `Referer`): a query
+ *   `access_token` is refused with `invalid_request`, even next to a valid header.
+ *
+ * Returns `undefined` when the request carries no Bearer credentials (no header, or another
+ * scheme such as `Basic`). Throws `InvalidRequestError` (400) for a malformed request: `Bearer`
+ * without a token, two tokens, illegal characters, a token in two places, a header or token
+ * over 8 KiB.
+ *
+ * @example
+ * ```ts
+ * const token = extractBearerToken({ headers: { authorization: 'Bearer abc' } }); // 'abc'
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
+ */
+export function extractBearerToken(parts: BearerRequestParts, options: ExtractOptions = {}): string | undefined {
+  if (queryHasToken(parts.query)) throw invalid('tokens in the query string are not accepted');
+  const header = fromHeader(parts.headers.authorization);
+  const body = options.allowFormBody === true ? fromBody(parts) : undefined;
+  if (header !== undefined && body !== undefined) throw invalid('token sent in more than one place');
+  return header ?? body;
+}

@@ -1,0 +1,135 @@
+import request from 'supertest';
+import { VerifiedTokenCache } from '../../src/bearer/cache.js';
+import type { BearerAuth } from '../../src/bearer/types.js';
+import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
+import { mintToken, nowSeconds } from '../helpers/tokens.js';
+import { AUDIENCE, guardedApp } from './fixtures.js';
+
+function auth(token: string, payload: Record<string, unknown> = {}): BearerAuth {
+  return { payload: { sub: 's', ...payload }, header: { alg: 'ES256' }, token, scopes: ['a'], issuer: 'https://i.example.test', kind: 'jwt' };
+}
+
+describe('VerifiedTokenCache', () => {
+  const t0 = 1_700_000_000_000;
+
+  it('returns a hit with the token, and counts hits and misses', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    cache.set(auth('tok-1'), t0 + 60_000, t0);
+    expect(cache.get('tok-1', 5, t0 + 1000)).toMatchObject({ token: 'tok-1', payload: { sub: 's' }, scopes: ['a'] });
+    expect(cache.get('tok-2', 5, t0 + 1000)).toBeUndefined();
+    expect([cache.hits, cache.misses]).toEqual([1, 1]);
+  });
+
+  it('drops the least recently used entry beyond max', () => {
+    const cache = new VerifiedTokenCache({ max: 2, maxTtlSeconds: 300 });
+    cache.set(auth('a'), undefined, t0);
+    cache.set(auth('b'), undefined, t0);
+    expect(cache.get('a', 5, t0)).toBeDefined(); // a is now the most recent
+    cache.set(auth('c'), undefined, t0);
+    expect(cache.size).toBe(2);
+    expect(cache.get('b', 5, t0)).toBeUndefined();
+    expect(cache.get('a', 5, t0)).toBeDefined();
+    expect(cache.get('c', 5, t0)).toBeDefined();
+  });
+
+  it('never keeps an entry past the given limit (the token\'s exp)', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    cache.set(auth('a'), t0 + 10_000, t0);
+    expect(cache.get('a', 0, t0 + 9_999)).toBeDefined();
+    expect(cache.get('a', 0, t0 + 10_000)).toBeUndefined();
+  });
+
+  it('never keeps an entry past maxTtlSeconds', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 2 });
+    cache.set(auth('a'), t0 + 3_600_000, t0);
+    expect(cache.get('a', 0, t0 + 1_999)).toBeDefined();
+    expect(cache.get('a', 0, t0 + 2_000)).toBeUndefined();
+  });
+
+  it('re-checks exp and nbf against the clock on every hit', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    const exp = t0 / 1000 + 10;
+    cache.set(auth('a', { exp }), undefined, t0); // a caller forgetting the limit is still safe
+    expect(cache.get('a', 0, t0 + 9_000)).toBeDefined();
+    expect(cache.get('a', 0, t0 + 10_000)).toBeUndefined();
+    const nbf = t0 / 1000 + 3;
+    cache.set(auth('b', { nbf }), undefined, t0);
+    expect(cache.get('b', 0, t0)).toBeUndefined();
+  });
+
+  it('stores nothing with max 0 or an already expired limit', () => {
+    const none = new VerifiedTokenCache({ max: 0, maxTtlSeconds: 300 });
+    none.set(auth('a'), undefined, t0);
+    expect(none.size).toBe(0);
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    cache.set(auth('a'), t0 - 1, t0);
+    expect(cache.size).toBe(0);
+  });
+
+  it('hands out copies: editing req.auth does not change later hits', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    cache.set(auth('a'), undefined, t0);
+    const first = cache.get('a', 0, t0)!;
+    first.payload.sub = 'changed';
+    first.scopes.push('admin');
+    expect(cache.get('a', 0, t0)).toMatchObject({ payload: { sub: 's' }, scopes: ['a'] });
+  });
+
+  it('does not hold the token itself', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    cache.set(auth('secret-token-value'), undefined, t0);
+    const internals = JSON.stringify([...(cache as unknown as { entries: Map<string, unknown> }).entries]);
+    expect(internals).not.toContain('secret-token-value');
+  });
+});
+
+describe('requireBearer() verified-token cache', () => {
+  let jwks: JwksServer;
+  beforeAll(async () => {
+    jwks = await startJwksServer({ algorithms: ['ES256'] });
+  });
+  afterAll(async () => {
+    await jwks.close();
+  });
+  const options = () => ({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE });
+
+  it('answers a repeated token from the cache', async () => {
+    const { app, guard } = guardedApp(options());
+    const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE });
+    for (let i = 0; i < 3; i += 1) expect((await request(app).get('/api/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect(guard.verifier.cache?.hits).toBe(2);
+    expect(guard.verifier.cache?.size).toBe(1);
+  });
+
+  it('does not cache refused tokens', async () => {
+    const { app, guard } = guardedApp(options());
+    const expired = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { exp: nowSeconds() - 60 } });
+    for (let i = 0; i < 2; i += 1) expect((await request(app).get('/api/me').set('Authorization', `Bearer ${expired}`)).status).toBe(401);
+    expect(guard.verifier.cache?.size).toBe(0);
+  });
+
+  it('keeps an entry no longer than exp (and maxTtlSeconds)', async () => {
+    const { guard } = guardedApp({ ...options(), cache: { max: 5, maxTtlSeconds: 60 } });
+    const exp = nowSeconds() + 30;
+    const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { exp } });
+    await guard.verifier.verify(token);
+    expect(guard.verifier.cache?.get(token, 0, exp * 1000 - 1)).toBeDefined();
+    expect(guard.verifier.cache?.get(token, 0, exp * 1000)).toBeUndefined();
+  });
+
+  it('keeps an entry no longer than iat + maxTokenAge', async () => {
+    const { guard } = guardedApp({ ...options(), maxTokenAge: 20, clockTolerance: 0 });
+    const iat = nowSeconds();
+    const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { iat } });
+    await guard.verifier.verify(token);
+    expect(guard.verifier.cache?.get(token, 0, (iat + 20) * 1000 - 1)).toBeDefined();
+    expect(guard.verifier.cache?.get(token, 0, (iat + 20) * 1000)).toBeUndefined();
+  });
+
+  it('is off with cache: false', async () => {
+    const { app, guard } = guardedApp({ ...options(), cache: false });
+    const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE });
+    expect((await request(app).get('/api/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect(guard.verifier.cache).toBeUndefined();
+  });
+});
