@@ -1,0 +1,61 @@
+/**
+ * One protected route behind the guard named by BENCH_VARIANT, in its own process:
+ * - none: the route unprotected (the baseline);
+ * - ours: requireBearer() from this package;
+ * - eojb: express-oauth2-jwt-bearer's auth();
+ * - expressjwt: express-jwt with jwks-rsa.
+ * Prints `ready <url>`; GET /__rss answers the process RSS in bytes (for the memory figures).
+ */
+import express, { type RequestHandler } from 'express';
+import { requireBearer } from '../src/index.js';
+
+const variant = process.env.BENCH_VARIANT ?? 'none';
+const issuer = process.env.BENCH_ISSUER!;
+const audience = process.env.BENCH_AUDIENCE!;
+const jwksUri = `${issuer}/jwks`;
+const algorithms = ['RS256', 'ES256'];
+
+async function guard(): Promise<RequestHandler | undefined> {
+  switch (variant) {
+    case 'none':
+      return undefined;
+    case 'ours':
+      return requireBearer({ issuer, jwksUri, audience, algorithms });
+    case 'eojb': {
+      const { auth } = await import('express-oauth2-jwt-bearer');
+      return auth({ issuer, jwksUri, audience, tokenSigningAlg: undefined }) as unknown as RequestHandler;
+    }
+    case 'expressjwt': {
+      const { expressjwt } = await import('express-jwt');
+      const jwksRsa = await import('jwks-rsa');
+      return expressjwt({
+        secret: jwksRsa.expressJwtSecret({ jwksUri, cache: true, cacheMaxEntries: 10, rateLimit: true }) as never,
+        audience,
+        issuer,
+        algorithms: algorithms as never,
+      }) as unknown as RequestHandler;
+    }
+    default:
+      throw new Error(`unknown BENCH_VARIANT ${variant}`);
+  }
+}
+
+const app = express();
+app.get('/__rss', (_req, res) => {
+  res.json({ rss: process.memoryUsage().rss });
+});
+const g = await guard();
+const handler: RequestHandler = (_req, res) => {
+  res.json({ ok: true });
+};
+if (g) app.get('/api', g, handler);
+else app.get('/api', handler);
+app.use(((err, _req, res, _next) => {
+  res.status((err as { status?: number }).status ?? 500).json({ error: 'error' });
+}) as express.ErrorRequestHandler);
+
+const server = app.listen(0, '127.0.0.1', () => {
+  const addr = server.address() as { port: number };
+  process.stdout.write(`ready http://127.0.0.1:${addr.port}\n`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

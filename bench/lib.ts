@@ -1,0 +1,135 @@
+/**
+ * Benchmark plumbing: servers run in child processes (so the load generator and the server do not
+ * share one event loop), autocannon drives them on loopback, every figure is the median of
+ * several rounds, and results are reported as ratios against a baseline measured in the same run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+export const rootDir = path.resolve(benchDir, '..');
+
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const DURATION = Number(process.env.BENCH_DURATION ?? 3);
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface Child {
+  url: string;
+  proc: ChildProcess;
+  /** Sends a request to the child's control endpoint and returns its JSON. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `bench/<script>` under tsx with the given env; resolves when it prints `ready <url>`.
+ */
+export async function startChild(script: string, env: Record<string, string>): Promise<Child> {
+  const proc = spawn(process.execPath, [path.join(rootDir, 'node_modules/tsx/dist/cli.mjs'), path.join(benchDir, script)], {
+    cwd: rootDir,
+    env: { ...process.env, ...env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: proc.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
+    lines.on('line', (line) => {
+      const m = /^ready (\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return {
+    url,
+    proc,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface LoadOptions {
+  url: string;
+  headers?: Record<string, string>;
+  /** Per-request headers (first-seen tokens): called for each request. */
+  nextHeaders?: () => Record<string, string>;
+  /** A fixed number of requests instead of a duration. */
+  amount?: number;
+  duration?: number;
+  connections?: number;
+}
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const next = options.nextHeaders;
+  const opts = {
+    url: options.url,
+    connections: options.connections ?? CONNECTIONS,
+    ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? DURATION }),
+    headers: options.headers ?? {},
+    ...(next
+      ? {
+          requests: [
+            {
+              setupRequest: (req: Record<string, unknown>) => ({ ...req, headers: { ...(req.headers as object), ...next() } }),
+            },
+          ],
+        }
+      : {}),
+  } as autocannon.Options;
+  // autocannon notices the end of a fixed-amount run only on its one-second tick, so its own
+  // duration is rounded up to whole seconds; time the responses here instead.
+  let first = 0;
+  let last = 0;
+  let count = 0;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
+    instance.on('response', () => {
+      const now = performance.now();
+      if (count === 0) first = now;
+      last = now;
+      count += 1;
+    });
+  });
+  const seconds = (last - first) / 1000;
+  return {
+    rps: seconds > 0 ? (count - 1) / seconds : 0,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** Prints a table of rows with aligned columns. */
+export function printTable(title: string, rows: Record<string, string | number>[]): void {
+  if (rows.length === 0) return;
+  const cols = Object.keys(rows[0]!);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const fmt = (cells: string[]) => cells.map((cell, i) => cell.padEnd(width[i]!)).join('  ');
+  process.stdout.write(`\n${title}\n${fmt(cols)}\n${fmt(width.map((w) => '-'.repeat(w)))}\n`);
+  for (const r of rows) process.stdout.write(`${fmt(cols.map((c) => String(r[c])))}\n`);
+}
+
+export const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
