@@ -7,7 +7,10 @@ import { InvalidGrantError, ServiceUnavailableError, isAuthError } from '../erro
 export const DEFAULT_REFRESH_PREFIX = 'oidc:refresh:';
 
 export interface RefreshCoordinatorOptions {
-  /** Prefix of the lock and result keys. Default `'oidc:refresh:'`. */
+  /**
+   * Prefix of the lock and result keys. Default `'oidc:refresh:'`. It may hold a Cluster hash tag
+   * of its own (`'{app}:refresh:'` puts every lock in one slot) but not an empty one (`{}`).
+   */
   prefix?: string;
   /**
    * How long a lock lives unless its holder extends it, in ms. A holder extends it while its
@@ -49,7 +52,8 @@ type Outcome = { value: string } | { error: InvalidGrantError };
  * waiters and late callers read. An `invalid_grant` outcome is stored too, so waiters fail the same
  * way. Any other failure is not stored: the next caller takes the lock and tries again.
  *
- * Keys use a Redis Cluster hash tag (`{sessionId}`) so a session's keys share one slot.
+ * Keys use a Redis Cluster hash tag (`{sessionId}`, with `%`, `{` and `}` percent-encoded) so a
+ * session's lock and result keys share one slot: the wait reads both with one `MGET`.
  * Results are opaque strings; the caller stores sealed ciphertext (see `createSealer`).
  *
  * What this does NOT do: it does not bound how long `work()` runs (give the HTTP call a timeout);
@@ -79,6 +83,11 @@ export class RefreshCoordinator {
     }
     this.client = client;
     this.prefix = options.prefix === '' ? '' : optionalString('prefix', options.prefix) ?? DEFAULT_REFRESH_PREFIX;
+    const open = this.prefix.indexOf('{');
+    if (open !== -1 && this.prefix[open + 1] === '}') {
+      // Redis would hash the whole key (an empty hash tag): a session's keys would land in different slots.
+      throw optionError('prefix', 'a prefix without an empty Redis Cluster hash tag "{}"');
+    }
     this.lockTtlMs = Math.round(optionalNumber('lockTtlMs', options.lockTtlMs, 100, 600_000, 'milliseconds') ?? 10_000);
     this.waitMs = optionalNumber('waitMs', options.waitMs, 0, 600_000, 'milliseconds') ?? 10_000;
     this.pollMs = optionalNumber('pollMs', options.pollMs, 1, 10_000, 'milliseconds') ?? 25;
@@ -87,12 +96,12 @@ export class RefreshCoordinator {
 
   /** The lock key of a session (public for tests and operations). */
   lockKey(sessionId: string): string {
-    return `${this.prefix}{${sessionId}}:lock`;
+    return `${this.prefix}{${hashTag(sessionId)}}:lock`;
   }
 
   /** The result key of a session's refresh token generation. */
   resultKey(sessionId: string, generation: string): string {
-    return `${this.prefix}{${sessionId}}:result:${generation}`;
+    return `${this.prefix}{${hashTag(sessionId)}}:result:${generation}`;
   }
 
   /**
@@ -200,6 +209,16 @@ export class RefreshCoordinator {
       throw new ServiceUnavailableError(UNAVAILABLE, { cause: err });
     }
   }
+}
+
+/**
+ * The session id as the content of a Redis Cluster hash tag: `%`, `{` and `}` percent-encoded, so
+ * an id with braces can neither end the tag early nor leave it empty (Redis would then hash the
+ * whole key, and a session's lock and result keys would land in different slots), and two ids
+ * never share a tag. Ids without those characters (express-session's) are kept as they are.
+ */
+function hashTag(sessionId: string): string {
+  return sessionId.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function settle(stored: string): string {

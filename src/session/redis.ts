@@ -212,16 +212,27 @@ export async function pingRedis(client: RedisClient, timeoutMs = 1000): Promise<
 
 /**
  * Closes a client: `QUIT` when connected (lets pending replies arrive), otherwise disconnects at
- * once (with the offline queue off, `QUIT` would be rejected while reconnecting). Never throws.
+ * once (with the offline queue off, `QUIT` would be rejected while reconnecting). A `QUIT` that
+ * gets no answer within `timeoutMs` (a Cluster with a dead master never answers for that node) is
+ * followed by a hard disconnect. Never throws, never hangs.
  */
-export async function closeRedisClient(client: RedisClient): Promise<void> {
+export async function closeRedisClient(client: RedisClient, timeoutMs = 1000): Promise<void> {
   if (client.status === 'end') return;
   if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await client.quit();
-      return;
+      const quit = client.quit().then(
+        () => true,
+        () => false,
+      );
+      const timedOut = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      if (await Promise.race([quit, timedOut])) return;
     } catch {
       // fall through to a hard disconnect
+    } finally {
+      if (timer) clearTimeout(timer);
     }
   }
   client.disconnect();

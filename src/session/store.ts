@@ -67,20 +67,58 @@ class GuardedRedisStore extends RedisStore {
   override destroy(sid: string, cb?: Callback): Promise<unknown> {
     return this.guard((inner) => super.destroy(sid, inner), cb);
   }
+  override ids(cb?: Callback): Promise<unknown> {
+    return this.guard((inner) => super.ids(inner), cb);
+  }
+  override length(cb?: Callback): Promise<unknown> {
+    return this.guard((inner) => super.length(inner), cb);
+  }
+  override clear(cb?: Callback): Promise<unknown> {
+    return this.guard((inner) => super.clear(inner), cb);
+  }
+  /** Every session with its `id`; a record that is not valid JSON is left out (connect-redis would fail on it). */
+  override all(cb?: Callback): Promise<unknown> {
+    return this.guard(async (inner) => {
+      try {
+        const ids = (await super.ids()) as string[];
+        const raw = ids.length > 0 ? await this.client.mget(ids.map((id) => this.prefix + id)) : [];
+        const sessions: (SessionData & { id: string })[] = [];
+        for (const [i, text] of raw.entries()) {
+          if (!text) continue; // expired or destroyed since the scan
+          const sess = (await this.serializer.parse(text)) as SessionData | null;
+          if (typeof sess === 'object' && sess !== null) sessions.push(Object.assign(sess, { id: ids[i]! }));
+        }
+        return inner(null, sessions);
+      } catch (err) {
+        return inner(err);
+      }
+    }, cb);
+  }
 }
 
 function isCluster(client: Redis | Cluster): client is Cluster {
   return client instanceof Cluster || (client as { isCluster?: unknown }).isCluster === true;
 }
 
+/**
+ * SCAN on every master of the cluster, each key once (SCAN may repeat a key). Fails rather than
+ * answer a partial list when the client has not (yet) got the cluster's masters.
+ */
 function clusterScan(cluster: Cluster, match: string, count: number): AsyncIterable<string> {
   return (async function* () {
-    for (const node of cluster.nodes('master')) {
+    const masters = cluster.nodes('master');
+    if (cluster.status !== 'ready' || masters.length === 0) throw new Error(`redis cluster client is not ready (${cluster.status})`);
+    const seen = new Set<string>();
+    for (const node of masters) {
       let cursor = '0';
       do {
         const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
         cursor = next;
-        yield* keys;
+        for (const key of keys) {
+          if (seen.has(key)) continue;
+          seen.add(key);
+          yield key;
+        }
       } while (cursor !== '0');
     }
   })();

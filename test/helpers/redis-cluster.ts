@@ -92,7 +92,7 @@ export async function startRedisCluster(): Promise<TestCluster> {
         procs.map(
           (p) =>
             new Promise<void>((resolve) => {
-              if (p.exitCode !== null) return resolve();
+              if (p.exitCode !== null || p.signalCode !== null) return resolve();
               p.once('exit', () => resolve());
               p.kill('SIGKILL');
             }),

@@ -38,6 +38,18 @@ describe('session/lock RefreshCoordinator', () => {
     expect(c.resultKey('s1', 'g1')).toBe(`${prefix}{s1}:result:g1`);
   });
 
+  it('percent-encodes %, { and } of a session id inside the hash tag', () => {
+    const c = new RefreshCoordinator(a, { prefix });
+    expect(c.lockKey('}a{%')).toBe(`${prefix}{%7Da%7B%25}:lock`);
+    expect(c.resultKey('x{}y', 'g1')).toBe(`${prefix}{x%7B%7Dy}:result:g1`);
+  });
+
+  it('option prefix › an empty hash tag "{}" › throws a TypeError naming prefix', () => {
+    expect(() => new RefreshCoordinator(a, { prefix: 'app{}:' })).toThrow(TypeError);
+    expect(() => new RefreshCoordinator(a, { prefix: 'app{}:' })).toThrow(/prefix/);
+    expect(new RefreshCoordinator(a, { prefix: '{app}:' }).lockKey('s')).toBe('{app}:{s}:lock');
+  });
+
   describe('one refresh per session and refresh token across instances', () => {
     it('calls work once for 20 concurrent runs on two clients; all get its result', async () => {
       const sid = sessionId();

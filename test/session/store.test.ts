@@ -101,6 +101,28 @@ describe('session/store (connect-redis on ioredis)', () => {
       expect(await get(store, 'corrupt')).toBeFalsy();
       expect(logger.lines.some((l) => l.level === 'warn')).toBe(true);
     });
+
+    it('leaves a record that is not JSON out of all(), and lists the others', async () => {
+      const own = `${prefix}all:`;
+      const store = createSessionStore({ client, prefix: own, logger: recordingLogger() });
+      await set(store, 'good', sessionData(60_000, { ok: true }));
+      await client.set(`${own}bad`, '{not json', 'EX', 60);
+      const records = await call<(SessionData & { id: string })[]>((cb) => store.all!(cb as never));
+      expect(records).toEqual([expect.objectContaining({ id: 'good', ok: true })]);
+    });
+
+    it('answers 503 from ids, length, all and clear when Redis is down', async () => {
+      const { client: down } = createRedisClient(`redis://127.0.0.1:${await freePort()}`, recordingLogger());
+      const store = createSessionStore({ client: down as Redis, prefix });
+      try {
+        await expect(call((cb) => (store as unknown as { ids(cb: unknown): void }).ids(cb))).rejects.toBeInstanceOf(ServiceUnavailableError);
+        await expect(call((cb) => store.length!(cb))).rejects.toBeInstanceOf(ServiceUnavailableError);
+        await expect(call((cb) => store.all!(cb as never))).rejects.toBeInstanceOf(ServiceUnavailableError);
+        await expect(call((cb) => store.clear!(cb))).rejects.toBeInstanceOf(ServiceUnavailableError);
+      } finally {
+        await closeRedisClient(down);
+      }
+    });
   });
 
   describe('behind express-session', () => {
