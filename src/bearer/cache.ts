@@ -64,8 +64,11 @@ export class VerifiedTokenCache {
     this.entries.delete(key);
     this.entries.set(key, entry);
     this.hits += 1;
-    // A copy: an app that edits `req.auth` must not change what later requests see.
-    return { ...structuredClone(entry.auth), token };
+    // A copy: an app that edits `req.auth` must not change what later requests see. Top-level
+    // members are copied (cheap, unlike structuredClone on every hit); nested claim objects
+    // were frozen when the entry was stored.
+    const { payload, header, scopes } = entry.auth;
+    return { ...entry.auth, payload: { ...payload }, header: header && { ...header }, scopes: [...scopes], token };
   }
 
   /**
@@ -77,8 +80,11 @@ export class VerifiedTokenCache {
     if (!(expiresAt > now) || this.max === 0) return;
     const key = keyOf(auth.token);
     const { token: _token, ...rest } = auth;
+    const stored = { ...rest, payload: { ...rest.payload }, header: rest.header && { ...rest.header }, scopes: [...rest.scopes] };
+    for (const value of Object.values(stored.payload)) deepFreeze(value);
+    for (const value of Object.values(stored.header ?? {})) deepFreeze(value);
     this.entries.delete(key);
-    this.entries.set(key, { auth: rest, expiresAt });
+    this.entries.set(key, { auth: stored, expiresAt });
     while (this.entries.size > this.max) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;
@@ -89,6 +95,12 @@ export class VerifiedTokenCache {
   clear(): void {
     this.entries.clear();
   }
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const inner of Object.values(value)) deepFreeze(inner);
 }
 
 function keyOf(token: string): string {
