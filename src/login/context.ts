@@ -1,4 +1,281 @@
-// Placeholder: the login work replaces this with the full request context.
+import { createHash } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { isPlainObject } from '../config/assert.js';
+import { IssuerResponseError, ServiceUnavailableError, isAuthError, type AuthError } from '../errors/index.js';
+import { fetchJson } from '../issuer/http.js';
+import { describeCause } from '../util/logger.js';
+import { LoginRequiredError } from './errors.js';
+import { needsRefresh, refreshGrant } from './refresh.js';
+import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
+import type { SignedInRecord, TokenSet } from './session-data.js';
+import { saveSession, type SessionRequest } from './session-ops.js';
+import { backChannelError } from './token-endpoint.js';
+
+/** The access token of the session, as `req.oidc.accessToken` shows it. */
+export interface AccessToken {
+  access_token: string;
+  /** Always `'Bearer'`. */
+  token_type: string;
+  /** Seconds left (0 when expired); undefined when the issuer gave no `expires_in`. */
+  expires_in: number | undefined;
+  /** True when it expired (a refresh is needed before use). */
+  isExpired(): boolean;
+}
+
+/**
+ * `req.oidc`: the sign-in state of the request, set by `auth()` on every request behind it.
+ *
+ * @example
+ * app.get('/profile', requiresAuth(), async (req, res) => {
+ *   const token = await req.oidc.getAccessToken(); // refreshed first when (nearly) expired
+ *   res.json({ sub: req.oidc.user?.sub });
+ * });
+ */
 export interface OidcContext {
+  /** True when a user is signed in (and the session's tokens can be opened). */
   isAuthenticated(): boolean;
+  /** The ID token's claims (without nonce, at_hash, c_hash), or undefined when signed out. */
+  readonly user: Record<string, unknown> | undefined;
+  /** Same as `user` (express-openid-connect name). */
+  readonly idTokenClaims: Record<string, unknown> | undefined;
+  /** The raw ID token (unsealed on first read), or undefined. */
+  readonly idToken: string | undefined;
+  /** The access token, or undefined when signed out. It may be expired: prefer `getAccessToken()`. */
+  readonly accessToken: AccessToken | undefined;
+  /** False when the session store failed for this request (routes that need it answer 503). */
+  readonly sessionAvailable: boolean;
+  /**
+   * A usable access token: refreshed first (RFC 6749 §6) when expired or within `refreshMargin`,
+   * once per session across processes.
+   * @throws LoginRequiredError (401) when signed out, or when the refresh token was refused
+   *   (the session is then signed out); 502/503 errors when the issuer or store fail.
+   */
+  getAccessToken(): Promise<string>;
+  /** The UserInfo response (OIDC Core §5.3) for the session's access token; `sub` must match. */
+  fetchUserInfo(): Promise<Record<string, unknown>>;
+  /** The login route with a `returnTo` (a same-origin path; unsafe values are dropped at login). */
+  loginUrl(returnTo?: string): string;
+}
+
+/** The request shape the context reads. */
+export interface ContextRequest extends SessionRequest {
+  originalUrl?: string;
+  url?: string;
+}
+
+const INTERNAL = Symbol.for('express-oidc-guard.context');
+
+/** The context object behind `req.oidc`. Internal: apps use the `OidcContext` interface. */
+export class RequestContext implements OidcContext {
+  readonly [INTERNAL] = true;
+  private opened: { record: SignedInRecord; tokens: TokenSet } | null | undefined;
+
+  constructor(
+    private readonly req: ContextRequest,
+    readonly runtime: LoginRuntime,
+    /** Why the session store failed for this request, if it did. */
+    readonly sessionError: unknown,
+  ) {}
+
+  static from(value: unknown): RequestContext | undefined {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[INTERNAL] === true
+      ? (value as RequestContext)
+      : undefined;
+  }
+
+  get sessionAvailable(): boolean {
+    return this.sessionError === undefined && this.req.session !== undefined;
+  }
+
+  /** The signed-in record and its unsealed tokens, or null. */
+  private open(): { record: SignedInRecord; tokens: TokenSet } | null {
+    if (this.opened !== undefined) return this.opened;
+    const record = this.req.session?.oidc?.login;
+    let opened: { record: SignedInRecord; tokens: TokenSet } | null = null;
+    if (record && typeof record.tokens === 'string' && typeof record.sub === 'string') {
+      const expired = record.createdAt + this.runtime.config.session.absoluteDuration * 1000 <= Date.now();
+      const tokens = expired ? undefined : this.runtime.sealer.unseal<TokenSet>(record.tokens, TOKENS_AAD);
+      if (tokens && typeof tokens.access_token === 'string' && typeof tokens.id_token === 'string') opened = { record, tokens };
+    }
+    this.opened = opened;
+    return opened;
+  }
+
+  /** Forgets what was opened (after the session changed). */
+  private reset(): void {
+    this.opened = undefined;
+  }
+
+  isAuthenticated(): boolean {
+    return this.open() !== null;
+  }
+
+  get user(): Record<string, unknown> | undefined {
+    const opened = this.open();
+    return opened ? { ...opened.record.claims } : undefined;
+  }
+
+  get idTokenClaims(): Record<string, unknown> | undefined {
+    return this.user;
+  }
+
+  get idToken(): string | undefined {
+    return this.open()?.tokens.id_token;
+  }
+
+  /** The unsealed token set (internal: logout needs the refresh token). */
+  tokenSet(): TokenSet | undefined {
+    return this.open()?.tokens;
+  }
+
+  get accessToken(): AccessToken | undefined {
+    const tokens = this.open()?.tokens;
+    if (!tokens) return undefined;
+    const expiresAt = tokens.expires_at;
+    return {
+      access_token: tokens.access_token,
+      token_type: tokens.token_type,
+      expires_in: expiresAt === undefined ? undefined : Math.max(0, expiresAt - Math.floor(Date.now() / 1000)),
+      isExpired: () => expiresAt !== undefined && expiresAt <= Math.floor(Date.now() / 1000),
+    };
+  }
+
+  loginUrl(returnTo?: string): string {
+    const base = new URL(this.runtime.config.baseURL).pathname.replace(/\/+$/, '');
+    const path = `${base}${this.runtime.config.routes.login}`;
+    return returnTo === undefined ? path : `${path}?returnTo=${encodeURIComponent(returnTo)}`;
+  }
+
+  async getAccessToken(): Promise<string> {
+    if (!this.sessionAvailable) throw new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: this.sessionError });
+    const opened = this.open();
+    if (!opened) throw new LoginRequiredError();
+    if (!needsRefresh(opened.tokens, this.runtime.config.refreshMargin)) return opened.tokens.access_token;
+    return (await this.refresh(opened)).access_token;
+  }
+
+  private async refresh(opened: { record: SignedInRecord; tokens: TokenSet }): Promise<TokenSet> {
+    const { runtime } = this;
+    const { tokens, record } = opened;
+    const refreshToken = tokens.refresh_token;
+    if (refreshToken === undefined) {
+      await this.signOut('access token expired and there is no refresh token');
+      throw new LoginRequiredError('The sign-in expired; sign in again.');
+    }
+    const sessionId = this.req.sessionID!;
+    // The generation is the token state being replaced: requests holding the same one share one
+    // refresh grant; a later request (new access token, even with a non-rotated refresh token)
+    // makes its own.
+    const generation = createHash('sha256').update(`${refreshToken}\0${tokens.access_token}`, 'utf8').digest('base64url');
+    const work = async (): Promise<string> => {
+      const metadata = await runtime.discovery.metadata();
+      const next = await refreshGrant({
+        metadata,
+        client: runtime.client,
+        current: { ...tokens, refresh_token: refreshToken },
+        sub: record.sub,
+        timeoutMs: runtime.config.httpTimeout,
+        idToken: baseIdTokenChecks(runtime, metadata),
+      });
+      return runtime.sealer.seal(next, TOKENS_AAD);
+    };
+    let sealed: string;
+    try {
+      sealed = runtime.coordinator ? await runtime.coordinator.run(sessionId, generation, work) : await this.localRefresh(`${sessionId}\0${generation}`, work);
+    } catch (err) {
+      if (isAuthError(err) && (err.code === 'invalid_grant' || err.status === 400)) {
+        await this.signOut('refresh token refused', err);
+        throw new LoginRequiredError('The sign-in expired; sign in again.', { cause: err });
+      }
+      throw err;
+    }
+    const next = runtime.sealer.unseal<TokenSet>(sealed, TOKENS_AAD);
+    if (!next) {
+      await this.signOut('refreshed token set cannot be opened');
+      throw new LoginRequiredError('The sign-in expired; sign in again.');
+    }
+    const session = this.req.session!;
+    const current = session.oidc?.login;
+    if (!current) throw new LoginRequiredError();
+    let claims = current.claims;
+    if (next.id_token !== tokens.id_token) {
+      // Validated by whichever request ran the refresh grant; only the claims are read here.
+      claims = publicClaims(decodeJwt(next.id_token));
+    }
+    session.oidc = {
+      ...session.oidc,
+      login: {
+        ...current,
+        claims,
+        tokens: sealed,
+        ...(next.expires_at !== undefined ? { accessTokenExpiresAt: next.expires_at } : {}),
+      },
+    };
+    if (next.expires_at === undefined) delete session.oidc.login!.accessTokenExpiresAt;
+    this.reset();
+    await saveSession(this.req, runtime.config.httpTimeout);
+    return next;
+  }
+
+  /** One refresh per session and refresh token in this process (no Redis to coordinate through). */
+  private localRefresh(key: string, work: () => Promise<string>): Promise<string> {
+    const map = this.runtime.localRefreshes;
+    let running = map.get(key);
+    if (!running) {
+      running = work();
+      map.set(key, running);
+      // Keep the outcome a minute for requests that still hold the old refresh token.
+      const forget = () => void setTimeout(() => map.delete(key), 60_000).unref();
+      running.then(forget, forget);
+    }
+    return running;
+  }
+
+  /** Ends the sign-in of this session (keeps pending logins), saves, and drops it from the index. */
+  async signOut(reason: string, cause?: unknown): Promise<void> {
+    const session = this.req.session;
+    const record = session?.oidc?.login;
+    this.runtime.config.logger.info('session signed out', { reason, ...(cause ? describeCause(cause) : {}) });
+    if (!session || !record) return;
+    const rest = { ...session.oidc };
+    delete rest.login;
+    session.oidc = rest;
+    this.reset();
+    await this.runtime.index
+      ?.remove({ sessionId: this.req.sessionID!, sub: record.sub, ...(record.sid !== undefined ? { sid: record.sid } : {}) })
+      .catch((err: unknown) => this.runtime.config.logger.warn('session index update failed', describeCause(err)));
+    await saveSession(this.req, this.runtime.config.httpTimeout);
+  }
+
+  async fetchUserInfo(): Promise<Record<string, unknown>> {
+    const accessToken = await this.getAccessToken();
+    const metadata = await this.runtime.discovery.metadata();
+    if (!metadata.userinfo_endpoint) throw new IssuerResponseError('The authorization server has no UserInfo endpoint.');
+    let res;
+    try {
+      res = await fetchJson(metadata.userinfo_endpoint, { headers: { authorization: `Bearer ${accessToken}` }, timeoutMs: this.runtime.config.httpTimeout });
+    } catch (err) {
+      throw backChannelError(err, 'UserInfo request');
+    }
+    if (res.status !== 200 || !isPlainObject(res.body)) {
+      throw new IssuerResponseError('The UserInfo endpoint gave an invalid answer.', { cause: new Error(`userinfo answered HTTP ${res.status}`) });
+    }
+    if (res.body.sub !== this.open()?.record.sub) throw new IssuerResponseError('The UserInfo response names another user.');
+    return res.body;
+  }
+}
+
+/** The claims worth keeping in the session: protocol-only members go. */
+export function publicClaims(claims: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(claims)) {
+    if (name === 'nonce' || name === 'at_hash' || name === 'c_hash' || name === 's_hash') continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** True for an error that means "sign in (again)". */
+export function isLoginRequired(err: unknown): err is AuthError {
+  return isAuthError(err) && err.code === 'login_required';
 }

@@ -1,4 +1,57 @@
-// Placeholder: the login work replaces this with the real session shape.
+/**
+ * What the sign-in half keeps in `req.session.oidc`. Everything secret (tokens, PKCE verifiers,
+ * nonces) is sealed (AES-256-GCM, see `session/seal.ts`) before it gets here, so the session
+ * store only ever holds ciphertext for those; the rest is non-secret bookkeeping.
+ */
 export interface OidcSessionData {
-  [key: string]: unknown;
+  /** Sign-ins in flight (one per tab), oldest first. */
+  pending?: PendingLoginRecord[];
+  /** Present once a user signed in. */
+  login?: SignedInRecord;
+}
+
+/** One sign-in in flight, as stored. */
+export interface PendingLoginRecord {
+  /** SHA-256 of the `state` (base64url): finds the record without storing the state in clear. */
+  id: string;
+  /** The sealed `PendingLogin`. */
+  sealed: string;
+  /** When it stops being accepted, ms since the epoch. */
+  expiresAt: number;
+}
+
+/** One sign-in in flight, unsealed. */
+export interface PendingLogin {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
+  /** `max_age` sent, if any (OIDC Core §3.1.2.1): `auth_time` is then required. */
+  maxAge?: number;
+}
+
+/** A signed-in user, as stored. */
+export interface SignedInRecord {
+  sub: string;
+  /** The OP session id (`sid` claim), for back-channel logout. */
+  sid?: string;
+  /** The ID token's claims without the protocol ones (nonce, at_hash, c_hash). */
+  claims: Record<string, unknown>;
+  /** The sealed `TokenSet`. */
+  tokens: string;
+  /** When the access token expires, seconds since the epoch (not secret; decides refreshes). */
+  accessTokenExpiresAt?: number;
+  /** When the user signed in, ms since the epoch (absolute session lifetime). */
+  createdAt: number;
+}
+
+/** The tokens of a sign-in (RFC 6749 §5.1, OIDC Core §3.1.3.3), unsealed. */
+export interface TokenSet {
+  access_token: string;
+  token_type: string;
+  id_token: string;
+  refresh_token?: string;
+  /** Seconds since the epoch. */
+  expires_at?: number;
+  scope?: string;
 }

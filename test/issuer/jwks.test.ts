@@ -38,7 +38,7 @@ describe('RemoteKeySet', () => {
     hits = 0;
   });
 
-  const sign = (k: { privateKey: CryptoKey; kid: string }) =>
+  const sign = (k: { privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; kid: string }) =>
     new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'ES256', kid: k.kid }).setExpirationTime('5m').sign(k.privateKey);
 
   it('verifies with a fetched key and fetches once for concurrent callers', async () => {

@@ -1,0 +1,57 @@
+/**
+ * Every default of `auth()`, in one documented place. Times are in the unit their name says.
+ * Options left unset take these values; explicit options always win (merged with `??`).
+ */
+export const LOGIN_DEFAULTS = {
+  /** `authRequired`: every route behind `auth()` needs a signed-in user (as express-openid-connect). */
+  authRequired: true,
+  /** `authorizationParams.scope` (OIDC Core §3.1.2.1: `openid` is required). */
+  scope: 'openid profile email',
+  /** `authorizationParams.response_mode`: the code comes back in the query string (RFC 6749 §4.1.2). */
+  responseMode: 'query' as const,
+  /** `routes.*`: paths of the routes `auth()` serves, relative to `baseURL`. */
+  routes: {
+    login: '/login',
+    callback: '/callback',
+    logout: '/logout',
+    backchannelLogout: '/backchannel-logout',
+  },
+  /** `clientAuthMethod` (RFC 6749 §2.3.1: HTTP Basic). */
+  clientAuthMethod: 'client_secret_basic' as const,
+  /** `clientAssertionSigningAlg` for `private_key_jwt` (RFC 7523 §3). */
+  clientAssertionSigningAlg: 'RS256',
+  /** Lifetime of a `private_key_jwt` client assertion, in seconds. */
+  clientAssertionLifetimeSeconds: 60,
+  /** `clockTolerance`: leeway for `exp`, `iat`, `nbf` of ID and logout tokens, in seconds. */
+  clockToleranceSeconds: 60,
+  /** `httpTimeout`: timeout of one request to the issuer (token, revocation, userinfo), in ms. */
+  httpTimeoutMs: 5000,
+  /** `refreshMargin`: an access token this close to its expiry is refreshed first, in seconds. */
+  refreshMarginSeconds: 30,
+  /** `session.cookieName`; prefixed `__Host-` when `baseURL` is https (RFC 6265bis §4.1.3.2). */
+  cookieName: 'oidc.sid',
+  /** `session.rolling`: each response renews the session's idle lifetime. */
+  rolling: true,
+  /** `session.rollingDuration`: idle lifetime of a session, in seconds (one day). */
+  rollingDurationSeconds: 24 * 60 * 60,
+  /** `session.absoluteDuration`: longest life of a sign-in whatever the activity, in seconds (7 days). */
+  absoluteDurationSeconds: 7 * 24 * 60 * 60,
+  /** `session.prefix`: prefix of every Redis key `auth()` writes. */
+  redisPrefix: 'oidc:',
+  /** Longest wait for the session store during a request before answering 503, in ms. */
+  sessionTimeoutMs: 4000,
+  /** How many sign-ins may be in flight in one session at once (parallel tabs); the oldest goes. */
+  maxPendingLogins: 10,
+  /** How long a started sign-in may take before its callback is refused, in seconds. */
+  pendingLoginTtlSeconds: 10 * 60,
+  /** `discovery.jwksCooldownMs`: least time between two JWKS fetches for an unknown `kid`, in ms. */
+  jwksCooldownMs: 30_000,
+  /** Lifetime of the Redis lock that makes one refresh per session, in ms. */
+  refreshLockTtlMs: 10_000,
+  /** How long a request waits for another one's refresh, in ms. */
+  refreshWaitMs: 8000,
+  /** How long a logout token's `jti` is remembered against replay when it has no `exp`, in seconds. */
+  logoutTokenReplayTtlSeconds: 10 * 60,
+  /** Largest accepted form body on `/callback` (form_post) and the back-channel logout route. */
+  formBodyLimit: '64kb',
+} as const;

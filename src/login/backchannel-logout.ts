@@ -1,0 +1,68 @@
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { isPlainObject } from '../config/assert.js';
+import { InvalidRequestError, isAuthError } from '../errors/index.js';
+
+/** The event member a Logout Token must carry (Back-Channel Logout 1.0 §2.4). */
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+export interface LogoutTokenChecks {
+  getKey: JWTVerifyGetKey;
+  issuer: string;
+  clientID: string;
+  algorithms: string[];
+  clientSecret?: string;
+  clockTolerance: number;
+}
+
+/** The claims of a valid Logout Token. */
+export interface LogoutTokenClaims extends JWTPayload {
+  iss: string;
+  jti: string;
+  iat: number;
+  sub?: string;
+  sid?: string;
+}
+
+/**
+ * Validates a Logout Token per OpenID Connect Back-Channel Logout 1.0 §2.6: signature with the
+ * issuer's keys and an allowed algorithm, `iss`, `aud` contains the client, `iat`, `exp` when
+ * present, a `jti`, the back-channel logout event, `sub` and/or `sid`, and no `nonce`.
+ *
+ * Does not check `jti` replay (the caller does, with `useOnce`).
+ *
+ * @throws InvalidRequestError (400 `invalid_request`) for any failed check.
+ */
+export async function validateLogoutToken(token: string, checks: LogoutTokenChecks): Promise<LogoutTokenClaims> {
+  const getKey: JWTVerifyGetKey = (header, input) => {
+    if (typeof header.alg === 'string' && /^HS/.test(header.alg) && checks.algorithms.includes(header.alg) && checks.clientSecret) {
+      return new TextEncoder().encode(checks.clientSecret);
+    }
+    return checks.getKey(header, input);
+  };
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, getKey, {
+      issuer: checks.issuer,
+      audience: checks.clientID,
+      algorithms: checks.algorithms,
+      clockTolerance: checks.clockTolerance,
+      requiredClaims: ['iss', 'aud', 'iat', 'jti'],
+    }));
+  } catch (err) {
+    if (isAuthError(err) && err.status >= 500) throw err;
+    throw new InvalidRequestError('The logout token is not valid.', { cause: err });
+  }
+  const events = payload.events;
+  if (!isPlainObject(events) || !isPlainObject(events[BACKCHANNEL_LOGOUT_EVENT])) {
+    throw new InvalidRequestError('The logout token has no back-channel logout event.');
+  }
+  if (payload.nonce !== undefined) throw new InvalidRequestError('The logout token must not have a nonce.');
+  const sub = payload.sub;
+  const sid = payload.sid;
+  if ((sub !== undefined && (typeof sub !== 'string' || sub === '')) || (sid !== undefined && (typeof sid !== 'string' || sid === ''))) {
+    throw new InvalidRequestError('The logout token has an invalid sub or sid.');
+  }
+  if (sub === undefined && sid === undefined) throw new InvalidRequestError('The logout token names no sub or sid.');
+  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 512) throw new InvalidRequestError('The logout token has an invalid jti.');
+  return payload as LogoutTokenClaims;
+}

@@ -1,0 +1,106 @@
+import type { JWTPayload } from 'jose';
+import { AuthorizationResponseError, InvalidRequestError, IssuerResponseError, type AuthErrorCode } from '../errors/index.js';
+import type { IssuerMetadata } from '../issuer/discovery.js';
+import type { ClientAuth } from './client-auth.js';
+import { validateIdToken, type IdTokenChecks } from './id-token.js';
+import type { PendingLogin, TokenSet } from './session-data.js';
+import { tokenRequest } from './token-endpoint.js';
+
+/** The authorization response parameters we read (RFC 6749 §4.1.2, RFC 9207 §2). */
+export interface AuthorizationResponse {
+  state?: unknown;
+  code?: unknown;
+  iss?: unknown;
+  error?: unknown;
+  error_description?: unknown;
+}
+
+/** Error codes of RFC 6749 §4.1.2.1 and OIDC Core §3.1.2.6 passed on as such; others read `access_denied`. */
+const PASSED_ON: ReadonlySet<string> = new Set(['access_denied', 'login_required', 'invalid_request', 'server_error', 'temporarily_unavailable']);
+
+/** A single parameter value: repeated parameters are refused (RFC 6749 §3.1). */
+export function singleParam(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** The `state` of a response, or an `InvalidRequestError` when there is none or it is repeated. */
+export function responseState(params: AuthorizationResponse): string {
+  const state = singleParam(params.state);
+  if (state === undefined || state.length > 512) throw new InvalidRequestError('The sign-in response has no valid state.');
+  return state;
+}
+
+/**
+ * Checks an authorization response once its `state` matched a pending sign-in:
+ * - RFC 9207 §2.4: `iss`, when present, must be the issuer; it must be present when the issuer
+ *   says `authorization_response_iss_parameter_supported` (a mix-up attack defence);
+ * - RFC 6749 §4.1.2.1: an `error` response becomes a 400 page with its code;
+ * - a `code` must be present.
+ *
+ * Returns the authorization code.
+ */
+export function validateAuthorizationResponse(params: AuthorizationResponse, metadata: IssuerMetadata): string {
+  const iss = params.iss;
+  if (iss !== undefined) {
+    if (singleParam(iss) !== metadata.issuer) throw new InvalidRequestError('The sign-in response comes from another issuer (iss).');
+  } else if (metadata.authorization_response_iss_parameter_supported === true) {
+    throw new InvalidRequestError('The sign-in response has no iss parameter.');
+  }
+  if (params.error !== undefined) {
+    const raw = singleParam(params.error) ?? 'invalid_request';
+    const shown = raw.replace(/[^\w.-]/g, '').slice(0, 64) || 'error';
+    const code = (PASSED_ON.has(raw) ? raw : 'access_denied') as AuthErrorCode;
+    throw new AuthorizationResponseError(code, `The authorization server did not sign you in (${shown}).`);
+  }
+  const code = singleParam(params.code);
+  if (code === undefined || code.length > 4096) throw new InvalidRequestError('The sign-in response has no authorization code.');
+  return code;
+}
+
+export interface CodeExchangeInput {
+  metadata: IssuerMetadata;
+  client: ClientAuth;
+  redirectUri: string;
+  code: string;
+  pending: PendingLogin;
+  timeoutMs: number;
+  idToken: Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'>;
+}
+
+/**
+ * Exchanges the code (RFC 6749 §4.1.3, with the PKCE verifier of RFC 7636 §4.5) and validates
+ * the ID token against the pending sign-in's nonce (OIDC Core §3.1.3.7). Returns the token set
+ * and the ID token's claims.
+ */
+export async function codeExchange(input: CodeExchangeInput): Promise<{ tokens: TokenSet; claims: JWTPayload & { sub: string } }> {
+  const response = await tokenRequest(
+    input.metadata,
+    input.client,
+    { grant_type: 'authorization_code', code: input.code, redirect_uri: input.redirectUri, code_verifier: input.pending.codeVerifier },
+    input.timeoutMs,
+  );
+  if (response.id_token === undefined) throw new IssuerResponseError('The token response has no ID token.');
+  const claims = await validateIdToken(response.id_token, {
+    ...input.idToken,
+    nonce: input.pending.nonce,
+    accessToken: response.access_token,
+    ...(input.pending.maxAge !== undefined ? { maxAge: input.pending.maxAge } : {}),
+  });
+  return { tokens: toTokenSet(response, response.id_token), claims };
+}
+
+/** The token set to seal, with `expires_in` turned into an absolute time. */
+export function toTokenSet(
+  response: { access_token: string; token_type: string; refresh_token?: string; expires_in?: number; scope?: string },
+  idToken: string,
+  now = Date.now(),
+): TokenSet {
+  return {
+    access_token: response.access_token,
+    token_type: response.token_type,
+    id_token: idToken,
+    ...(response.refresh_token !== undefined ? { refresh_token: response.refresh_token } : {}),
+    ...(response.expires_in !== undefined ? { expires_at: Math.floor(now / 1000) + response.expires_in } : {}),
+    ...(response.scope !== undefined ? { scope: response.scope } : {}),
+  };
+}

@@ -1,0 +1,79 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { importJWK, SignJWT, type JWK } from 'jose';
+import { randomToken } from '../crypto/random.js';
+
+/** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
+export interface ClientAuth {
+  method: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  clientID: string;
+  clientSecret?: string;
+  signingKey?: JWK | KeyObject;
+  signingAlg?: string;
+  assertionLifetimeSeconds?: number;
+}
+
+/** `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B). */
+function formEncode(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1);
+}
+
+type SigningKey = KeyObject | Awaited<ReturnType<typeof importJWK>>;
+
+const keyCache = new WeakMap<object, Promise<SigningKey>>();
+
+function signingKey(key: JWK | KeyObject, alg: string): Promise<SigningKey> {
+  let cached = keyCache.get(key);
+  if (!cached) {
+    cached = 'type' in key && typeof (key as KeyObject).export === 'function'
+      ? Promise.resolve(key as KeyObject)
+      : importJWK(key as JWK, alg).catch(() => createPrivateKey({ key: key as JWK & Record<string, string>, format: 'jwk' }));
+    keyCache.set(key, cached);
+  }
+  return cached;
+}
+
+/**
+ * Adds client authentication to a back-channel request:
+ * - `client_secret_basic`: `Authorization: Basic` of the form-urlencoded id and secret
+ *   (RFC 6749 §2.3.1: each is encoded before base64, so `:` or `%` in a secret survive);
+ * - `client_secret_post`: `client_id` and `client_secret` in the body (RFC 6749 §2.3.1);
+ * - `private_key_jwt`: a fresh signed assertion (RFC 7523 §2.2, OIDC Core §9) whose `aud` is
+ *   the token endpoint, with a unique `jti` and a one-minute life.
+ */
+export async function applyClientAuth(
+  auth: ClientAuth,
+  audience: string,
+  form: Record<string, string>,
+  headers: Record<string, string>,
+): Promise<void> {
+  switch (auth.method) {
+    case 'client_secret_basic': {
+      const credentials = `${formEncode(auth.clientID)}:${formEncode(auth.clientSecret ?? '')}`;
+      headers.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+      return;
+    }
+    case 'client_secret_post':
+      form.client_id = auth.clientID;
+      form.client_secret = auth.clientSecret ?? '';
+      return;
+    case 'private_key_jwt': {
+      const alg = auth.signingAlg ?? 'RS256';
+      const key = await signingKey(auth.signingKey!, alg);
+      const kid = auth.signingKey && 'kid' in auth.signingKey && typeof auth.signingKey.kid === 'string' ? auth.signingKey.kid : undefined;
+      const now = Math.floor(Date.now() / 1000);
+      const assertion = await new SignJWT({})
+        .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
+        .setIssuer(auth.clientID)
+        .setSubject(auth.clientID)
+        .setAudience(audience)
+        .setJti(randomToken(16))
+        .setIssuedAt(now)
+        .setExpirationTime(now + (auth.assertionLifetimeSeconds ?? 60))
+        .sign(key);
+      form.client_id = auth.clientID;
+      form.client_assertion_type = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+      form.client_assertion = assertion;
+      return;
+    }
+  }
+}

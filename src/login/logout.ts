@@ -1,0 +1,42 @@
+import type { IssuerMetadata } from '../issuer/discovery.js';
+import { fetchJson } from '../issuer/http.js';
+import { applyClientAuth, type ClientAuth } from './client-auth.js';
+
+/**
+ * The RP-Initiated Logout request (OpenID Connect RP-Initiated Logout 1.0 §2): the issuer's
+ * `end_session_endpoint` with `id_token_hint`, `post_logout_redirect_uri` and `client_id`.
+ * Returns `undefined` when the issuer has no such endpoint.
+ */
+export function endSessionUrl(
+  metadata: IssuerMetadata,
+  input: { clientID: string; idToken?: string; postLogoutRedirectUri: string },
+): URL | undefined {
+  if (!metadata.end_session_endpoint) return undefined;
+  const url = new URL(metadata.end_session_endpoint);
+  if (input.idToken) url.searchParams.set('id_token_hint', input.idToken);
+  url.searchParams.set('post_logout_redirect_uri', input.postLogoutRedirectUri);
+  url.searchParams.set('client_id', input.clientID);
+  return url;
+}
+
+/**
+ * Revokes a refresh token (RFC 7009 §2.1) with client authentication. Best effort: returns
+ * whether the issuer answered 200; never throws (a failed revocation must not block a logout).
+ */
+export async function revokeToken(
+  metadata: IssuerMetadata,
+  client: ClientAuth,
+  token: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  if (!metadata.revocation_endpoint) return false;
+  try {
+    const form: Record<string, string> = { token, token_type_hint: 'refresh_token' };
+    const headers: Record<string, string> = {};
+    await applyClientAuth(client, metadata.revocation_endpoint, form, headers);
+    const res = await fetchJson(metadata.revocation_endpoint, { method: 'POST', form, headers, timeoutMs });
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}

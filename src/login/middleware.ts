@@ -1,0 +1,476 @@
+import { createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import session, { type Store } from 'express-session';
+import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { InvalidRequestError, ServiceUnavailableError, isAuthError } from '../errors/index.js';
+import { escapeHtml } from '../errors/render.js';
+import { IssuerDiscovery } from '../issuer/discovery.js';
+import { RemoteKeySet } from '../issuer/jwks.js';
+import { IssuerResponseError } from '../errors/index.js';
+import { randomToken } from '../crypto/random.js';
+import { RefreshCoordinator } from '../session/lock.js';
+import { closeRedisClient, createRedisClient, pingRedis } from '../session/redis.js';
+import { useOnce } from '../session/replay.js';
+import { createSealer } from '../session/seal.js';
+import { createSessionStore } from '../session/store.js';
+import { SessionIndex } from '../session/user-index.js';
+import { asyncHandler } from '../util/async-handler.js';
+import { describeCause } from '../util/logger.js';
+import { authorizationRequest } from './authorize.js';
+import { validateLogoutToken } from './backchannel-logout.js';
+import { codeExchange, responseState, singleParam, validateAuthorizationResponse } from './callback.js';
+import { publicClaims, RequestContext } from './context.js';
+import { handleError } from './handle-error.js';
+import { idTokenAlgorithms } from './id-token.js';
+import { endSessionUrl, revokeToken } from './logout.js';
+import { resolveLoginConfig, type AuthOptions, type LoginConfig } from './options.js';
+import { requiresAuth } from './requires-auth.js';
+import { safeReturnTo } from './return-to.js';
+import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
+import type { OidcSessionData } from './session-data.js';
+import { destroyById, destroySession, regenerateSession, saveSession, type SessionRequest } from './session-ops.js';
+import { addPendingLogin, hasPendingLogins, takePendingLogin } from './transactions.js';
+
+/** Managing sessions from outside a request (admin pages, account deletion). Needs `session.redis`. */
+export interface SessionAdmin {
+  /** Ids of the user's live sessions. */
+  listBySub(sub: string): Promise<string[]>;
+  /** Ends every session of the user; returns how many were ended. */
+  destroyAllForSub(sub: string): Promise<number>;
+  /** Ends one session by id. */
+  destroy(sessionId: string): Promise<void>;
+}
+
+/** The router `auth()` returns, with lifecycle extras. */
+export interface AuthRouter extends Router {
+  /** Releases refresh locks and quits the Redis client `auth()` created (not one you passed). */
+  close(): Promise<void>;
+  /** True when the session store answers (a readiness probe). */
+  health(): Promise<boolean>;
+  sessions: SessionAdmin;
+}
+
+/** Where the guarded session middleware leaves a store failure on the request. */
+const SESSION_ERROR = Symbol('oidc-guard.session-error');
+
+function noStore(res: Response): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+}
+
+/**
+ * Mounts express-session so a failing store never fails the whole app: the error is remembered
+ * on the request (routes that need the session answer 503) and the request goes on signed out.
+ * A store that does not answer within `timeoutMs` counts as failed.
+ */
+function guardedSession(inner: RequestHandler, config: LoginConfig): RequestHandler {
+  return function oidcSession(req: Request, res: Response, next: NextFunction): void {
+    let done = false;
+    const timer = setTimeout(() => finish(new ServiceUnavailableError('The session store did not answer in time.')), LOGIN_DEFAULTS.sessionTimeoutMs);
+    function finish(err?: unknown): void {
+      if (done) {
+        // express-session reports late failures (saving at the end of a response) here too.
+        if (err) config.logger.warn('session store failed after the response', describeCause(err));
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        (req as unknown as Record<symbol, unknown>)[SESSION_ERROR] = err;
+        config.logger.warn('session store unavailable; request continues signed out', describeCause(err));
+      }
+      next();
+    }
+    inner(req, res, finish);
+  };
+}
+
+function cookieOptions(config: LoginConfig): session.CookieOptions {
+  return {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.https,
+    path: '/',
+    maxAge: (config.session.rolling ? config.session.rollingDuration : config.session.absoluteDuration) * 1000,
+  };
+}
+
+/** Caps the session cookie (and so the store record) at what is left of the absolute lifetime. */
+function capLifetime(req: SessionRequest, config: LoginConfig, createdAt: number): void {
+  const cookie = req.session?.cookie;
+  if (!cookie) return;
+  const idle = (config.session.rolling ? config.session.rollingDuration : config.session.absoluteDuration) * 1000;
+  const left = createdAt + config.session.absoluteDuration * 1000 - Date.now();
+  const maxAge = Math.max(1000, Math.min(idle, left));
+  cookie.originalMaxAge = maxAge;
+  cookie.maxAge = maxAge;
+}
+
+/** The page that re-posts a form_post response from our own origin, so the Lax cookie comes along. */
+function resubmitPage(res: Response, action: string, params: Record<string, unknown>): void {
+  const nonce = randomToken(16);
+  const fields = ['code', 'state', 'iss', 'error', 'error_description', 'session_state']
+    .map((name) => [name, singleParam(params[name])] as const)
+    .filter((entry): entry is readonly [string, string] => entry[1] !== undefined)
+    .map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`)
+    .join('');
+  res.status(200);
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; form-action 'self'`);
+  res.end(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing you in</title></head><body>` +
+      `<form method="post" action="${escapeHtml(action)}">${fields}<input type="hidden" name="oidc_resubmit" value="1">` +
+      `<noscript><button type="submit">Continue</button></noscript></form>` +
+      `<script nonce="${nonce}">document.forms[0].submit()</script></body></html>`,
+  );
+}
+
+/**
+ * The sign-in middleware (OpenID Connect Core 1.0 §3.1, authorization code flow with PKCE):
+ * returns a Router serving the login, callback, logout and back-channel logout routes, keeping
+ * sessions in express-session (Redis by default, tokens sealed), setting `req.oidc` on every
+ * request, and — with `authRequired` (default true) — requiring sign-in on every other route.
+ *
+ * Options are checked once, here (TypeError naming the option). Unset ones fall back to
+ * ISSUER_BASE_URL, CLIENT_ID, CLIENT_SECRET, BASE_URL and SECRET.
+ *
+ * @example
+ * const oidc = auth({ authRequired: false, session: { redis: 'redis://127.0.0.1:6379' } });
+ * app.use(oidc);
+ * app.get('/profile', requiresAuth(), (req, res) => res.json(req.oidc.user));
+ * process.on('SIGTERM', () => server.close(() => void oidc.close()));
+ */
+export function auth(options?: AuthOptions): AuthRouter {
+  const config = resolveLoginConfig(options);
+  const { logger } = config;
+  if (config.allowInsecureHttp) {
+    logger.warn('allowInsecureHttp is on: tokens and session cookies may travel over plain HTTP. Never use this in production.');
+  }
+  const sealer = createSealer(config.secrets, 'express-oidc-guard session v1');
+  const discovery = new IssuerDiscovery(config.issuerBaseURL, {
+    timeoutMs: config.httpTimeout,
+    logger,
+    ...(config.discovery.retryMinDelayMs !== undefined ? { retryMinDelayMs: config.discovery.retryMinDelayMs } : {}),
+    ...(config.discovery.retryMaxDelayMs !== undefined ? { retryMaxDelayMs: config.discovery.retryMaxDelayMs } : {}),
+    ...(config.discovery.cacheMaxAgeMs !== undefined ? { cacheMaxAgeMs: config.discovery.cacheMaxAgeMs } : {}),
+  });
+  const keys = new RemoteKeySet(
+    async () => {
+      const metadata = await discovery.metadata();
+      if (!metadata.jwks_uri) throw new IssuerResponseError('The authorization server has no jwks_uri.');
+      return metadata.jwks_uri;
+    },
+    { timeoutMs: config.httpTimeout, cooldownMs: config.discovery.jwksCooldownMs, logger },
+  );
+
+  const redis = config.session.redis !== undefined ? createRedisClient(config.session.redis, logger, 'session.redis') : undefined;
+  const prefix = config.session.prefix;
+  let store: Store | undefined = config.session.store;
+  if (!store && redis) {
+    store = createSessionStore({ client: redis.client, prefix: `${prefix}sess:`, ttlSeconds: config.session.rollingDuration, logger });
+  }
+  if (!store && !config.useExistingSession) {
+    logger.warn('session.allowMemoryStore is on: sessions live in process memory, are lost on restart and are not shared between processes. Never use this in production.');
+    store = new session.MemoryStore();
+  }
+
+  const runtime: LoginRuntime = {
+    config,
+    discovery,
+    keys,
+    sealer,
+    client: {
+      method: config.clientAuthMethod,
+      clientID: config.clientID,
+      ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
+      ...(config.clientAssertionSigningKey !== undefined ? { signingKey: config.clientAssertionSigningKey } : {}),
+      signingAlg: config.clientAssertionSigningAlg,
+      assertionLifetimeSeconds: LOGIN_DEFAULTS.clientAssertionLifetimeSeconds,
+    },
+    store,
+    redis: redis?.client,
+    coordinator: redis
+      ? new RefreshCoordinator(redis.client, { prefix: `${prefix}refresh:`, lockTtlMs: LOGIN_DEFAULTS.refreshLockTtlMs, waitMs: LOGIN_DEFAULTS.refreshWaitMs })
+      : undefined,
+    index: redis ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` }) : undefined,
+    localRefreshes: new Map(),
+  };
+  const parseForm = express.urlencoded({ extended: false, limit: LOGIN_DEFAULTS.formBodyLimit, parameterLimit: 50 });
+  const storeOf = (req: SessionRequest): Store | undefined => runtime.store ?? req.sessionStore;
+  const timeoutMs = LOGIN_DEFAULTS.sessionTimeoutMs;
+  /** Where a sign-in without (or with an unsafe) returnTo ends: the root of baseURL. */
+  const homePath = `${new URL(config.baseURL).pathname.replace(/\/+$/, '')}/`;
+
+  const router = express.Router() as AuthRouter;
+
+  if (!config.useExistingSession) {
+    const inner = session({
+      name: config.session.cookieName,
+      secret: config.secrets,
+      store: store!,
+      resave: false,
+      saveUninitialized: false,
+      rolling: config.session.rolling,
+      cookie: cookieOptions(config),
+    });
+    router.use(guardedSession(inner, config));
+  }
+
+  router.use(function oidcContext(req: Request, _res: Response, next: NextFunction) {
+    const sessionError = (req as unknown as Record<symbol, unknown>)[SESSION_ERROR] ??
+      (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
+    const context = new RequestContext(req, runtime, sessionError);
+    req.oidc = context;
+    const login = req.session?.oidc?.login;
+    if (login) {
+      if (!context.isAuthenticated()) {
+        // Past the absolute lifetime, or sealed under a secret no longer configured: signed out.
+        const rest = { ...req.session!.oidc };
+        delete rest.login;
+        req.session!.oidc = rest;
+        void runtime.index?.remove({ sessionId: req.sessionID, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
+      } else if (!config.useExistingSession) {
+        capLifetime(req, config, login.createdAt);
+      }
+    }
+    next();
+  });
+
+  /**
+   * Our routes answer their own errors (renderError or the app's errorHandler): an error-handling
+   * middleware on the router would also catch errors of the app's middleware mounted before it.
+   */
+  const route = (name: string, fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
+    asyncHandler(name, async (req, res, next) => {
+      try {
+        await fn(req, res);
+      } catch (err) {
+        handleError(runtime, err, req, res, next);
+      }
+    });
+  const formBody = (req: Request, res: Response, next: NextFunction): void => {
+    parseForm(req, res, (err?: unknown) => {
+      if (err === undefined || err === null) return next();
+      const refused = new InvalidRequestError('The form body is invalid or too large.', { cause: err });
+      if (req.path === config.routes.backchannelLogout) {
+        res.setHeader('Cache-Control', 'no-store');
+        res.status(400).json(refused.toJSON());
+        return;
+      }
+      handleError(runtime, refused, req, res, next);
+    });
+  };
+
+  const needSession = (req: Request): void => {
+    const context = RequestContext.from(req.oidc);
+    if (!context?.sessionAvailable) {
+      throw new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: context?.sessionError });
+    }
+  };
+
+  // GET /login: start the authorization code flow (OIDC Core §3.1.2.1, RFC 7636).
+  router.get(
+    config.routes.login,
+    route('oidcLogin', async (req, res) => {
+      noStore(res);
+      needSession(req);
+      const metadata = await discovery.metadata();
+      const returnTo = safeReturnTo(req.query.returnTo) ?? homePath;
+      const { url, pending } = authorizationRequest(metadata, {
+        clientID: config.clientID,
+        redirectUri: config.redirectUri,
+        scope: config.scope,
+        responseMode: config.responseMode,
+        extra: config.extraAuthorizationParams,
+        ...(config.maxAge !== undefined ? { maxAge: config.maxAge } : {}),
+        returnTo,
+      });
+      const data: OidcSessionData = { ...req.session!.oidc };
+      addPendingLogin(data, pending, sealer, { max: LOGIN_DEFAULTS.maxPendingLogins, ttlMs: LOGIN_DEFAULTS.pendingLoginTtlSeconds * 1000 });
+      req.session!.oidc = data;
+      await saveSession(req, timeoutMs);
+      res.redirect(302, url.href);
+    }),
+  );
+
+  // GET|POST /callback: the authorization response (RFC 6749 §4.1.2, form_post, RFC 9207).
+  const callback = route('oidcCallback', async (req, res) => {
+    noStore(res);
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    needSession(req);
+    const params = (req.method === 'POST' ? req.body ?? {} : req.query) as Record<string, unknown>;
+    if (req.method === 'POST' && !hasPendingLogins(req.session!.oidc) && params.oidc_resubmit === undefined) {
+      // A cross-site form_post carries no SameSite=Lax cookie: post it again from our own origin.
+      resubmitPage(res, req.originalUrl, params);
+      return;
+    }
+    const state = responseState(params);
+    const data: OidcSessionData = { ...req.session!.oidc };
+    const pending = takePendingLogin(data, state, sealer);
+    if (!pending) throw new InvalidRequestError('The sign-in response does not match a sign-in in progress in this browser.');
+    // Consume the state now: a replayed response finds nothing, whatever happens next.
+    req.session!.oidc = data;
+    await saveSession(req, timeoutMs);
+
+    const metadata = await discovery.metadata();
+    const code = validateAuthorizationResponse(params, metadata);
+    const { tokens, claims } = await codeExchange({
+      metadata,
+      client: runtime.client,
+      redirectUri: config.redirectUri,
+      code,
+      pending,
+      timeoutMs: config.httpTimeout,
+      idToken: baseIdTokenChecks(runtime, metadata),
+    });
+
+    const stillPending = req.session!.oidc?.pending;
+    await regenerateSession(req, timeoutMs);
+    const now = Date.now();
+    const sid = typeof claims.sid === 'string' && claims.sid.length > 0 ? claims.sid : undefined;
+    req.session!.oidc = {
+      ...(stillPending ? { pending: stillPending } : {}),
+      login: {
+        sub: claims.sub,
+        ...(sid !== undefined ? { sid } : {}),
+        claims: publicClaims(claims),
+        tokens: sealer.seal(tokens, TOKENS_AAD),
+        ...(tokens.expires_at !== undefined ? { accessTokenExpiresAt: tokens.expires_at } : {}),
+        createdAt: now,
+      },
+    };
+    if (!config.useExistingSession) capLifetime(req, config, now);
+    await saveSession(req, timeoutMs);
+    if (runtime.index) {
+      await runtime.index
+        .add({ sessionId: req.sessionID, sub: claims.sub, ...(sid !== undefined ? { sid } : {}), expiresAt: now + config.session.absoluteDuration * 1000 })
+        .catch((err: unknown) => logger.warn('session index update failed', describeCause(err)));
+    }
+    res.redirect(302, pending.returnTo);
+  });
+  router.get(config.routes.callback, callback);
+  router.post(config.routes.callback, formBody, callback);
+
+  // GET|POST /logout: end the session here, then at the issuer (RP-Initiated Logout 1.0 §2).
+  const logout = route('oidcLogout', async (req, res) => {
+    noStore(res);
+    needSession(req);
+    const context = RequestContext.from(req.oidc)!;
+    const login = req.session!.oidc?.login;
+    const tokens = context.tokenSet();
+    const metadata = await discovery.metadata().catch(() => discovery.peek());
+    if (login && runtime.index) {
+      await runtime.index
+        .remove({ sessionId: req.sessionID, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) })
+        .catch((err: unknown) => logger.warn('session index update failed', describeCause(err)));
+    }
+    if (tokens?.refresh_token && metadata && (config.revokeOnLogout ?? Boolean(metadata.revocation_endpoint))) {
+      await revokeToken(metadata, runtime.client, tokens.refresh_token, config.httpTimeout);
+    }
+    await destroySession(req, timeoutMs);
+    if (!config.useExistingSession) {
+      res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
+    }
+    const idpLogout = config.idpLogout ?? Boolean(metadata?.end_session_endpoint);
+    const target =
+      tokens && metadata && idpLogout
+        ? endSessionUrl(metadata, { clientID: config.clientID, idToken: tokens.id_token, postLogoutRedirectUri: config.postLogoutRedirectUri })
+        : undefined;
+    res.redirect(302, target?.href ?? config.localPostLogoutPath);
+  });
+  router.get(config.routes.logout, logout);
+  router.post(config.routes.logout, logout);
+
+  // POST /backchannel-logout: OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8.
+  if (config.routes.backchannelLogout !== false) {
+    if (!runtime.redis || !runtime.index) {
+      logger.warn('back-channel logout is off: it needs session.redis (for the session index and jti replay checks)');
+    } else {
+      const client = runtime.redis;
+      const index = runtime.index;
+      router.post(
+        config.routes.backchannelLogout,
+        formBody,
+        route('oidcBackchannelLogout', async (req, res) => {
+          noStore(res);
+          try {
+            const token = singleParam((req.body as Record<string, unknown> | undefined)?.logout_token);
+            if (token === undefined || token.length > 16_384) throw new InvalidRequestError('The request has no logout_token.');
+            const metadata = await discovery.metadata();
+            const claims = await validateLogoutToken(token, {
+              getKey: keys.getKey,
+              issuer: metadata.issuer,
+              clientID: config.clientID,
+              algorithms: idTokenAlgorithms(metadata, config.idTokenSigningAlgs),
+              ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
+              clockTolerance: config.clockTolerance,
+            });
+            const nowS = Math.floor(Date.now() / 1000);
+            const ttlS = typeof claims.exp === 'number' ? Math.max(claims.exp - nowS, 0) + config.clockTolerance : LOGIN_DEFAULTS.logoutTokenReplayTtlSeconds;
+            const jtiKey = createHash('sha256').update(`${claims.iss}\0${claims.jti}`, 'utf8').digest('base64url');
+            if (!(await useOnce(client, `${prefix}bcl-jti:${jtiKey}`, Math.max(ttlS, 1) * 1000))) {
+              throw new InvalidRequestError('The logout token was already used.');
+            }
+            const ids = claims.sid !== undefined ? await index.listBySid(claims.sid) : await index.listBySub(claims.sub!);
+            const target = storeOf(req);
+            for (const id of ids) {
+              if (target) await destroyById(target, id, timeoutMs);
+              await index.remove({ sessionId: id, ...(claims.sub !== undefined ? { sub: claims.sub } : {}), ...(claims.sid !== undefined ? { sid: claims.sid } : {}) });
+            }
+            logger.info('back-channel logout', { sessions: ids.length });
+            res.status(200).end();
+          } catch (err) {
+            const known = isAuthError(err) ? err : new InvalidRequestError('The logout request failed.', { cause: err });
+            if (known.status >= 500) logger.error('back-channel logout failed', { status: known.status, ...describeCause(known.cause ?? known) });
+            else logger.debug('back-channel logout refused', describeCause(known.cause ?? known));
+            const answer = known.status >= 500 ? known : new InvalidRequestError(known.description);
+            for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+            res.status(answer.status).json({ error: answer.code, error_description: answer.description });
+          }
+        }),
+      );
+    }
+  }
+
+  if (config.authRequired) router.use(requiresAuth());
+
+  const adminStore = (): Store => {
+    if (!runtime.store) throw new Error('sessions.* needs a session store (not available with useExistingSession)');
+    return runtime.store;
+  };
+  const requireIndex = (): SessionIndex => {
+    if (!runtime.index) throw new Error('sessions.* needs session.redis');
+    return runtime.index;
+  };
+
+  router.sessions = {
+    listBySub: (sub) => requireIndex().listBySub(sub),
+    async destroyAllForSub(sub) {
+      const index = requireIndex();
+      const ids = await index.listBySub(sub);
+      for (const id of ids) {
+        await destroyById(adminStore(), id, timeoutMs);
+        await index.remove({ sessionId: id, sub });
+      }
+      return ids.length;
+    },
+    destroy: (sessionId) => destroyById(adminStore(), sessionId, timeoutMs),
+  };
+  router.health = async () => {
+    if (redis) return pingRedis(redis.client, 1000);
+    const probe = runtime.store;
+    if (!probe) return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 1000);
+      probe.get('oidc-guard-health-probe', (err) => {
+        clearTimeout(timer);
+        resolve(!err);
+      });
+    });
+  };
+  router.close = async () => {
+    await runtime.coordinator?.close();
+    if (redis?.owned) await closeRedisClient(redis.client);
+  };
+  return router;
+}

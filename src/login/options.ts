@@ -1,0 +1,390 @@
+import type { KeyObject } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Store } from 'express-session';
+import type { Cluster, Redis } from 'ioredis';
+import type { JWK } from 'jose';
+import {
+  assertObject,
+  isPlainObject,
+  optionError,
+  optionalBoolean,
+  optionalFunction,
+  optionalNumber,
+  optionalString,
+  optionalStringList,
+  requiredString,
+  requiredUrl,
+} from '../config/assert.js';
+import { loginEnv } from '../config/from-env.js';
+import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { defaultLogger, type Logger } from '../util/logger.js';
+
+/** Parameters of the authorization request (OIDC Core §3.1.2.1, RFC 8707, ...). */
+export interface AuthorizationParams {
+  /** Space-separated scopes; must contain `openid`. Default `'openid profile email'`. */
+  scope?: string;
+  /** `query` (default) or `form_post` (OAuth 2.0 Form Post Response Mode). */
+  response_mode?: 'query' | 'form_post';
+  /** RFC 8707 resource indicator(s). */
+  resource?: string | string[];
+  /** Audience of the access token (Auth0 and others). */
+  audience?: string;
+  /** OIDC Core §3.1.2.1 `prompt`. */
+  prompt?: string;
+  /** OIDC Core §3.1.2.1 `max_age`, in seconds: `auth_time` is then required and checked. */
+  max_age?: number;
+  /** Any other parameter, sent as given. */
+  [param: string]: string | string[] | number | undefined;
+}
+
+/** Paths of the routes `auth()` serves. */
+export interface RouteOptions {
+  /** Default `'/login'`. */
+  login?: string;
+  /** Default `'/callback'`; the redirect URI is `baseURL + callback`. */
+  callback?: string;
+  /** Default `'/logout'` (GET and POST). */
+  logout?: string;
+  /** Where the issuer sends the browser after logout: a path or absolute URL. Default `baseURL`. */
+  postLogoutRedirect?: string;
+  /** OIDC Back-Channel Logout receiver (POST), or `false` for none. Default `'/backchannel-logout'`. */
+  backchannelLogout?: string | false;
+}
+
+/** Where sessions live. */
+export interface SessionOptions {
+  /** A Redis URL, or an ioredis client or cluster (yours to close). */
+  redis?: string | Redis | Cluster;
+  /** Any express-session store instead of Redis (no cross-process refresh lock or back-channel logout then). */
+  store?: Store;
+  /** Development only: express-session's memory store, with a start-up warning. */
+  allowMemoryStore?: boolean;
+  /** Cookie name. Default `'oidc.sid'`, `'__Host-oidc.sid'` when `baseURL` is https. */
+  cookieName?: string;
+  /** Renew the idle lifetime on each response. Default true. */
+  rolling?: boolean;
+  /** Idle lifetime in seconds. Default 86400 (one day). */
+  rollingDuration?: number;
+  /** Longest life of a sign-in in seconds. Default 604800 (7 days). */
+  absoluteDuration?: number;
+  /** Prefix of every Redis key. Default `'oidc:'`. */
+  prefix?: string;
+}
+
+/** Options of `auth()`. Unset members fall back to environment variables, then to defaults. */
+export interface AuthOptions {
+  /** The issuer identifier; env `ISSUER_BASE_URL`. */
+  issuerBaseURL?: string;
+  /** The app's public origin (and path); env `BASE_URL`. */
+  baseURL?: string;
+  /** env `CLIENT_ID`. */
+  clientID?: string;
+  /** env `CLIENT_SECRET`; required for `client_secret_basic` and `client_secret_post`. */
+  clientSecret?: string;
+  /** Signs the session cookie and derives the sealing keys; the first seals, all open. env `SECRET`. */
+  secret?: string | string[];
+  /** Every route behind `auth()` requires a signed-in user. Default true. */
+  authRequired?: boolean;
+  authorizationParams?: AuthorizationParams;
+  routes?: RouteOptions;
+  /** Log out at the issuer too (RP-Initiated Logout 1.0). Default: when it has an `end_session_endpoint`. */
+  idpLogout?: boolean;
+  /** RFC 7009 revocation of the refresh token at logout. Default: when it has a `revocation_endpoint`. */
+  revokeOnLogout?: boolean;
+  /** Token endpoint client authentication (OIDC Core §9). Default `'client_secret_basic'`. */
+  clientAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** Private key for `private_key_jwt` (RFC 7523): a private JWK or a KeyObject. */
+  clientAssertionSigningKey?: JWK | KeyObject;
+  /** Algorithm of the client assertion. Default `'RS256'` (or the JWK's `alg`). */
+  clientAssertionSigningAlg?: string;
+  /**
+   * Accepted ID token algorithms. Default: the issuer's `id_token_signing_alg_values_supported`
+   * (or `RS256`) without `none` and the `HS*` family. `HS*` (keyed with the client secret) only when listed here.
+   */
+  idTokenSigningAlgs?: string[];
+  /** Leeway for token times, in seconds. Default 60. */
+  clockTolerance?: number;
+  /** Timeout of one request to the issuer, in ms. Default 5000. */
+  httpTimeout?: number;
+  /** Refresh an access token this many seconds before it expires. Default 30. */
+  refreshMargin?: number;
+  session?: SessionOptions;
+  /** The app mounted express-session itself: use `req.session`, mount none. */
+  useExistingSession?: boolean;
+  /** Accept plain-http issuer and base URLs off localhost. Unsafe; prints a warning. */
+  allowInsecureHttp?: boolean;
+  logger?: Logger;
+  /** Handles errors of the routes of `auth()` and of `requiresAuth()`. Default: `renderError`. */
+  errorHandler?: (err: unknown, req: Request, res: Response, next: NextFunction) => void;
+  discovery?: {
+    /** First retry delay after a failed discovery, in ms. Default 500. */
+    retryMinDelayMs?: number;
+    /** Longest retry delay, in ms. Default 30000. */
+    retryMaxDelayMs?: number;
+    /** Metadata cache lifetime, in ms. Default one hour. */
+    cacheMaxAgeMs?: number;
+    /** Least time between JWKS fetches for an unknown `kid`, in ms. Default 30000. */
+    jwksCooldownMs?: number;
+  };
+}
+
+/** `AuthOptions` checked and completed: what every module of the sign-in half reads. */
+export interface LoginConfig {
+  issuerBaseURL: string;
+  /** `baseURL` without a trailing slash. */
+  baseURL: string;
+  /** The exact `post_logout_redirect_uri`. */
+  postLogoutRedirectUri: string;
+  redirectUri: string;
+  https: boolean;
+  clientID: string;
+  clientSecret: string | undefined;
+  secrets: string[];
+  authRequired: boolean;
+  scope: string;
+  responseMode: 'query' | 'form_post';
+  extraAuthorizationParams: Record<string, string>;
+  maxAge: number | undefined;
+  routes: { login: string; callback: string; logout: string; backchannelLogout: string | false };
+  /** Local path for `redirect` after a logout with no issuer logout. */
+  localPostLogoutPath: string;
+  idpLogout: boolean | undefined;
+  revokeOnLogout: boolean | undefined;
+  clientAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  clientAssertionSigningKey: JWK | KeyObject | undefined;
+  clientAssertionSigningAlg: string;
+  idTokenSigningAlgs: string[] | undefined;
+  clockTolerance: number;
+  httpTimeout: number;
+  refreshMargin: number;
+  session: {
+    redis: string | Redis | Cluster | undefined;
+    store: Store | undefined;
+    allowMemoryStore: boolean;
+    cookieName: string;
+    rolling: boolean;
+    rollingDuration: number;
+    absoluteDuration: number;
+    prefix: string;
+  };
+  useExistingSession: boolean;
+  allowInsecureHttp: boolean;
+  logger: Logger;
+  errorHandler: AuthOptions['errorHandler'];
+  discovery: { retryMinDelayMs?: number; retryMaxDelayMs?: number; cacheMaxAgeMs?: number; jwksCooldownMs: number };
+}
+
+const RESERVED_PARAMS = new Set([
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+]);
+
+function routePath(path: string, value: unknown, fallback: string): string {
+  const route = optionalString(path, value) ?? fallback;
+  // Plain characters only: Express would read `:`, `*`, `(`... as route patterns.
+  if (!route.startsWith('/') || route.startsWith('//') || !/^[A-Za-z0-9/_.~-]+$/.test(route)) {
+    throw optionError(path, 'a path starting with a single "/" made of letters, digits and "/_.~-"');
+  }
+  return route;
+}
+
+function seconds(path: string, value: unknown, fallback: number, min: number, max: number): number {
+  return optionalNumber(path, value, min, max, 'seconds') ?? fallback;
+}
+
+/**
+ * Checks `auth()` options once, at start-up, and completes them from the environment
+ * (`loginEnv()`) and `LOGIN_DEFAULTS`.
+ *
+ * @throws TypeError naming the option and what it must be.
+ */
+export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig {
+  const raw: unknown = input ?? {};
+  assertObject('options', raw);
+  const options = raw as AuthOptions;
+  const env = loginEnv();
+  const allowInsecureHttp = optionalBoolean('allowInsecureHttp', options.allowInsecureHttp) ?? false;
+  const logger = options.logger ?? defaultLogger;
+  for (const method of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof logger[method] !== 'function') throw optionError('logger', 'an object with debug, info, warn and error functions');
+  }
+
+  const issuerUrl = requiredUrl('issuerBaseURL', options.issuerBaseURL ?? env.issuerBaseURL, allowInsecureHttp, 'Set it, or the ISSUER_BASE_URL environment variable');
+  const baseUrl = requiredUrl('baseURL', options.baseURL ?? env.baseURL, allowInsecureHttp, 'Set it, or the BASE_URL environment variable');
+  if (baseUrl.search) throw optionError('baseURL', 'a URL without a query string');
+  const baseURL = (options.baseURL ?? env.baseURL ?? '').replace(/\/+$/, '');
+  const clientID = requiredString('clientID', options.clientID ?? env.clientID, 'Set it, or the CLIENT_ID environment variable');
+
+  const clientAuthMethod = options.clientAuthMethod ?? LOGIN_DEFAULTS.clientAuthMethod;
+  if (!['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(clientAuthMethod)) {
+    throw optionError('clientAuthMethod', '"client_secret_basic", "client_secret_post" or "private_key_jwt"');
+  }
+  const clientSecret = optionalString('clientSecret', options.clientSecret ?? env.clientSecret);
+  if (clientAuthMethod !== 'private_key_jwt' && clientSecret === undefined) {
+    throw optionError('clientSecret', 'set', `"${clientAuthMethod}" authenticates with it; set it or the CLIENT_SECRET environment variable`);
+  }
+  const clientAssertionSigningKey = options.clientAssertionSigningKey;
+  if (clientAuthMethod === 'private_key_jwt') {
+    if (!isPlainObject(clientAssertionSigningKey) && !(typeof clientAssertionSigningKey === 'object' && clientAssertionSigningKey !== null && (clientAssertionSigningKey as KeyObject).type === 'private')) {
+      throw optionError('clientAssertionSigningKey', 'a private JWK or a private KeyObject', '"private_key_jwt" signs its client assertion with it');
+    }
+  }
+  const jwkAlg = isPlainObject(clientAssertionSigningKey) && typeof clientAssertionSigningKey.alg === 'string' ? clientAssertionSigningKey.alg : undefined;
+  const clientAssertionSigningAlg =
+    optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? jwkAlg ?? LOGIN_DEFAULTS.clientAssertionSigningAlg;
+  if (/^(none|HS\d+)$/i.test(clientAssertionSigningAlg)) {
+    throw optionError('clientAssertionSigningAlg', 'an asymmetric JWS algorithm such as "RS256", "PS256", "ES256" or "EdDSA"');
+  }
+
+  const secretInput = options.secret ?? env.secret;
+  const secrets = optionalStringList('secret', secretInput);
+  if (secrets === undefined) throw optionError('secret', 'set', 'Set it (at least 32 random characters), or the SECRET environment variable');
+  secrets.forEach((s, i) => {
+    if (s.length < 32) throw optionError(Array.isArray(secretInput) ? `secret[${i}]` : 'secret', 'a string of at least 32 characters', 'Use e.g. the output of "openssl rand -base64 48"');
+  });
+
+  // Authorization parameters.
+  const paramsIn: unknown = options.authorizationParams ?? {};
+  assertObject('authorizationParams', paramsIn);
+  const params = paramsIn as AuthorizationParams;
+  const scope = optionalString('authorizationParams.scope', params.scope) ?? LOGIN_DEFAULTS.scope;
+  if (!scope.split(' ').includes('openid')) throw optionError('authorizationParams.scope', 'a space-separated list that contains "openid"');
+  const responseMode = params.response_mode ?? LOGIN_DEFAULTS.responseMode;
+  if (responseMode !== 'query' && responseMode !== 'form_post') {
+    throw optionError('authorizationParams.response_mode', '"query" or "form_post"');
+  }
+  const maxAge = optionalNumber('authorizationParams.max_age', params.max_age, 0, 10 * 365 * 86_400, 'seconds');
+  const extraAuthorizationParams: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (name === 'scope' || name === 'response_mode' || value === undefined) continue;
+    if (RESERVED_PARAMS.has(name)) {
+      throw optionError(`authorizationParams.${name}`, 'left unset', 'auth() sets it itself for every sign-in');
+    }
+    if (name === 'resource') {
+      optionalStringList('authorizationParams.resource', value);
+      extraAuthorizationParams.resource = JSON.stringify(Array.isArray(value) ? value : [value]);
+      continue;
+    }
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      extraAuthorizationParams[name] = String(value);
+    } else if (typeof value === 'string') {
+      extraAuthorizationParams[name] = value;
+    } else {
+      throw optionError(`authorizationParams.${name}`, 'a string or a number');
+    }
+  }
+
+  // Routes.
+  const routesRaw: unknown = options.routes ?? {};
+  assertObject('routes', routesRaw);
+  const routesIn = routesRaw as RouteOptions;
+  const routes = {
+    login: routePath('routes.login', routesIn.login, LOGIN_DEFAULTS.routes.login),
+    callback: routePath('routes.callback', routesIn.callback, LOGIN_DEFAULTS.routes.callback),
+    logout: routePath('routes.logout', routesIn.logout, LOGIN_DEFAULTS.routes.logout),
+    backchannelLogout:
+      routesIn.backchannelLogout === false
+        ? (false as const)
+        : routePath('routes.backchannelLogout', routesIn.backchannelLogout, LOGIN_DEFAULTS.routes.backchannelLogout),
+  };
+  let postLogoutRedirectUri = baseURL;
+  let localPostLogoutPath = `${baseUrl.pathname.replace(/\/+$/, '')}/`;
+  const postLogout = optionalString('routes.postLogoutRedirect', routesIn.postLogoutRedirect);
+  if (postLogout !== undefined) {
+    if (postLogout.startsWith('/') && !postLogout.startsWith('//') && !postLogout.includes('\\')) {
+      postLogoutRedirectUri = `${baseURL}${postLogout}`;
+      localPostLogoutPath = new URL(postLogoutRedirectUri).pathname;
+    } else {
+      const url = requiredUrl('routes.postLogoutRedirect', postLogout, allowInsecureHttp);
+      postLogoutRedirectUri = url.href;
+      localPostLogoutPath = url.origin === baseUrl.origin ? `${url.pathname}${url.search}` : localPostLogoutPath;
+    }
+  }
+
+  // Session.
+  const sessionRaw: unknown = options.session ?? {};
+  assertObject('session', sessionRaw);
+  const sessionIn = sessionRaw as SessionOptions;
+  const useExistingSession = optionalBoolean('useExistingSession', options.useExistingSession) ?? false;
+  const redis = sessionIn.redis;
+  if (redis !== undefined && typeof redis !== 'string' && (typeof redis !== 'object' || redis === null || typeof (redis as Redis).get !== 'function')) {
+    throw optionError('session.redis', 'a Redis URL such as "redis://127.0.0.1:6379" or an ioredis client');
+  }
+  const store = sessionIn.store;
+  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function')) {
+    throw optionError('session.store', 'an express-session Store');
+  }
+  const allowMemoryStore = optionalBoolean('session.allowMemoryStore', sessionIn.allowMemoryStore) ?? false;
+  if (!useExistingSession && redis === undefined && store === undefined && !allowMemoryStore) {
+    throw optionError('session.redis', 'set', 'Give a Redis URL or ioredis client, or "session.store", or "useExistingSession: true"; for development only, "session.allowMemoryStore: true"');
+  }
+  const https = baseUrl.protocol === 'https:';
+  const rollingDuration = seconds('session.rollingDuration', sessionIn.rollingDuration, LOGIN_DEFAULTS.rollingDurationSeconds, 60, 365 * 86_400);
+  const absoluteDuration = seconds('session.absoluteDuration', sessionIn.absoluteDuration, LOGIN_DEFAULTS.absoluteDurationSeconds, 60, 10 * 365 * 86_400);
+  const cookieName = optionalString('session.cookieName', sessionIn.cookieName) ?? `${https ? '__Host-' : ''}${LOGIN_DEFAULTS.cookieName}`;
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) throw optionError('session.cookieName', 'a cookie name (RFC 6265 token characters)');
+  if (cookieName.startsWith('__Host-') && !https) throw optionError('session.cookieName', 'a name without "__Host-"', 'That prefix needs an https baseURL');
+
+  const idTokenSigningAlgs = optionalStringList('idTokenSigningAlgs', options.idTokenSigningAlgs);
+  if (idTokenSigningAlgs?.some((alg) => alg.toLowerCase() === 'none')) throw optionError('idTokenSigningAlgs', 'a list of JWS algorithms without "none"');
+  if (idTokenSigningAlgs?.some((alg) => /^HS/i.test(alg)) && clientSecret === undefined) {
+    throw optionError('clientSecret', 'set', 'HS* ID token algorithms are keyed with the client secret');
+  }
+
+  const discoveryRaw: unknown = options.discovery ?? {};
+  assertObject('discovery', discoveryRaw);
+  const discoveryIn = discoveryRaw as NonNullable<AuthOptions['discovery']>;
+  const discovery = {
+    retryMinDelayMs: optionalNumber('discovery.retryMinDelayMs', discoveryIn.retryMinDelayMs, 0, 600_000, 'milliseconds'),
+    retryMaxDelayMs: optionalNumber('discovery.retryMaxDelayMs', discoveryIn.retryMaxDelayMs, 0, 3_600_000, 'milliseconds'),
+    cacheMaxAgeMs: optionalNumber('discovery.cacheMaxAgeMs', discoveryIn.cacheMaxAgeMs, 0, 7 * 86_400_000, 'milliseconds'),
+    jwksCooldownMs: optionalNumber('discovery.jwksCooldownMs', discoveryIn.jwksCooldownMs, 0, 3_600_000, 'milliseconds') ?? LOGIN_DEFAULTS.jwksCooldownMs,
+  };
+
+  return {
+    issuerBaseURL: options.issuerBaseURL ?? env.issuerBaseURL ?? issuerUrl.href,
+    baseURL,
+    postLogoutRedirectUri,
+    redirectUri: `${baseURL}${routes.callback}`,
+    https,
+    clientID,
+    clientSecret,
+    secrets,
+    authRequired: optionalBoolean('authRequired', options.authRequired) ?? LOGIN_DEFAULTS.authRequired,
+    scope,
+    responseMode,
+    extraAuthorizationParams,
+    maxAge,
+    routes,
+    localPostLogoutPath,
+    idpLogout: optionalBoolean('idpLogout', options.idpLogout),
+    revokeOnLogout: optionalBoolean('revokeOnLogout', options.revokeOnLogout),
+    clientAuthMethod,
+    clientAssertionSigningKey,
+    clientAssertionSigningAlg,
+    idTokenSigningAlgs,
+    clockTolerance: seconds('clockTolerance', options.clockTolerance, LOGIN_DEFAULTS.clockToleranceSeconds, 0, 600),
+    httpTimeout: optionalNumber('httpTimeout', options.httpTimeout, 100, 120_000, 'milliseconds') ?? LOGIN_DEFAULTS.httpTimeoutMs,
+    refreshMargin: seconds('refreshMargin', options.refreshMargin, LOGIN_DEFAULTS.refreshMarginSeconds, 0, 3600),
+    session: {
+      redis,
+      store,
+      allowMemoryStore,
+      cookieName,
+      rolling: optionalBoolean('session.rolling', sessionIn.rolling) ?? LOGIN_DEFAULTS.rolling,
+      rollingDuration,
+      absoluteDuration,
+      prefix: sessionIn.prefix === '' ? '' : optionalString('session.prefix', sessionIn.prefix) ?? LOGIN_DEFAULTS.redisPrefix,
+    },
+    useExistingSession,
+    allowInsecureHttp,
+    logger,
+    errorHandler: optionalFunction('errorHandler', options.errorHandler),
+    discovery,
+  };
+}

@@ -1,0 +1,44 @@
+import type { IssuerMetadata } from '../issuer/discovery.js';
+import type { ClientAuth } from './client-auth.js';
+import { toTokenSet } from './callback.js';
+import { validateIdToken, type IdTokenChecks } from './id-token.js';
+import type { TokenSet } from './session-data.js';
+import { tokenRequest } from './token-endpoint.js';
+
+/** True when the access token expired or expires within `marginSeconds` (unknown expiry: false). */
+export function needsRefresh(tokens: Pick<TokenSet, 'expires_at'>, marginSeconds: number, now = Date.now()): boolean {
+  return tokens.expires_at !== undefined && tokens.expires_at - marginSeconds <= Math.floor(now / 1000);
+}
+
+export interface RefreshGrantInput {
+  metadata: IssuerMetadata;
+  client: ClientAuth;
+  current: TokenSet & { refresh_token: string };
+  /** The session's `sub`: a new ID token must name the same user (OIDC Core §12.2). */
+  sub: string;
+  timeoutMs: number;
+  idToken: Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'>;
+}
+
+/**
+ * Refreshes the token set (RFC 6749 §6) with the same client authentication as the code
+ * exchange. With rotation (RFC 9700 §4.14.2) the new refresh token replaces the old one, which is
+ * never sent again; without, the old one is kept. A new ID token is validated like the first
+ * (OIDC Core §12.2: same `iss`, `sub`, `aud`; no nonce required).
+ *
+ * @throws InvalidGrantError (400 `invalid_grant`) when the issuer refuses the refresh token.
+ */
+export async function refreshGrant(input: RefreshGrantInput): Promise<TokenSet> {
+  const response = await tokenRequest(
+    input.metadata,
+    input.client,
+    { grant_type: 'refresh_token', refresh_token: input.current.refresh_token },
+    input.timeoutMs,
+  );
+  let idToken = input.current.id_token;
+  if (response.id_token !== undefined) {
+    await validateIdToken(response.id_token, { ...input.idToken, expectedSub: input.sub, accessToken: response.access_token });
+    idToken = response.id_token;
+  }
+  return toTokenSet({ ...response, refresh_token: response.refresh_token ?? input.current.refresh_token }, idToken);
+}

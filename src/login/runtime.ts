@@ -1,0 +1,42 @@
+import type { Store } from 'express-session';
+import type { IssuerMetadata, IssuerDiscovery } from '../issuer/discovery.js';
+import type { RemoteKeySet } from '../issuer/jwks.js';
+import type { RefreshCoordinator } from '../session/lock.js';
+import type { RedisClient } from '../session/redis.js';
+import type { Sealer } from '../session/seal.js';
+import type { SessionIndex } from '../session/user-index.js';
+import type { ClientAuth } from './client-auth.js';
+import { idTokenAlgorithms, type IdTokenChecks } from './id-token.js';
+import type { LoginConfig } from './options.js';
+
+/** AAD of the sealed token set: it never opens as anything else. */
+export const TOKENS_AAD = 'oidc-guard token set';
+
+/** The services one `auth()` instance shares between its requests. */
+export interface LoginRuntime {
+  config: LoginConfig;
+  discovery: IssuerDiscovery;
+  keys: RemoteKeySet;
+  sealer: Sealer;
+  client: ClientAuth;
+  /** The configured store (undefined with `useExistingSession`: then `req.sessionStore`). */
+  store: Store | undefined;
+  redis: RedisClient | undefined;
+  coordinator: RefreshCoordinator | undefined;
+  index: SessionIndex | undefined;
+  /** In-process refresh de-duplication when there is no Redis to coordinate through. */
+  localRefreshes: Map<string, Promise<string>>;
+}
+
+/** The ID token checks that do not depend on the request. */
+export function baseIdTokenChecks(runtime: LoginRuntime, metadata: IssuerMetadata): Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'> {
+  const { config } = runtime;
+  return {
+    getKey: runtime.keys.getKey,
+    issuer: metadata.issuer,
+    clientID: config.clientID,
+    algorithms: idTokenAlgorithms(metadata, config.idTokenSigningAlgs),
+    ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
+    clockTolerance: config.clockTolerance,
+  };
+}

@@ -1,0 +1,57 @@
+import type { Session, SessionData, Store } from 'express-session';
+import { ServiceUnavailableError } from '../errors/index.js';
+
+/** A request as far as sessions go (express-session adds these). */
+export interface SessionRequest {
+  session?: Session & Partial<SessionData>;
+  sessionID?: string;
+  sessionStore?: Store;
+}
+
+const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
+
+/** Runs a callback-style store operation with a deadline; failures and timeouts become a 503. */
+export function withTimeout(run: (done: (err?: unknown) => void) => void, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => finish(new Error('session store did not answer in time')), timeoutMs);
+    function finish(err?: unknown): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err }));
+      else resolve();
+    }
+    try {
+      run(finish);
+    } catch (err) {
+      finish(err);
+    }
+  });
+}
+
+/** Writes the session now (before a redirect that depends on it). */
+export function saveSession(req: SessionRequest, timeoutMs: number): Promise<void> {
+  const session = req.session;
+  if (!session) return Promise.reject(new ServiceUnavailableError(UNAVAILABLE));
+  return withTimeout((done) => session.save(done), timeoutMs);
+}
+
+/** Replaces the session id (and record) at sign-in: no session fixation (OWASP ASVS V3.2.1). */
+export function regenerateSession(req: SessionRequest, timeoutMs: number): Promise<void> {
+  const session = req.session;
+  if (!session) return Promise.reject(new ServiceUnavailableError(UNAVAILABLE));
+  return withTimeout((done) => session.regenerate(done), timeoutMs);
+}
+
+/** Deletes the session record from the store. */
+export function destroySession(req: SessionRequest, timeoutMs: number): Promise<void> {
+  const session = req.session;
+  if (!session) return Promise.resolve();
+  return withTimeout((done) => session.destroy(done), timeoutMs);
+}
+
+/** Deletes a session record by id (another user's, for back-channel logout). */
+export function destroyById(store: Store, sessionId: string, timeoutMs: number): Promise<void> {
+  return withTimeout((done) => store.destroy(sessionId, done), timeoutMs);
+}

@@ -1,0 +1,190 @@
+/**
+ * OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8: the receiver ends exactly the sessions a
+ * valid logout token names, refuses everything else with 400 invalid_request, and refuses replays.
+ */
+import express from 'express';
+import type { Redis } from 'ioredis';
+import type { JWTPayload } from 'jose';
+import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { Browser } from './browser.js';
+import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+
+const prefix = testPrefix('backchannel');
+const CLIENT_SECRET = 'hostile-client-secret';
+const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+let app: Awaited<ReturnType<typeof startAppServer>>;
+let issuer: HostileIssuer;
+let oidc: AuthRouter;
+let redis: Redis;
+let jtiCounter = 0;
+
+beforeAll(async () => {
+  redis = assertionRedis();
+  app = await startAppServer();
+  issuer = await startHostileIssuer();
+  oidc = auth({
+    issuerBaseURL: issuer.issuer,
+    baseURL: app.url,
+    clientID: issuer.clientId,
+    clientSecret: CLIENT_SECRET,
+    secret: SECRET,
+    authRequired: false,
+    session: { redis: REDIS_URL, prefix },
+    logger: quiet,
+  });
+  const server = express();
+  server.use(oidc);
+  server.get('/profile', requiresAuth(), (req, res) => {
+    res.json({ sub: req.oidc.user?.sub });
+  });
+  app.setHandler(server);
+  await waitFor(() => oidc.health(), 10_000, 'redis');
+});
+
+afterAll(async () => {
+  await oidc.close();
+  await app.close();
+  await issuer.close();
+  await cleanPrefix(redis, prefix);
+  await redis.quit();
+});
+
+async function signInAs(sub: string, sid: string): Promise<Browser> {
+  issuer.sub = sub;
+  issuer.sid = sid;
+  const browser = new Browser();
+  const login = await browser.get(`${app.url}/login`);
+  const back = await browser.get(login.location!);
+  expect((await browser.get(back.location!)).status).toBe(302);
+  return browser;
+}
+
+function logoutClaims(extra: Record<string, unknown> = {}): JWTPayload {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = {
+    iss: issuer.issuer,
+    aud: issuer.clientId,
+    iat: now,
+    exp: now + 120,
+    jti: `jti-${++jtiCounter}-${Date.now()}`,
+    events: { [EVENT]: {} },
+    ...extra,
+  };
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete claims[k];
+  return claims;
+}
+
+async function post(form: Record<string, string>): Promise<{ status: number; body: unknown; cacheControl: string | null }> {
+  const res = await fetch(`${app.url}/backchannel-logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined, cacheControl: res.headers.get('cache-control') };
+}
+
+async function signedIn(browser: Browser): Promise<boolean> {
+  return (await browser.get(`${app.url}/profile`)).status === 200;
+}
+
+describe('valid logout tokens', () => {
+  it('ends exactly the session with the sid', async () => {
+    const a1 = await signInAs('user-a', 'sid-a1');
+    const a2 = await signInAs('user-a', 'sid-a2');
+    const b = await signInAs('user-b', 'sid-b');
+    const answer = await post({ logout_token: await issuer.sign(logoutClaims({ sid: 'sid-a1', sub: 'user-a' }), { typ: 'logout+jwt' }) });
+    expect(answer.status).toBe(200);
+    expect(answer.cacheControl).toContain('no-store');
+    expectLoginRedirect(await a1.get(`${app.url}/profile`), '/profile');
+    expect(await signedIn(a2)).toBe(true);
+    expect(await signedIn(b)).toBe(true);
+  });
+
+  it('ends every session of the sub when there is no sid', async () => {
+    const c1 = await signInAs('user-c', 'sid-c1');
+    const c2 = await signInAs('user-c', 'sid-c2');
+    const d = await signInAs('user-d', 'sid-d');
+    expect((await oidc.sessions.listBySub('user-c')).length).toBe(2);
+    const answer = await post({ logout_token: await issuer.sign(logoutClaims({ sub: 'user-c' })) });
+    expect(answer.status).toBe(200);
+    expect(await signedIn(c1)).toBe(false);
+    expect(await signedIn(c2)).toBe(false);
+    expect(await signedIn(d)).toBe(true);
+    expect(await oidc.sessions.listBySub('user-c')).toEqual([]);
+  });
+
+  it('answers 200 for a user with no sessions here', async () => {
+    expect((await post({ logout_token: await issuer.sign(logoutClaims({ sub: 'nobody' })) })).status).toBe(200);
+  });
+
+  it('refuses a replayed logout token (same jti)', async () => {
+    const token = await issuer.sign(logoutClaims({ sub: 'user-e' }));
+    expect((await post({ logout_token: token })).status).toBe(200);
+    const replay = await post({ logout_token: token });
+    expect(replay.status).toBe(400);
+    expect(replay.body).toEqual({ error: 'invalid_request', error_description: 'The logout token was already used.' });
+  });
+});
+
+describe('invalid logout requests (§2.6)', () => {
+  const cases: [string, () => Promise<Record<string, string>>][] = [
+    ['no logout_token', async () => ({})],
+    ['an empty logout_token', async () => ({ logout_token: '' })],
+    ['a token that is not a JWT', async () => ({ logout_token: 'not-a-jwt' })],
+    ['a bad signature', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x' }), { key: await issuer.newKey(issuer.currentKey.kid) }) })],
+    ['another issuer', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iss: 'https://evil.example' })) })],
+    ['another audience', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', aud: 'other-client' })) })],
+    ['no iat', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: undefined })) })],
+    ['an expired token', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: 1000, exp: 2000 })) })],
+    ['no jti', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', jti: undefined })) })],
+    ['no events claim', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', events: undefined })) })],
+    ['another event', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', events: { 'urn:other': {} } })) })],
+    ['a nonce', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', nonce: 'n' })) })],
+    ['neither sub nor sid', async () => ({ logout_token: await issuer.sign(logoutClaims()) })],
+    ['a non-string sid', async () => ({ logout_token: await issuer.sign(logoutClaims({ sid: 42 })) })],
+    ['an ID token instead', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', events: undefined, nonce: 'n' })) })],
+  ];
+
+  it.each(cases)('answers 400 invalid_request for %s, ending no session', async (_name, form) => {
+    const victim = await signInAs('victim', 'sid-victim');
+    const answer = await post(await form());
+    expect(answer.status).toBe(400);
+    expect(answer.cacheControl).toContain('no-store');
+    expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+    expect(await signedIn(victim)).toBe(true);
+  });
+
+  it('does not let a refused token reach the replay list (its jti stays usable)', async () => {
+    const claims = logoutClaims({ sub: 'user-f', aud: 'other-client' });
+    expect((await post({ logout_token: await issuer.sign(claims) })).status).toBe(400);
+    const good = await issuer.sign({ ...claims, aud: issuer.clientId });
+    expect((await post({ logout_token: good })).status).toBe(200);
+  });
+});
+
+describe('sessions admin API', () => {
+  it('destroyAllForSub ends every session of a user', async () => {
+    const g1 = await signInAs('user-g', 'sid-g1');
+    const g2 = await signInAs('user-g', 'sid-g2');
+    expect(await oidc.sessions.destroyAllForSub('user-g')).toBe(2);
+    expect(await signedIn(g1)).toBe(false);
+    expect(await signedIn(g2)).toBe(false);
+  });
+
+  it('destroy ends one session by id', async () => {
+    const h = await signInAs('user-h', 'sid-h');
+    const [id] = await oidc.sessions.listBySub('user-h');
+    await oidc.sessions.destroy(id!);
+    expect(await signedIn(h)).toBe(false);
+  });
+
+  it('logout removes the session from the index', async () => {
+    const i = await signInAs('user-i', 'sid-i');
+    expect((await oidc.sessions.listBySub('user-i')).length).toBe(1);
+    await i.get(`${app.url}/logout`);
+    expect(await oidc.sessions.listBySub('user-i')).toEqual([]);
+  });
+});
