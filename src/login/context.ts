@@ -143,7 +143,8 @@ export class RequestContext implements OidcContext {
   loginUrl(returnTo?: string): string {
     const base = new URL(this.runtime.config.baseURL).pathname.replace(/\/+$/, '');
     const path = `${base}${this.runtime.config.routes.login}`;
-    return returnTo === undefined ? path : `${path}?returnTo=${encodeURIComponent(returnTo)}`;
+    // '/' stays readable (`/login?returnTo=/profile`): RFC 3986 §3.4 allows it in a query.
+    return returnTo === undefined ? path : `${path}?returnTo=${encodeURIComponent(returnTo).replace(/%2F/g, '/')}`;
   }
 
   async getAccessToken(): Promise<string> {

@@ -14,6 +14,7 @@ import { useOnce } from '../session/replay.js';
 import { createSealer } from '../session/seal.js';
 import { createSessionStore } from '../session/store.js';
 import { SessionIndex } from '../session/user-index.js';
+import { MemorySessionIndex, memoryUseOnce, type SessionIndexApi } from '../session/memory-index.js';
 import { asyncHandler } from '../util/async-handler.js';
 import { describeCause } from '../util/logger.js';
 import { authorizationRequest } from './authorize.js';
@@ -192,7 +193,10 @@ export function auth(options?: AuthOptions): AuthRouter {
     coordinator: redis
       ? new RefreshCoordinator(redis.client, { prefix: `${prefix}refresh:`, lockTtlMs: LOGIN_DEFAULTS.refreshLockTtlMs, waitMs: LOGIN_DEFAULTS.refreshWaitMs })
       : undefined,
-    index: redis ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` }) : undefined,
+    // Without Redis (one process, development) the index and the replay guard live in memory, so
+    // back-channel logout and sessions.* still work for the sessions of this process.
+    index: redis ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` }) : config.useExistingSession ? undefined : new MemorySessionIndex(),
+    useOnce: redis ? (key, ttlMs) => useOnce(redis.client, key, ttlMs) : memoryUseOnce(),
     localRefreshes: new Map(),
   };
   const parseForm = express.urlencoded({ extended: false, limit: LOGIN_DEFAULTS.formBodyLimit, parameterLimit: 50 });
@@ -383,10 +387,10 @@ export function auth(options?: AuthOptions): AuthRouter {
 
   // POST /backchannel-logout: OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8.
   if (config.routes.backchannelLogout !== false) {
-    if (!runtime.redis || !runtime.index) {
-      logger.warn('back-channel logout is off: it needs session.redis (for the session index and jti replay checks)');
+    if (!runtime.index) {
+      logger.warn('back-channel logout is off: with useExistingSession it needs session.redis (for the session index and jti replay checks)');
     } else {
-      const client = runtime.redis;
+      if (!runtime.redis) logger.warn('back-channel logout without session.redis reaches only the sessions of this process');
       const index = runtime.index;
       router.post(
         config.routes.backchannelLogout,
@@ -408,7 +412,7 @@ export function auth(options?: AuthOptions): AuthRouter {
             const nowS = Math.floor(Date.now() / 1000);
             const ttlS = typeof claims.exp === 'number' ? Math.max(claims.exp - nowS, 0) + config.clockTolerance : LOGIN_DEFAULTS.logoutTokenReplayTtlSeconds;
             const jtiKey = createHash('sha256').update(`${claims.iss}\0${claims.jti}`, 'utf8').digest('base64url');
-            if (!(await useOnce(client, `${prefix}bcl-jti:${jtiKey}`, Math.max(ttlS, 1) * 1000))) {
+            if (!(await runtime.useOnce(`${prefix}bcl-jti:${jtiKey}`, Math.max(ttlS, 1) * 1000))) {
               throw new InvalidRequestError('The logout token was already used.');
             }
             const ids = claims.sid !== undefined ? await index.listBySid(claims.sid) : await index.listBySub(claims.sub!);
@@ -438,8 +442,8 @@ export function auth(options?: AuthOptions): AuthRouter {
     if (!runtime.store) throw new Error('sessions.* needs a session store (not available with useExistingSession)');
     return runtime.store;
   };
-  const requireIndex = (): SessionIndex => {
-    if (!runtime.index) throw new Error('sessions.* needs session.redis');
+  const requireIndex = (): SessionIndexApi => {
+    if (!runtime.index) throw new Error('sessions.* needs session.redis when useExistingSession is set');
     return runtime.index;
   };
 

@@ -4,7 +4,7 @@ import type { RemoteKeySet } from '../issuer/jwks.js';
 import type { RefreshCoordinator } from '../session/lock.js';
 import type { RedisClient } from '../session/redis.js';
 import type { Sealer } from '../session/seal.js';
-import type { SessionIndex } from '../session/user-index.js';
+import type { SessionIndexApi, UseOnce } from '../session/memory-index.js';
 import type { ClientAuth } from './client-auth.js';
 import { idTokenAlgorithms, type IdTokenChecks } from './id-token.js';
 import type { LoginConfig } from './options.js';
@@ -23,7 +23,10 @@ export interface LoginRuntime {
   store: Store | undefined;
   redis: RedisClient | undefined;
   coordinator: RefreshCoordinator | undefined;
-  index: SessionIndex | undefined;
+  /** The per-user session index: on Redis, or in this process's memory without Redis. */
+  index: SessionIndexApi | undefined;
+  /** The replay guard for logout token `jti`s: on Redis, or in memory without Redis. */
+  useOnce: UseOnce;
   /** In-process refresh de-duplication when there is no Redis to coordinate through. */
   localRefreshes: Map<string, Promise<string>>;
 }

@@ -229,6 +229,8 @@ describe('GET /profile', () => {
   it('redirects anonymous visitors to /login?returnTo=/profile', async () => {
     const page = await request(new CookieJar(), `${t.base}/profile`);
     expect(page.status).toBe(302);
+    // Literally as the contract writes it: the '/' of the path is not percent-encoded.
+    expect(page.location).toBe(`${t.base}/login?returnTo=/profile`);
     const location = new URL(page.location as string);
     expect(location.pathname).toBe('/login');
     expect(location.searchParams.get('returnTo')).toBe('/profile');

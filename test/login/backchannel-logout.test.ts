@@ -188,3 +188,69 @@ describe('sessions admin API', () => {
     expect(await oidc.sessions.listBySub('user-i')).toEqual([]);
   });
 });
+
+describe('without Redis (session.allowMemoryStore, one process)', () => {
+  let memApp: Awaited<ReturnType<typeof startAppServer>>;
+  let memOidc: AuthRouter;
+  beforeAll(async () => {
+    memApp = await startAppServer();
+    memOidc = auth({
+      issuerBaseURL: issuer.issuer,
+      baseURL: memApp.url,
+      clientID: issuer.clientId,
+      clientSecret: CLIENT_SECRET,
+      secret: SECRET,
+      authRequired: false,
+      session: { allowMemoryStore: true },
+      logger: quiet,
+    });
+    const server = express();
+    server.use(memOidc);
+    server.get('/profile', requiresAuth(), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub });
+    });
+    memApp.setHandler(server);
+  });
+  afterAll(async () => {
+    await memOidc.close();
+    await memApp.close();
+  });
+
+  const postTo = async (form: Record<string, string>) => {
+    const res = await fetch(`${memApp.url}/backchannel-logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+    return { status: res.status, body: (await res.json().catch(() => undefined)) as unknown };
+  };
+  const signInHere = async (sub: string, sid: string) => {
+    issuer.sub = sub;
+    issuer.sid = sid;
+    const browser = new Browser();
+    const login = await browser.get(`${memApp.url}/login`);
+    const back = await browser.get(login.location!);
+    expect((await browser.get(back.location!)).status).toBe(302);
+    return browser;
+  };
+
+  it('ends the named session, keeps the others, and refuses a replay', async () => {
+    const m1 = await signInHere('mem-user', 'mem-sid-1');
+    const m2 = await signInHere('mem-user', 'mem-sid-2');
+    const token = await issuer.sign(logoutClaims({ sid: 'mem-sid-1', sub: 'mem-user' }));
+    expect((await postTo({ logout_token: token })).status).toBe(200);
+    expectLoginRedirect(await m1.get(`${memApp.url}/profile`), '/profile');
+    expect((await m2.get(`${memApp.url}/profile`)).status).toBe(200);
+    expect(await postTo({ logout_token: token })).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'The logout token was already used.' },
+    });
+    expect(await memOidc.sessions.listBySub('mem-user')).toHaveLength(1);
+  });
+
+  it('answers 400 invalid_request for garbage', async () => {
+    const answer = await postTo({ logout_token: 'garbage' });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: 'invalid_request' });
+  });
+});
