@@ -60,3 +60,38 @@ export const DEFAULT_INTROSPECTION_CACHE_MAX_TTL_S = 60;
 
 /** Introspection: largest accepted answer, in bytes. */
 export const MAX_INTROSPECTION_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * DPoP (RFC 9449 §7.1): how DPoP-bound tokens are handled when `dpop.mode` is not given. With
+ * `allowed`, Bearer tokens without `cnf.jkt` pass as before and DPoP tokens are verified.
+ */
+export const DEFAULT_DPOP_MODE = 'allowed';
+
+/**
+ * DPoP proof algorithms accepted when `dpop.algorithms` is not given: asymmetric only (RFC 9449
+ * §4.2: never `none`, never a MAC). The order is that of the `algs` challenge attribute.
+ */
+export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = [
+  'ES256', 'ES384', 'ES512',
+  'PS256', 'PS384', 'PS512',
+  'RS256', 'RS384', 'RS512',
+  'EdDSA', 'Ed25519',
+];
+
+/** DPoP: largest accepted proof age (now - `iat`), in seconds (RFC 9449 §11.1), plus `clockTolerance`. */
+export const DEFAULT_DPOP_MAX_PROOF_AGE_S = 60;
+
+/** DPoP: longest accepted `DPoP` header (one proof JWT), in bytes. Longer is refused unparsed. */
+export const MAX_DPOP_PROOF_BYTES = 8 * 1024;
+
+/** DPoP: prefix of the Redis keys that record used proof `jti`s (RFC 9449 §11.1). */
+export const DEFAULT_DPOP_REDIS_KEY_PREFIX = 'oidc:jti:dpop:';
+
+/**
+ * DPoP: most proof `jti`s the in-memory replay store keeps (single-instance only). When it is
+ * full of unexpired entries, new proofs are refused with 503 rather than forgetting a `jti`.
+ */
+export const DEFAULT_DPOP_MEMORY_REPLAY_MAX = 100_000;
+
+/** DPoP server nonces (RFC 9449 §8, §9): a nonce is valid for one to two of these windows, in seconds. */
+export const DEFAULT_DPOP_NONCE_WINDOW_S = 300;

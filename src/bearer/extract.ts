@@ -15,6 +15,14 @@ export interface BearerRequestParts {
 export interface ExtractOptions {
   /** Accept a form-encoded body parameter `access_token` (RFC 6750 §2.2). Default false. */
   allowFormBody?: boolean;
+  /** Accept the `DPoP` scheme (RFC 9449 §7.1) besides `Bearer`. Default false: `DPoP` is no credentials. */
+  dpop?: boolean;
+}
+
+/** An access token and the scheme it came with (`Bearer` also for a form-body token). */
+export interface PresentedToken {
+  token: string;
+  scheme: 'Bearer' | 'DPoP';
 }
 
 /** RFC 6750 §2.1 b64token. */
@@ -30,7 +38,7 @@ function checkToken(token: string): string {
   return token;
 }
 
-function fromHeader(value: string | string[] | undefined): string | undefined {
+function fromHeader(value: string | string[] | undefined, dpop: boolean): PresentedToken | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) {
     if (value.length > 1) throw invalid('more than one Authorization header');
@@ -41,13 +49,14 @@ function fromHeader(value: string | string[] | undefined): string | undefined {
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
   const space = trimmed.indexOf(' ');
-  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
-  // Another scheme (Basic, DPoP, ...) is not Bearer credentials (RFC 6750 §3.1).
-  if (scheme.toLowerCase() !== 'bearer') return undefined;
+  const given = (space === -1 ? trimmed : trimmed.slice(0, space)).toLowerCase();
+  // Another scheme (Basic, DPoP when not accepted, ...) is not credentials for us (RFC 6750 §3.1).
+  const scheme = given === 'bearer' ? 'Bearer' : given === 'dpop' && dpop ? 'DPoP' : undefined;
+  if (scheme === undefined) return undefined;
   const rest = space === -1 ? '' : trimmed.slice(space + 1).replace(/^ +/, '');
-  if (rest === '') throw invalid('Bearer credentials without a token');
+  if (rest === '') throw invalid(`${scheme} credentials without a token`);
   if (rest.includes(' ')) throw invalid('more than one token in the Authorization header');
-  return checkToken(rest);
+  return { token: checkToken(rest), scheme };
 }
 
 function isFormEncoded(contentType: string | string[] | undefined): boolean {
@@ -96,9 +105,24 @@ function queryHasToken(query: BearerRequestParts['query']): boolean {
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
  */
 export function extractBearerToken(parts: BearerRequestParts, options: ExtractOptions = {}): string | undefined {
+  return extractAccessToken(parts, { ...options, dpop: false })?.token;
+}
+
+/**
+ * Like `extractBearerToken`, and with `dpop: true` also accepts `Authorization: DPoP <token>`
+ * (RFC 9449 §7.1; scheme case-insensitive, same token68 syntax). Says which scheme was used; a
+ * form-body token counts as `Bearer`. Does not look at the `DPoP` proof header (see `dpop.ts`).
+ *
+ * @example
+ * ```ts
+ * extractAccessToken({ headers: { authorization: 'DPoP abc' } }, { dpop: true }); // { token: 'abc', scheme: 'DPoP' }
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ */
+export function extractAccessToken(parts: BearerRequestParts, options: ExtractOptions = {}): PresentedToken | undefined {
   if (queryHasToken(parts.query)) throw invalid('tokens in the query string are not accepted');
-  const header = fromHeader(parts.headers.authorization);
+  const header = fromHeader(parts.headers.authorization, options.dpop === true);
   const body = options.allowFormBody === true ? fromBody(parts) : undefined;
   if (header !== undefined && body !== undefined) throw invalid('token sent in more than one place');
-  return header ?? body;
+  return header ?? (body !== undefined ? { token: body, scheme: 'Bearer' } : undefined);
 }

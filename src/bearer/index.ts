@@ -9,7 +9,25 @@ export {
   type BearerMiddleware,
 } from './middleware.js';
 export { createBearerVerifier, type BearerVerifier } from './verifier.js';
-export { extractBearerToken, type BearerRequestParts, type ExtractOptions } from './extract.js';
+export { extractBearerToken, extractAccessToken, type BearerRequestParts, type ExtractOptions, type PresentedToken } from './extract.js';
+export {
+  verifyDpopProof,
+  checkDpopBinding,
+  recordDpopProof,
+  dpopProofOf,
+  dpopAccessTokenHash,
+  normaliseHtu,
+  DpopNonces,
+  MemoryDpopReplayStore,
+  redisDpopReplayStore,
+  InvalidDpopProofError,
+  UseDpopNonceError,
+  type DpopProofExpectations,
+  type VerifiedDpopProof,
+  type DpopReplayStore,
+} from './dpop.js';
+export { certificateThumbprint, certificateFromHeader, checkCertificateBinding } from './mtls.js';
+export { confirmationOf, type Confirmation } from './confirmation.js';
 export { verifyAccessToken, type JwtVerifyConfig } from './verify.js';
 export { introspectAccessToken, type IntrospectionConfig } from './introspect.js';
 export { VerifiedTokenCache, type VerifiedTokenCacheOptions } from './cache.js';
@@ -21,4 +39,6 @@ export type {
   TrustedIssuerOptions,
   IntrospectionOptions,
   BearerErrorHandler,
+  DpopOptions,
+  MtlsOptions,
 } from './types.js';

@@ -1,11 +1,25 @@
+import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError, UnauthorizedError } from '../errors/index.js';
+import { AuthError, InvalidTokenError, UnauthorizedError } from '../errors/index.js';
 import { buildChallenge } from '../errors/www-authenticate.js';
 import { asyncHandler } from '../util/async-handler.js';
 import { describeCause, type Logger } from '../util/logger.js';
-import { resolveBearerOptions } from './config.js';
+import { resolveBearerOptions, type ResolvedDpopConfig } from './config.js';
+import { confirmationOf } from './confirmation.js';
 import { DEFAULT_REALM } from './defaults.js';
-import { extractBearerToken } from './extract.js';
+import {
+  checkDpopBinding,
+  dpopProofOf,
+  DpopNonces,
+  MemoryDpopReplayStore,
+  recordDpopProof,
+  redisDpopReplayStore,
+  verifyDpopProof,
+  type DpopReplayStore,
+  type VerifiedDpopProof,
+} from './dpop.js';
+import { extractAccessToken } from './extract.js';
+import { certificateFromHeader, checkCertificateBinding } from './mtls.js';
 import {
   checkAllScopes,
   checkAnyScope,
@@ -18,26 +32,49 @@ import {
 import type { BearerErrorHandler, BearerOptions, BearerPayload } from './types.js';
 import { verifierFor, type BearerVerifier } from './verifier.js';
 
+type Scheme = 'Bearer' | 'DPoP';
+
 /** How refused requests are answered; `requireBearer()` leaves its choice for the scope and claim checks. */
 interface Responder {
   realm: string;
   errorHandler?: BearerErrorHandler;
   passErrors: boolean;
   logger?: Logger;
+  /** The DPoP `algs` challenge attribute (RFC 9449 §7.1). */
+  dpopAlgorithms?: readonly string[];
 }
 
-const responders = new WeakMap<Request, Responder>();
-const DEFAULT_RESPONDER: Responder = { realm: DEFAULT_REALM, passErrors: false };
+/** The responder of a request, and the schemes its challenges name. */
+interface RequestState {
+  responder: Responder;
+  schemes: readonly Scheme[];
+}
+
+const requestStates = new WeakMap<Request, RequestState>();
+const DEFAULT_STATE: RequestState = { responder: { realm: DEFAULT_REALM, passErrors: false }, schemes: ['Bearer'] };
 
 /**
- * Answers a refused request per RFC 6750 §3: the status, `WWW-Authenticate` (realm only when no
- * credentials were sent; `error`, `error_description` and, for `insufficient_scope`, `scope`
- * otherwise; none on a 503, which is no challenge), `Cache-Control: no-store` and the JSON body
- * `{ error, error_description }`. With `passErrors` the error goes to `next(err)` instead, and
- * with `errorHandler` to that.
+ * Answers a refused request per RFC 6750 §3 and RFC 9449 §7.1: the status, one
+ * `WWW-Authenticate` value per scheme (realm only when no credentials were sent; `error`,
+ * `error_description` and, for `insufficient_scope`, `scope` otherwise; `algs` for DPoP; none on
+ * a 5xx, which is no challenge), `Cache-Control: no-store` and the JSON body
+ * `{ error, error_description }`. `err.headers['WWW-Authenticate']` holds the challenges joined
+ * by `, ` (RFC 9110 §11.6.1). With `passErrors` the error goes to `next(err)` instead, and with
+ * `errorHandler` to that.
  */
-function refuse(err: AuthError, req: Request, res: Response, next: NextFunction, responder: Responder): void {
-  if (err.status < 500) err.headers['WWW-Authenticate'] = buildChallenge(err, { realm: responder.realm });
+function refuse(err: AuthError, req: Request, res: Response, next: NextFunction, state: RequestState): void {
+  const { responder } = state;
+  let challenges: string[] = [];
+  if (err.status < 500) {
+    challenges = state.schemes.map((scheme) =>
+      buildChallenge(err, {
+        realm: responder.realm,
+        scheme,
+        ...(scheme === 'DPoP' && responder.dpopAlgorithms ? { algs: responder.dpopAlgorithms } : {}),
+      }),
+    );
+    err.headers['WWW-Authenticate'] = challenges.join(', ');
+  }
   if (responder.logger) {
     const log = err.status >= 500 ? responder.logger.warn : responder.logger.debug;
     log.call(responder.logger, 'bearer request refused', { code: err.code, status: err.status, reason: err.description, ...describeCause(err.cause) });
@@ -55,10 +92,45 @@ function refuse(err: AuthError, req: Request, res: Response, next: NextFunction,
     return;
   }
   res.statusCode = err.status;
-  for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(err.headers)) {
+    res.setHeader(name, name === 'WWW-Authenticate' && challenges.length > 1 ? challenges : value);
+  }
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.end(JSON.stringify(err.toJSON()));
+}
+
+/**
+ * The request's external URL without query, for the DPoP `htu` (RFC 9449 §4.3): `dpop.baseURL`
+ * and the path; else, only when Express' `trust proxy` is set, `req.protocol` and the host
+ * (`X-Forwarded-Host` when the proxy is trusted, else `Host`), as Express itself derives them.
+ */
+function externalUrl(req: Request, dpop: ResolvedDpopConfig): string {
+  const raw = req.originalUrl ?? req.url ?? '/';
+  const path = raw.split(/[?#]/, 1)[0] ?? '';
+  const absolutePath = path.startsWith('/') ? path : `/${path}`;
+  if (dpop.baseURL !== undefined) return `${dpop.baseURL}${absolutePath}`;
+  const app = req.app as { get?: (name: string) => unknown } | undefined;
+  if (typeof app?.get !== 'function' || !app.get('trust proxy')) {
+    throw new AuthError('server_error', 500, 'the server cannot check DPoP proofs: its external URL is not configured');
+  }
+  const trust = app.get('trust proxy fn');
+  let host = req.get('x-forwarded-host');
+  if (host === undefined || typeof trust !== 'function' || !(trust as (addr: string | undefined, i: number) => boolean)(req.socket.remoteAddress, 0)) {
+    host = req.get('host');
+  } else {
+    host = host.split(',', 1)[0]?.trim();
+  }
+  return `${req.protocol}://${host ?? ''}${absolutePath}`;
+}
+
+/** The DER client certificate: from the trusted proxy's header when configured, else the TLS socket. */
+function clientCertificate(req: Request, header: string | undefined): Uint8Array | undefined {
+  if (header !== undefined) return certificateFromHeader(req.headers[header]);
+  const socket = req.socket as Partial<TLSSocket> | undefined;
+  if (socket?.encrypted !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
+  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+  return raw !== undefined && raw.length > 0 ? new Uint8Array(raw) : undefined;
 }
 
 function rawQuery(req: Request): string {
@@ -76,6 +148,10 @@ export type BearerMiddleware = RequestHandler & { readonly verifier: BearerVerif
  * RFC 9068, an opaque token by RFC 7662 introspection), and puts the result on `req.auth`.
  * Refused requests get the RFC 6750 §3 answer (see the options `passErrors` and `errorHandler`).
  *
+ * Sender-constrained tokens: a token with `cnf.jkt` needs `Authorization: DPoP <token>` and a
+ * valid `DPoP` proof of that key (RFC 9449 §7.1; option `dpop`), a token with `cnf["x5t#S256"]`
+ * the TLS client certificate of that thumbprint (RFC 8705 §3; option `mtls`).
+ *
  * Without options, reads `ISSUER_BASE_URL` and `AUDIENCE`. Options are checked here, once:
  * a bad one throws a TypeError naming it.
  *
@@ -86,36 +162,92 @@ export type BearerMiddleware = RequestHandler & { readonly verifier: BearerVerif
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6750
  * @see https://www.rfc-editor.org/rfc/rfc9068
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-3
  */
 export function requireBearer(options?: BearerOptions): BearerMiddleware {
   const config = resolveBearerOptions(options);
   const verifier = verifierFor(config);
+  const { dpop } = config;
   const responder: Responder = {
     realm: config.realm,
     passErrors: config.passErrors,
     logger: config.logger,
     ...(config.errorHandler ? { errorHandler: config.errorHandler } : {}),
+    ...(dpop.mode !== 'disabled' ? { dpopAlgorithms: dpop.algorithms } : {}),
   };
+  // A request without credentials is challenged with the one scheme every client knows: Bearer,
+  // or DPoP when only DPoP is accepted. In 'allowed' mode a DPoP-capable client needs no separate
+  // DPoP challenge to use it (RFC 9449 §7.1 lets a server send either), and RFC 6750 clients and
+  // tests that read `WWW-Authenticate: Bearer realm="..."` see exactly that.
+  const noCredentials: RequestState = {
+    responder,
+    schemes: dpop.mode === 'required' ? ['DPoP'] : ['Bearer'],
+  };
+  const noCredentialsText = dpop.mode === 'allowed' ? 'no access token in the request' : `no ${noCredentials.schemes[0]} access token in the request`;
+  const nonces = dpop.nonce ? new DpopNonces(dpop.nonce.secret, dpop.nonce.windowSeconds) : undefined;
+  let replay: DpopReplayStore | undefined = dpop.redis ? redisDpopReplayStore(dpop.redis) : undefined;
+  // A proof is accepted from `iat - clockTolerance` to `iat + maxProofAge + clockTolerance`.
+  const replayTtlMs = (dpop.maxProofAge + 2 * config.clockTolerance + 1) * 1000;
+
+  function replayStore(): DpopReplayStore {
+    if (replay === undefined) {
+      config.logger.warn('requireBearer: DPoP proof jti are remembered in memory; correct for a single instance only (set dpop.redis)');
+      replay = new MemoryDpopReplayStore();
+    }
+    return replay;
+  }
+
   const handler = asyncHandler('requireBearer', async function requireBearer(req, res, next) {
-    responders.set(req, responder);
-    let token: string | undefined;
+    let state = noCredentials;
+    requestStates.set(req, state);
+    const use = (schemes: readonly Scheme[]): void => {
+      state = { responder, schemes };
+      requestStates.set(req, state);
+    };
     try {
-      token = extractBearerToken(
+      // A malformed request is answered in the scheme it tried (Bearer unless it said DPoP).
+      const said = /^\s*dpop(\s|$)/i.test(String(req.headers.authorization ?? '')) && dpop.mode !== 'disabled';
+      use(said || dpop.mode === 'required' ? ['DPoP'] : ['Bearer']);
+      const presented = extractAccessToken(
         { headers: req.headers, body: req.body as unknown, query: rawQuery(req), method: req.method },
-        { allowFormBody: config.allowFormBody },
+        { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled' },
       );
-      if (token === undefined) {
-        if (!config.credentialsRequired) {
-          delete req.auth;
-        } else {
-          throw new UnauthorizedError('no Bearer access token in the request');
-        }
-      } else {
-        req.auth = await verifier.verify(token);
+      if (presented === undefined) {
+        state = noCredentials;
+        requestStates.set(req, state);
+        if (config.credentialsRequired) throw new UnauthorizedError(noCredentialsText);
+        delete req.auth;
+        next();
+        return;
       }
+      use(presented.scheme === 'DPoP' || dpop.mode === 'required' ? ['DPoP'] : ['Bearer']);
+      if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
+      let proof: VerifiedDpopProof | undefined;
+      if (presented.scheme === 'DPoP') {
+        proof = await verifyDpopProof(dpopProofOf({ dpop: req.headersDistinct?.dpop ?? req.headers.dpop }), {
+          method: req.method,
+          url: externalUrl(req, dpop),
+          accessToken: presented.token,
+          algorithms: dpop.algorithms,
+          maxProofAge: dpop.maxProofAge,
+          clockTolerance: config.clockTolerance,
+          ...(nonces ? { nonces } : {}),
+        });
+      }
+      const auth = await verifier.verify(presented.token);
+      // A DPoP-bound token sent as Bearer: tell the client to use DPoP, when this guard accepts it.
+      if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined) use(['DPoP']);
+      checkDpopBinding(auth.payload, presented.scheme, proof);
+      checkCertificateBinding(auth.payload, () => clientCertificate(req, config.mtls.certificateHeader));
+      if (proof) {
+        await recordDpopProof(replayStore(), dpop.redisKeyPrefix, proof, replayTtlMs);
+        if (proof.nonceStale && nonces) res.setHeader('DPoP-Nonce', nonces.current());
+      }
+      req.auth = { ...auth, scheme: presented.scheme };
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
-      refuse(err, req, res, next, responder);
+      refuse(err, req, res, next, state);
       return;
     }
     next();
@@ -126,14 +258,14 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
 /** Wraps a synchronous check of `req.auth` into a named middleware that answers like `requireBearer()`. */
 function authCheck(name: string, check: (payload: BearerPayload, scopes: string[]) => void): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
-    const responder = responders.get(req) ?? DEFAULT_RESPONDER;
+    const state = requestStates.get(req) ?? DEFAULT_STATE;
     const auth = req.auth;
     try {
       if (!auth) throw new UnauthorizedError('no Bearer access token in the request');
       check(auth.payload, auth.scopes);
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
-      refuse(err, req, res, next, responder);
+      refuse(err, req, res, next, state);
       return;
     }
     next();

@@ -1,4 +1,5 @@
 import type { JWSHeaderParameters, JWTPayload } from 'jose';
+import type { Cluster, Redis } from 'ioredis';
 import type { NextFunction, Request, Response } from 'express';
 import type { AuthError } from '../errors/index.js';
 import type { Logger } from '../util/logger.js';
@@ -15,6 +16,12 @@ export type BearerPayload = JWTPayload & {
   /** Permissions as an array (Auth0 RBAC). */
   permissions?: string[];
   client_id?: string;
+  /**
+   * The confirmation claim of a sender-constrained token (RFC 7800 §3.1): `jkt`, the RFC 7638
+   * thumbprint of the DPoP key (RFC 9449 §6.1), or `x5t#S256`, the SHA-256 thumbprint of the
+   * client certificate (RFC 8705 §3.1).
+   */
+  cnf?: { jkt?: string; 'x5t#S256'?: string; [member: string]: unknown };
   [claim: string]: unknown;
 };
 
@@ -36,6 +43,64 @@ export interface BearerAuth {
   issuer: string;
   /** How the token was checked. */
   kind: 'jwt' | 'introspection';
+  /**
+   * The `Authorization` scheme the token came with, set by `requireBearer()`: `DPoP` for a
+   * DPoP-bound token whose proof was verified (RFC 9449 §7.1), `Bearer` otherwise (also for a form-body token).
+   */
+  scheme?: 'Bearer' | 'DPoP';
+}
+
+/**
+ * DPoP-bound access tokens (RFC 9449 §7): how the `DPoP` scheme and proofs are handled.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
+ */
+export interface DpopOptions {
+  /**
+   * `allowed` (default): Bearer tokens without `cnf.jkt` pass as before, DPoP tokens are verified;
+   * `required`: only the DPoP scheme is accepted; `disabled`: the DPoP scheme counts as no
+   * credentials. A token with `cnf.jkt` sent with the Bearer scheme is refused in every mode.
+   */
+  mode?: 'allowed' | 'required' | 'disabled';
+  /** Accepted proof algorithms (asymmetric only). Default ES256 ... EdDSA, see `DEFAULT_DPOP_ALGORITHMS`. */
+  algorithms?: string[];
+  /** Largest accepted proof age (now - `iat`), in seconds, plus `clockTolerance`. Default 60. */
+  maxProofAge?: number;
+  /**
+   * The external URL of this app (origin, and the path prefix a proxy strips, if any), against
+   * which the proof's `htu` is compared: `https://api.example.com`. Without it the URL is derived
+   * from `req.protocol` and the host only when Express' `trust proxy` is set; otherwise DPoP
+   * requests are answered 500 (the server cannot know its own URL).
+   */
+  baseURL?: string;
+  /**
+   * An ioredis client (Redis or Cluster) recording used proof `jti`s across instances
+   * (RFC 9449 §11.1). Without it, an in-memory store is used: correct for a single instance only.
+   */
+  redis?: Redis | Cluster;
+  /** Prefix of the `jti` keys in Redis. Default `oidc:jti:dpop:`. */
+  redisKeyPrefix?: string;
+  /**
+   * Server nonces (RFC 9449 §9): a proof without a current nonce is answered 401 `use_dpop_nonce`
+   * with a `DPoP-Nonce` header. `true` uses a random per-process secret (single instance); give
+   * `{ secret }` (32+ bytes) shared by all instances otherwise. Default false.
+   */
+  nonce?: boolean | { secret?: string | Uint8Array; windowSeconds?: number };
+}
+
+/**
+ * Certificate-bound access tokens (RFC 8705 §3). The check itself is always on: a token with
+ * `cnf["x5t#S256"]` needs a matching TLS client certificate.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-3
+ */
+export interface MtlsOptions {
+  /**
+   * Read the client certificate from this request header (URL-encoded PEM, as nginx
+   * `$ssl_client_escaped_cert` sends) instead of the TLS socket. Only for a header your trusted
+   * TLS-terminating proxy sets and strips from client requests. Default: off (the socket).
+   */
+  certificateHeader?: string;
 }
 
 /**
@@ -112,6 +177,10 @@ export interface BearerOptions extends TrustedIssuerOptions {
   errorHandler?: BearerErrorHandler;
   /** Call `next(err)` with the typed error instead of answering. Default false. */
   passErrors?: boolean;
+  /** DPoP-bound tokens (RFC 9449). Default `{ mode: 'allowed' }`. */
+  dpop?: DpopOptions;
+  /** Certificate-bound tokens (RFC 8705 §3): where the client certificate is read. */
+  mtls?: MtlsOptions;
 }
 
 /** A custom writer for refused requests; `err.headers` already holds the challenge. */

@@ -21,6 +21,11 @@ afterAll(async () => {
 const explicit = () => ({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE });
 const mint = (overrides: Partial<Parameters<typeof mintToken>[0]> = {}) => mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, ...overrides });
 const invalidToken = (description: string) => ({ error: 'invalid_token', error_description: description });
+/** With the default `dpop.mode` 'allowed', a request without credentials is challenged for both schemes (RFC 9449 §7.1). */
+const DPOP_ALGS = 'ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519';
+// No credentials: one realm-only Bearer challenge, also while DPoP tokens are accepted ('allowed').
+const NO_CREDENTIALS_CHALLENGE = 'Bearer realm="api"';
+const NO_CREDENTIALS = { error: 'unauthorized', error_description: 'no access token in the request' };
 
 describe('requireBearer()', () => {
   describe('RFC 6750 §2.1 Authorization request header', () => {
@@ -55,12 +60,12 @@ describe('requireBearer()', () => {
 
     it('answers 401 with a realm-only challenge and no error code when no credentials are sent', async () => {
       const res = await request(app).get('/api/me');
-      expectRefusal(res, 401, 'Bearer realm="api"', { error: 'unauthorized', error_description: 'no Bearer access token in the request' });
+      expectRefusal(res, 401, NO_CREDENTIALS_CHALLENGE, NO_CREDENTIALS);
     });
 
     it('answers 401 with no error code for another scheme (Basic)', async () => {
       const res = await request(app).get('/api/me').set('Authorization', 'Basic dXNlcjpwYXNz');
-      expectRefusal(res, 401, 'Bearer realm="api"', { error: 'unauthorized', error_description: 'no Bearer access token in the request' });
+      expectRefusal(res, 401, NO_CREDENTIALS_CHALLENGE, NO_CREDENTIALS);
     });
 
     it('answers 400 invalid_request for "Bearer" with no token', async () => {
@@ -102,7 +107,7 @@ describe('requireBearer()', () => {
     it('is off by default: a body token alone is no credentials (401)', async () => {
       const { app } = guardedApp(explicit());
       const res = await request(app).post('/api/me').type('form').send({ access_token: await mint() });
-      expectRefusal(res, 401, 'Bearer realm="api"', { error: 'unauthorized', error_description: 'no Bearer access token in the request' });
+      expectRefusal(res, 401, NO_CREDENTIALS_CHALLENGE, NO_CREDENTIALS);
     });
 
     it('accepts a form-body token with allowFormBody', async () => {
@@ -476,7 +481,7 @@ describe('requireBearer()', () => {
         }),
       );
       const res = await request(app).get('/x');
-      expect([res.status, res.text, res.headers['www-authenticate']]).toEqual([401, 'custom unauthorized', 'Bearer realm="api"']);
+      expect([res.status, res.text, res.headers['www-authenticate']]).toEqual([401, 'custom unauthorized', NO_CREDENTIALS_CHALLENGE]);
     });
   });
 
