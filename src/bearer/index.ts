@@ -9,6 +9,7 @@ export {
   type BearerMiddleware,
 } from './middleware.js';
 export { createBearerVerifier, type BearerVerifier } from './verifier.js';
+export type { ResolvedBearerConfig } from './config.js';
 export { extractBearerToken, extractAccessToken, type BearerRequestParts, type ExtractOptions, type PresentedToken } from './extract.js';
 export {
   verifyDpopProof,
