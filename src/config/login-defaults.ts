@@ -20,8 +20,22 @@ export const LOGIN_DEFAULTS = {
   clientAuthMethod: 'client_secret_basic' as const,
   /** `clientAssertionSigningAlg` for `private_key_jwt` (RFC 7523 §3). */
   clientAssertionSigningAlg: 'RS256',
-  /** Lifetime of a `private_key_jwt` client assertion, in seconds. */
+  /** Lifetime of a `private_key_jwt` / `client_secret_jwt` client assertion, in seconds. */
   clientAssertionLifetimeSeconds: 60,
+  /** `clientAssertionSigningAlg` for `client_secret_jwt` (RFC 7523 §2.2, keyed with the client secret). */
+  clientSecretJwtAlg: 'HS256',
+  /** `pushedAuthorizationRequests` (RFC 9126): off unless the issuer requires it in its metadata. */
+  pushedAuthorizationRequests: false,
+  /** `requestObject.alg` when the key is a KeyObject or a JWK without `alg` (RFC 9101). */
+  requestObjectSigningAlg: 'RS256',
+  /** Lifetime of a signed request object (RFC 9101 §4: `exp`), in seconds. */
+  requestObjectLifetimeSeconds: 300,
+  /** `dpop` (RFC 9449): off. */
+  dpop: false,
+  /** Algorithm of the per-session DPoP key pair (RFC 9449 §4.2). */
+  dpopAlg: 'ES256' as const,
+  /** Largest JSON size of what `getLoginState` returns, in bytes (it is sealed into the session). */
+  loginStateMaxBytes: 4096,
   /** `clockTolerance`: leeway for `exp`, `iat`, `nbf` of ID and logout tokens, in seconds. */
   clockToleranceSeconds: 60,
   /** `httpTimeout`: timeout of one request to the issuer (token, revocation, userinfo), in ms. */

@@ -5,6 +5,7 @@ import { InvalidRequestError, isAuthError } from '../errors/index.js';
 /** The event member a Logout Token must carry (Back-Channel Logout 1.0 §2.4). */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
+/** What a logout token is checked against (OIDC Back-Channel Logout 1.0 §2.6). */
 export interface LogoutTokenChecks {
   getKey: JWTVerifyGetKey;
   issuer: string;

@@ -2,6 +2,7 @@ import type { JWTPayload } from 'jose';
 import { AuthorizationResponseError, InvalidRequestError, IssuerResponseError, type AuthErrorCode } from '../errors/index.js';
 import type { IssuerMetadata } from '../issuer/discovery.js';
 import type { ClientAuth } from './client-auth.js';
+import type { DpopNonces } from './dpop.js';
 import { validateIdToken, type IdTokenChecks } from './id-token.js';
 import type { PendingLogin, TokenSet } from './session-data.js';
 import { tokenRequest } from './token-endpoint.js';
@@ -57,6 +58,7 @@ export function validateAuthorizationResponse(params: AuthorizationResponse, met
   return code;
 }
 
+/** What the code exchange needs (RFC 6749 §4.1.3, RFC 7636 §4.5). */
 export interface CodeExchangeInput {
   metadata: IssuerMetadata;
   client: ClientAuth;
@@ -65,12 +67,15 @@ export interface CodeExchangeInput {
   pending: PendingLogin;
   timeoutMs: number;
   idToken: Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'>;
+  /** `tokenEndpointParams`, and the DPoP nonces when the pending sign-in has a DPoP key. */
+  params?: Record<string, string>;
+  dpopNonces?: DpopNonces;
 }
 
 /**
  * Exchanges the code (RFC 6749 §4.1.3, with the PKCE verifier of RFC 7636 §4.5) and validates
  * the ID token against the pending sign-in's nonce (OIDC Core §3.1.3.7). Returns the token set
- * and the ID token's claims.
+ * (with the DPoP key when the issuer bound the tokens to it, RFC 9449 §5) and the ID token's claims.
  */
 export async function codeExchange(input: CodeExchangeInput): Promise<{ tokens: TokenSet; claims: JWTPayload & { sub: string } }> {
   const response = await tokenRequest(
@@ -78,6 +83,10 @@ export async function codeExchange(input: CodeExchangeInput): Promise<{ tokens: 
     input.client,
     { grant_type: 'authorization_code', code: input.code, redirect_uri: input.redirectUri, code_verifier: input.pending.codeVerifier },
     input.timeoutMs,
+    {
+      ...(input.params ? { params: input.params } : {}),
+      ...(input.pending.dpopKey && input.dpopNonces ? { dpop: { key: input.pending.dpopKey, nonces: input.dpopNonces } } : {}),
+    },
   );
   if (response.id_token === undefined) throw new IssuerResponseError('The token response has no ID token.');
   const claims = await validateIdToken(response.id_token, {
@@ -86,7 +95,9 @@ export async function codeExchange(input: CodeExchangeInput): Promise<{ tokens: 
     accessToken: response.access_token,
     ...(input.pending.maxAge !== undefined ? { maxAge: input.pending.maxAge } : {}),
   });
-  return { tokens: toTokenSet(response, response.id_token), claims };
+  const tokens = toTokenSet(response, response.id_token);
+  if (input.pending.dpopKey && response.token_type === 'DPoP') tokens.dpop_key = input.pending.dpopKey;
+  return { tokens, claims };
 }
 
 /** The token set to seal, with `expires_in` turned into an absolute time. */

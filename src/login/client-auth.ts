@@ -1,15 +1,18 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { randomToken } from '../crypto/random.js';
+import type { TlsIdentity } from './mtls.js';
 
 /** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
 export interface ClientAuth {
-  method: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  method: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
   clientID: string;
   clientSecret?: string;
   signingKey?: JWK | KeyObject;
   signingAlg?: string;
   assertionLifetimeSeconds?: number;
+  /** Mutual-TLS identity (RFC 8705): back-channel requests present this certificate. */
+  tls?: TlsIdentity;
 }
 
 /** `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B). */
@@ -21,7 +24,8 @@ type SigningKey = KeyObject | Awaited<ReturnType<typeof importJWK>>;
 
 const keyCache = new WeakMap<object, Promise<SigningKey>>();
 
-function signingKey(key: JWK | KeyObject, alg: string): Promise<SigningKey> {
+/** Imports a private JWK (or takes a KeyObject) once per key object. */
+export function signingKey(key: JWK | KeyObject, alg: string): Promise<SigningKey> {
   let cached = keyCache.get(key);
   if (!cached) {
     cached = 'type' in key && typeof (key as KeyObject).export === 'function'
@@ -38,7 +42,12 @@ function signingKey(key: JWK | KeyObject, alg: string): Promise<SigningKey> {
  *   (RFC 6749 §2.3.1: each is encoded before base64, so `:` or `%` in a secret survive);
  * - `client_secret_post`: `client_id` and `client_secret` in the body (RFC 6749 §2.3.1);
  * - `private_key_jwt`: a fresh signed assertion (RFC 7523 §2.2, OIDC Core §9) whose `aud` is
- *   the token endpoint, with a unique `jti` and a one-minute life.
+ *   `audience` (the endpoint called, or the issuer for PAR), with a unique `jti` and a one-minute
+ *   life; the key's JWK `kid`, when it has one, goes in the header (key rotation);
+ * - `client_secret_jwt`: the same assertion, HMAC-signed (HS256 by default) with the client
+ *   secret (RFC 7523 §2.2, OIDC Core §9);
+ * - `tls_client_auth`, `self_signed_tls_client_auth`: only `client_id` in the body; the TLS
+ *   client certificate authenticates (RFC 8705 §2).
  */
 export async function applyClientAuth(
   auth: ClientAuth,
@@ -52,14 +61,20 @@ export async function applyClientAuth(
       headers.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
       return;
     }
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth':
+      form.client_id = auth.clientID;
+      return;
     case 'client_secret_post':
       form.client_id = auth.clientID;
       form.client_secret = auth.clientSecret ?? '';
       return;
-    case 'private_key_jwt': {
-      const alg = auth.signingAlg ?? 'RS256';
-      const key = await signingKey(auth.signingKey!, alg);
-      const kid = auth.signingKey && 'kid' in auth.signingKey && typeof auth.signingKey.kid === 'string' ? auth.signingKey.kid : undefined;
+    case 'private_key_jwt':
+    case 'client_secret_jwt': {
+      const symmetric = auth.method === 'client_secret_jwt';
+      const alg = auth.signingAlg ?? (symmetric ? 'HS256' : 'RS256');
+      const key = symmetric ? new TextEncoder().encode(auth.clientSecret ?? '') : await signingKey(auth.signingKey!, alg);
+      const kid = !symmetric && auth.signingKey && 'kid' in auth.signingKey && typeof auth.signingKey.kid === 'string' ? auth.signingKey.kid : undefined;
       const now = Math.floor(Date.now() / 1000);
       const assertion = await new SignJWT({})
         .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })

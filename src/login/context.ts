@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { isPlainObject } from '../config/assert.js';
 import { IssuerResponseError, ServiceUnavailableError, isAuthError, type AuthError } from '../errors/index.js';
-import { fetchJson } from '../issuer/http.js';
+import { backChannelFetch, endpointFor } from './mtls.js';
 import { describeCause } from '../util/logger.js';
 import { LoginRequiredError } from './errors.js';
+import { createDpopProof } from './dpop.js';
+import type { LoginOptions } from './options.js';
+import type { ResponseContext } from './response-context.js';
 import { needsRefresh, refreshGrant } from './refresh.js';
 import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
 import type { SignedInRecord, TokenSet } from './session-data.js';
@@ -14,7 +17,7 @@ import { backChannelError } from './token-endpoint.js';
 /** The access token of the session, as `req.oidc.accessToken` shows it. */
 export interface AccessToken {
   access_token: string;
-  /** Always `'Bearer'`. */
+  /** `'Bearer'`, or `'DPoP'` when the token is bound to the session's DPoP key (RFC 9449 §5). */
   token_type: string;
   /** Seconds left (0 when expired); undefined when the issuer gave no `expires_in`. */
   expires_in: number | undefined;
@@ -51,10 +54,29 @@ export interface OidcContext {
    *   (the session is then signed out); 502/503 errors when the issuer or store fail.
    */
   getAccessToken(): Promise<string>;
-  /** The UserInfo response (OIDC Core §5.3) for the session's access token; `sub` must match. */
+  /**
+   * The UserInfo response (OIDC Core §5.3) for the session's access token; `sub` must match.
+   * A DPoP-bound token is sent with the `DPoP` scheme and a proof (RFC 9449 §7.1, one retry on a
+   * `use_dpop_nonce` challenge, §9); with `mtls` the request goes over mutual TLS (RFC 8705 §3).
+   */
   fetchUserInfo(): Promise<Record<string, unknown>>;
   /** The login route with a `returnTo` (a same-origin path; unsafe values are dropped at login). */
   loginUrl(returnTo?: string): string;
+  /** Starts a sign-in: the same as `res.oidc.login(options)` (see `ResponseContext`). */
+  login(res: { oidc: ResponseContext }, options?: LoginOptions): Promise<void>;
+  /**
+   * A DPoP proof (RFC 9449 §4.2, §7.1) for calling an API with the session's DPoP-bound access
+   * token: send it as the `DPoP` header with `Authorization: DPoP <access token>`. Covers
+   * `method` and `url` (query and fragment left out), `ath` of the current access token, and the
+   * last `DPoP-Nonce` seen from that origin (pass `nonce` to use another one).
+   * @throws LoginRequiredError (401) when signed out; TypeError when the session has no DPoP key
+   *   (`dpop` is off, or the issuer answered with Bearer tokens).
+   * @example
+   * const token = await req.oidc.getAccessToken();
+   * const proof = await req.oidc.dpopProof('GET', 'https://api.example/orders');
+   * await fetch('https://api.example/orders', { headers: { authorization: `DPoP ${token}`, dpop: proof } });
+   */
+  dpopProof(method: string, url: string | URL, options?: { nonce?: string }): Promise<string>;
 }
 
 /** The request shape the context reads. */
@@ -93,7 +115,7 @@ export class RequestContext implements OidcContext {
     const record = this.req.session?.oidc?.login;
     let opened: { record: SignedInRecord; tokens: TokenSet } | null = null;
     if (record && typeof record.tokens === 'string' && typeof record.sub === 'string') {
-      const expired = record.createdAt + this.runtime.config.session.absoluteDuration * 1000 <= Date.now();
+      const expired = loginEndsAt(record, this.runtime.config.session.absoluteDuration) <= Date.now();
       const tokens = expired ? undefined : this.runtime.sealer.unseal<TokenSet>(record.tokens, TOKENS_AAD);
       if (tokens && typeof tokens.access_token === 'string' && typeof tokens.id_token === 'string') opened = { record, tokens };
     }
@@ -147,6 +169,20 @@ export class RequestContext implements OidcContext {
     return returnTo === undefined ? path : `${path}?returnTo=${encodeURIComponent(returnTo).replace(/%2F/g, '/')}`;
   }
 
+  login(res: { oidc: ResponseContext }, options?: LoginOptions): Promise<void> {
+    const context = (res as { oidc?: ResponseContext } | undefined)?.oidc;
+    if (!context || typeof context.login !== 'function') return Promise.reject(new TypeError('req.oidc.login(res) needs the response of a request behind auth()'));
+    return context.login(options);
+  }
+
+  async dpopProof(method: string, url: string | URL, options: { nonce?: string } = {}): Promise<string> {
+    const tokens = this.open()?.tokens;
+    if (!tokens) throw new LoginRequiredError();
+    if (!tokens.dpop_key) throw new TypeError('dpopProof() needs a DPoP-bound session: set "dpop: true" in auth()');
+    const nonce = options.nonce ?? this.runtime.dpopNonces.get(url);
+    return createDpopProof(tokens.dpop_key, { method, url, accessToken: tokens.access_token, ...(nonce !== undefined ? { nonce } : {}) });
+  }
+
   async getAccessToken(): Promise<string> {
     if (!this.sessionAvailable) throw new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: this.sessionError });
     const opened = this.open();
@@ -177,6 +213,8 @@ export class RequestContext implements OidcContext {
         sub: record.sub,
         timeoutMs: runtime.config.httpTimeout,
         idToken: baseIdTokenChecks(runtime, metadata),
+        params: runtime.config.tokenEndpointParams,
+        dpopNonces: runtime.dpopNonces,
       });
       return runtime.sealer.seal(next, TOKENS_AAD);
     };
@@ -251,12 +289,25 @@ export class RequestContext implements OidcContext {
   async fetchUserInfo(): Promise<Record<string, unknown>> {
     const accessToken = await this.getAccessToken();
     const metadata = await this.runtime.discovery.metadata();
-    if (!metadata.userinfo_endpoint) throw new IssuerResponseError('The authorization server has no UserInfo endpoint.');
-    let res;
-    try {
-      res = await fetchJson(metadata.userinfo_endpoint, { headers: { authorization: `Bearer ${accessToken}` }, timeoutMs: this.runtime.config.httpTimeout });
-    } catch (err) {
-      throw backChannelError(err, 'UserInfo request');
+    const tls = this.runtime.client.tls;
+    const endpoint = endpointFor(metadata, 'userinfo_endpoint', tls);
+    if (!endpoint) throw new IssuerResponseError('The authorization server has no UserInfo endpoint.');
+    const dpopKey = this.open()?.tokens.dpop_key;
+    const nonces = this.runtime.dpopNonces;
+    const send = async (nonce: string | undefined) => {
+      const headers: Record<string, string> = { authorization: `${dpopKey ? 'DPoP' : 'Bearer'} ${accessToken}` };
+      if (dpopKey) headers.dpop = await createDpopProof(dpopKey, { method: 'GET', url: endpoint, accessToken, ...(nonce !== undefined ? { nonce } : {}) });
+      try {
+        const answer = await backChannelFetch(endpoint, { headers, timeoutMs: this.runtime.config.httpTimeout }, tls);
+        return { answer, fresh: dpopKey ? nonces.remember(endpoint, answer.headers) : undefined };
+      } catch (err) {
+        throw backChannelError(err, 'UserInfo request');
+      }
+    };
+    let { answer: res, fresh } = await send(dpopKey ? nonces.get(endpoint) : undefined);
+    // RFC 9449 §9: a resource server asks for a nonce with a 401 `use_dpop_nonce` challenge.
+    if (dpopKey && res.status === 401 && fresh !== undefined && /error="use_dpop_nonce"/.test(res.headers.get('www-authenticate') ?? '')) {
+      ({ answer: res } = await send(fresh));
     }
     if (res.status !== 200 || !isPlainObject(res.body)) {
       throw new IssuerResponseError('The UserInfo endpoint gave an invalid answer.', { cause: new Error(`userinfo answered HTTP ${res.status}`) });
@@ -264,6 +315,12 @@ export class RequestContext implements OidcContext {
     if (res.body.sub !== this.open()?.record.sub) throw new IssuerResponseError('The UserInfo response names another user.');
     return res.body;
   }
+}
+
+/** When a sign-in ends at the latest, ms since the epoch: `absoluteDuration` after it began, or earlier by `session_expiry`. */
+export function loginEndsAt(record: Pick<SignedInRecord, 'createdAt' | 'expiresAt'>, absoluteDurationSeconds: number): number {
+  const absolute = record.createdAt + absoluteDurationSeconds * 1000;
+  return typeof record.expiresAt === 'number' ? Math.min(absolute, record.expiresAt) : absolute;
 }
 
 /** The claims worth keeping in the session: protocol-only members go. */

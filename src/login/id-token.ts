@@ -12,6 +12,7 @@ export class IdTokenError extends AuthError {
   }
 }
 
+/** What an ID token is checked against (OIDC Core §3.1.3.7, §12.2). */
 export interface IdTokenChecks {
   /** Resolves the issuer's signing key (a `RemoteKeySet.getKey`). */
   getKey: JWTVerifyGetKey;
@@ -137,4 +138,18 @@ export async function validateIdToken(idToken: string, checks: IdTokenChecks): P
   }
   if (checks.expectedSub !== undefined && payload.sub !== checks.expectedSub) throw new IdTokenError('wrong or missing sub');
   return payload as JWTPayload & { sub: string };
+}
+
+/**
+ * When the issuer says the sign-in ends: the ID token's `session_expiry` claim (seconds since the
+ * epoch, as some issuers send it), in ms, or `undefined` when the claim is absent.
+ *
+ * @throws IdTokenError (400) when it is not a number, or already past (beyond `clockTolerance`).
+ */
+export function sessionExpiry(claims: JWTPayload, clockTolerance: number, now = Date.now()): number | undefined {
+  const value = claims.session_expiry;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new IdTokenError('invalid session_expiry');
+  if ((value + clockTolerance) * 1000 <= now) throw new IdTokenError('session already expired (session_expiry)');
+  return value * 1000;
 }

@@ -1,8 +1,19 @@
 // Public exports of the sign-in half. Re-exports only.
 export { auth, type AuthRouter, type SessionAdmin } from './middleware.js';
-export { requiresAuth, type RequiresAuthOptions } from './requires-auth.js';
+export { requiresAuth, requiresClaim, type RequiresAuthOptions } from './requires-auth.js';
 export type { OidcContext, AccessToken } from './context.js';
-export type { AuthOptions, AuthorizationParams, RouteOptions, SessionOptions } from './options.js';
+export type {
+  AfterCallback,
+  AfterCallbackSession,
+  AuthOptions,
+  AuthorizationParams,
+  ClientAuthMethod,
+  LoginOptions,
+  RouteOptions,
+  SessionOptions,
+} from './options.js';
+export type { ResponseContext } from './response-context.js';
+export type { TlsIdentity } from './mtls.js';
 export type { OidcSessionData, TokenSet } from './session-data.js';
 export { LoginRequiredError } from './errors.js';
 export { IdTokenError } from './id-token.js';

@@ -1,5 +1,5 @@
 import type { IssuerMetadata } from '../issuer/discovery.js';
-import { fetchJson } from '../issuer/http.js';
+import { backChannelFetch, endpointFor } from './mtls.js';
 import { applyClientAuth, type ClientAuth } from './client-auth.js';
 
 /**
@@ -20,7 +20,8 @@ export function endSessionUrl(
 }
 
 /**
- * Revokes a refresh token (RFC 7009 §2.1) with client authentication. Best effort: returns
+ * Revokes a refresh token (RFC 7009 §2.1) with client authentication (over mutual TLS to the
+ * mTLS alias with a TLS identity, RFC 8705 §5). Best effort: returns
  * whether the issuer answered 200; never throws (a failed revocation must not block a logout).
  */
 export async function revokeToken(
@@ -29,12 +30,13 @@ export async function revokeToken(
   token: string,
   timeoutMs: number,
 ): Promise<boolean> {
-  if (!metadata.revocation_endpoint) return false;
+  const endpoint = endpointFor(metadata, 'revocation_endpoint', client.tls);
+  if (!metadata.revocation_endpoint || !endpoint) return false;
   try {
     const form: Record<string, string> = { token, token_type_hint: 'refresh_token' };
     const headers: Record<string, string> = {};
     await applyClientAuth(client, metadata.revocation_endpoint, form, headers);
-    const res = await fetchJson(metadata.revocation_endpoint, { method: 'POST', form, headers, timeoutMs });
+    const res = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client.tls);
     return res.status === 200;
   } catch {
     return false;

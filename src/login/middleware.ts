@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import session, { type Store } from 'express-session';
 import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
-import { InvalidRequestError, ServiceUnavailableError, isAuthError } from '../errors/index.js';
-import { escapeHtml } from '../errors/render.js';
+import { AuthError, InvalidRequestError, ServiceUnavailableError, isAuthError } from '../errors/index.js';
+import { escapeHtml, renderError } from '../errors/render.js';
+import { isPlainObject } from '../config/assert.js';
 import { IssuerDiscovery } from '../issuer/discovery.js';
 import { RemoteKeySet } from '../issuer/jwks.js';
 import { IssuerResponseError } from '../errors/index.js';
@@ -17,18 +18,20 @@ import { SessionIndex } from '../session/user-index.js';
 import { MemorySessionIndex, memoryUseOnce, type SessionIndexApi } from '../session/memory-index.js';
 import { asyncHandler } from '../util/async-handler.js';
 import { describeCause } from '../util/logger.js';
-import { authorizationRequest } from './authorize.js';
+import { authorizationRedirect, authorizationRequest } from './authorize.js';
 import { validateLogoutToken } from './backchannel-logout.js';
 import { codeExchange, responseState, singleParam, validateAuthorizationResponse } from './callback.js';
-import { publicClaims, RequestContext } from './context.js';
+import { loginEndsAt, publicClaims, RequestContext } from './context.js';
+import { dpopJkt, DpopNonces, generateDpopKey, type DpopPrivateJwk } from './dpop.js';
 import { handleError } from './handle-error.js';
-import { idTokenAlgorithms } from './id-token.js';
+import { idTokenAlgorithms, sessionExpiry } from './id-token.js';
 import { endSessionUrl, revokeToken } from './logout.js';
-import { resolveLoginConfig, type AuthOptions, type LoginConfig } from './options.js';
+import { checkAuthorizationParams, resolveLoginConfig, type AfterCallback, type AuthOptions, type LoginConfig, type LoginOptions } from './options.js';
 import { requiresAuth } from './requires-auth.js';
 import { safeReturnTo } from './return-to.js';
 import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
-import type { OidcSessionData } from './session-data.js';
+import type { OidcSessionData, TokenSet } from './session-data.js';
+import './response-context.js';
 import { destroyById, destroySession, regenerateSession, saveSession, type SessionRequest } from './session-ops.js';
 import { addPendingLogin, hasPendingLogins, takePendingLogin } from './transactions.js';
 
@@ -96,12 +99,12 @@ function cookieOptions(config: LoginConfig): session.CookieOptions {
   };
 }
 
-/** Caps the session cookie (and so the store record) at what is left of the absolute lifetime. */
-function capLifetime(req: SessionRequest, config: LoginConfig, createdAt: number): void {
+/** Caps the session cookie (and so the store record) at what is left of the sign-in's lifetime. */
+function capLifetime(req: SessionRequest, config: LoginConfig, endsAt: number): void {
   const cookie = req.session?.cookie;
   if (!cookie) return;
   const idle = (config.session.rolling ? config.session.rollingDuration : config.session.absoluteDuration) * 1000;
-  const left = createdAt + config.session.absoluteDuration * 1000 - Date.now();
+  const left = endsAt - Date.now();
   const maxAge = Math.max(1000, Math.min(idle, left));
   cookie.originalMaxAge = maxAge;
   cookie.maxAge = maxAge;
@@ -124,6 +127,44 @@ function resubmitPage(res: Response, action: string, params: Record<string, unkn
       `<noscript><button type="submit">Continue</button></noscript></form>` +
       `<script nonce="${nonce}">document.forms[0].submit()</script></body></html>`,
   );
+}
+
+/** What `getLoginState` returned, checked: a JSON object within the size limit (a copy). */
+function checkedLoginState(value: unknown): Record<string, unknown> {
+  const json = isPlainObject(value) ? JSON.stringify(value) : undefined;
+  if (json === undefined) throw new TypeError('getLoginState() must return a plain object');
+  if (Buffer.byteLength(json, 'utf8') > LOGIN_DEFAULTS.loginStateMaxBytes) {
+    throw new TypeError(`getLoginState() must return at most ${LOGIN_DEFAULTS.loginStateMaxBytes} bytes of JSON`);
+  }
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+/**
+ * Runs `afterCallback`: its session's claims become the user's. A throw refuses the sign-in (an
+ * `AuthError` as it is, anything else 403 `access_denied`); a hook that answered the request
+ * itself (a redirect) ends the callback there, without a session.
+ */
+async function runAfterCallback(
+  hook: AfterCallback,
+  req: Request,
+  res: Response,
+  claims: Record<string, unknown>,
+  tokens: TokenSet,
+  state: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const { dpop_key: _private, ...visible } = tokens;
+  let shaped: unknown;
+  try {
+    shaped = await hook(req, res, { claims: structuredClone(claims), tokenSet: Object.freeze(visible) }, state);
+  } catch (err) {
+    if (res.headersSent) return claims;
+    throw isAuthError(err) ? err : new AuthError('access_denied', 403, 'The sign-in was refused.', { cause: err });
+  }
+  if (res.headersSent) return claims;
+  if (!isPlainObject(shaped) || !isPlainObject(shaped.claims)) {
+    throw new AuthError('server_error', 500, 'Something went wrong while signing you in.', { cause: new TypeError('afterCallback must return a session with a claims object') });
+  }
+  return { ...shaped.claims };
 }
 
 /**
@@ -187,6 +228,7 @@ export function auth(options?: AuthOptions): AuthRouter {
       ...(config.clientAssertionSigningKey !== undefined ? { signingKey: config.clientAssertionSigningKey } : {}),
       signingAlg: config.clientAssertionSigningAlg,
       assertionLifetimeSeconds: LOGIN_DEFAULTS.clientAssertionLifetimeSeconds,
+      ...(config.mtls !== undefined ? { tls: config.mtls } : {}),
     },
     store,
     redis: redis?.client,
@@ -198,6 +240,7 @@ export function auth(options?: AuthOptions): AuthRouter {
     index: redis ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` }) : config.useExistingSession ? undefined : new MemorySessionIndex(),
     useOnce: redis ? (key, ttlMs) => useOnce(redis.client, key, ttlMs) : memoryUseOnce(),
     localRefreshes: new Map(),
+    dpopNonces: new DpopNonces(),
   };
   const parseForm = express.urlencoded({ extended: false, limit: LOGIN_DEFAULTS.formBodyLimit, parameterLimit: 50 });
   const storeOf = (req: SessionRequest): Store | undefined => runtime.store ?? req.sessionStore;
@@ -220,7 +263,18 @@ export function auth(options?: AuthOptions): AuthRouter {
     router.use(guardedSession(inner, config));
   }
 
-  router.use(function oidcContext(req: Request, _res: Response, next: NextFunction) {
+  router.use(function oidcContext(req: Request, res: Response, next: NextFunction) {
+    res.oidc = {
+      login: async (options?: LoginOptions) => {
+        try {
+          await startLogin(req, res, options ?? {});
+        } catch (err) {
+          handleError(runtime, err, req, res, (late?: unknown) => {
+            if (!res.headersSent) renderError(req, res, isAuthError(late) ? late : new AuthError('server_error', 500, 'Something went wrong while signing you in.'));
+          });
+        }
+      },
+    };
     const sessionError = (req as unknown as Record<symbol, unknown>)[SESSION_ERROR] ??
       (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
     const context = new RequestContext(req, runtime, sessionError);
@@ -234,7 +288,7 @@ export function auth(options?: AuthOptions): AuthRouter {
         req.session!.oidc = rest;
         void runtime.index?.remove({ sessionId: req.sessionID, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
       } else if (!config.useExistingSession) {
-        capLifetime(req, config, login.createdAt);
+        capLifetime(req, config, loginEndsAt(login, config.session.absoluteDuration));
       }
     }
     next();
@@ -272,28 +326,62 @@ export function auth(options?: AuthOptions): AuthRouter {
     }
   };
 
-  // GET /login: start the authorization code flow (OIDC Core §3.1.2.1, RFC 7636).
+  /**
+   * Starts a sign-in (OIDC Core §3.1.2.1, RFC 7636; RFC 9126 / RFC 9101 / RFC 9449 when on): the
+   * pending sign-in is sealed into the session only once the issuer accepted a pushed request,
+   * so a refused one leaves nothing behind.
+   */
+  async function startLogin(req: Request, res: Response, options: LoginOptions): Promise<void> {
+    noStore(res);
+    needSession(req);
+    if (!isPlainObject(options)) throw new TypeError('res.oidc.login() takes an options object');
+    const call = options.authorizationParams === undefined ? undefined : checkAuthorizationParams('authorizationParams', options.authorizationParams);
+    let returnTo = safeReturnTo(options.returnTo) ?? homePath;
+    let appState: Record<string, unknown> | undefined;
+    if (config.getLoginState) {
+      appState = checkedLoginState(config.getLoginState(req, options));
+      returnTo = safeReturnTo(appState.returnTo) ?? returnTo;
+    }
+    const metadata = await discovery.metadata();
+    let dpop: { key: DpopPrivateJwk; jkt: string } | undefined;
+    if (config.dpop) {
+      const key = await generateDpopKey();
+      dpop = { key, jkt: await dpopJkt(key) };
+    }
+    const maxAge = call?.maxAge ?? config.maxAge;
+    const request = authorizationRequest(metadata, {
+      clientID: config.clientID,
+      redirectUri: config.redirectUri,
+      scope: call?.scope ?? config.scope,
+      responseMode: call?.responseMode ?? config.responseMode,
+      extra: { ...config.extraAuthorizationParams, ...call?.extra },
+      ...(maxAge !== undefined ? { maxAge } : {}),
+      returnTo,
+      ...(appState !== undefined ? { appState } : {}),
+      ...(dpop !== undefined ? { dpop } : {}),
+    });
+    const url = await authorizationRedirect(metadata, request, {
+      clientID: config.clientID,
+      client: runtime.client,
+      pushed: config.pushedAuthorizationRequests,
+      ...(config.requestObject
+        ? { requestObject: { ...config.requestObject, lifetimeSeconds: LOGIN_DEFAULTS.requestObjectLifetimeSeconds } }
+        : {}),
+      timeoutMs: config.httpTimeout,
+    });
+    const data: OidcSessionData = { ...req.session!.oidc };
+    addPendingLogin(data, request.pending, sealer, { max: LOGIN_DEFAULTS.maxPendingLogins, ttlMs: LOGIN_DEFAULTS.pendingLoginTtlSeconds * 1000 });
+    req.session!.oidc = data;
+    await saveSession(req, timeoutMs);
+    res.redirect(302, url.href);
+  }
+
+  // GET /login: start the authorization code flow with the global parameters.
   router.get(
     config.routes.login,
     route('oidcLogin', async (req, res) => {
-      noStore(res);
-      needSession(req);
-      const metadata = await discovery.metadata();
-      const returnTo = safeReturnTo(req.query.returnTo) ?? homePath;
-      const { url, pending } = authorizationRequest(metadata, {
-        clientID: config.clientID,
-        redirectUri: config.redirectUri,
-        scope: config.scope,
-        responseMode: config.responseMode,
-        extra: config.extraAuthorizationParams,
-        ...(config.maxAge !== undefined ? { maxAge: config.maxAge } : {}),
-        returnTo,
-      });
-      const data: OidcSessionData = { ...req.session!.oidc };
-      addPendingLogin(data, pending, sealer, { max: LOGIN_DEFAULTS.maxPendingLogins, ttlMs: LOGIN_DEFAULTS.pendingLoginTtlSeconds * 1000 });
-      req.session!.oidc = data;
-      await saveSession(req, timeoutMs);
-      res.redirect(302, url.href);
+      const returnTo = typeof req.query.returnTo === 'string' ? req.query.returnTo : undefined;
+      await startLogin(req, res, returnTo === undefined ? {} : { returnTo });
     }),
   );
 
@@ -326,28 +414,40 @@ export function auth(options?: AuthOptions): AuthRouter {
       pending,
       timeoutMs: config.httpTimeout,
       idToken: baseIdTokenChecks(runtime, metadata),
+      params: config.tokenEndpointParams,
+      dpopNonces: runtime.dpopNonces,
     });
+    const now = Date.now();
+    const idpEnd = sessionExpiry(claims, config.clockTolerance, now);
+    let userClaims = publicClaims(claims);
+    if (config.afterCallback) {
+      userClaims = await runAfterCallback(config.afterCallback, req, res, userClaims, tokens, pending.appState ?? {});
+      if (res.headersSent) return;
+      userClaims.sub = claims.sub;
+    }
 
     const stillPending = req.session!.oidc?.pending;
     await regenerateSession(req, timeoutMs);
-    const now = Date.now();
+    const absoluteEnd = now + config.session.absoluteDuration * 1000;
+    const expiresAt = idpEnd !== undefined && idpEnd < absoluteEnd ? idpEnd : undefined;
     const sid = typeof claims.sid === 'string' && claims.sid.length > 0 ? claims.sid : undefined;
     req.session!.oidc = {
       ...(stillPending ? { pending: stillPending } : {}),
       login: {
         sub: claims.sub,
         ...(sid !== undefined ? { sid } : {}),
-        claims: publicClaims(claims),
+        claims: userClaims,
         tokens: sealer.seal(tokens, TOKENS_AAD),
         ...(tokens.expires_at !== undefined ? { accessTokenExpiresAt: tokens.expires_at } : {}),
         createdAt: now,
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
       },
     };
-    if (!config.useExistingSession) capLifetime(req, config, now);
+    if (!config.useExistingSession) capLifetime(req, config, expiresAt ?? absoluteEnd);
     await saveSession(req, timeoutMs);
     if (runtime.index) {
       await runtime.index
-        .add({ sessionId: req.sessionID, sub: claims.sub, ...(sid !== undefined ? { sid } : {}), expiresAt: now + config.session.absoluteDuration * 1000 })
+        .add({ sessionId: req.sessionID, sub: claims.sub, ...(sid !== undefined ? { sid } : {}), expiresAt: expiresAt ?? absoluteEnd })
         .catch((err: unknown) => logger.warn('session index update failed', describeCause(err)));
     }
     res.redirect(302, pending.returnTo);

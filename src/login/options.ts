@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Store } from 'express-session';
 import type { Cluster, Redis } from 'ioredis';
@@ -18,6 +18,8 @@ import {
 import { loginEnv } from '../config/from-env.js';
 import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
 import { defaultLogger, type Logger } from '../util/logger.js';
+import type { TlsIdentity } from './mtls.js';
+import type { TokenSet } from './session-data.js';
 
 /** Parameters of the authorization request (OIDC Core §3.1.2.1, RFC 8707, ...). */
 export interface AuthorizationParams {
@@ -71,6 +73,42 @@ export interface SessionOptions {
   prefix?: string;
 }
 
+/** Client authentication methods at the token, PAR and revocation endpoints (OIDC Core §9). */
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
+
+/** Methods that authenticate without the client secret. */
+const SECRETLESS: ReadonlySet<ClientAuthMethod> = new Set(['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']);
+
+/** Per-sign-in options: `res.oidc.login(options)`, and what `getLoginState` receives. */
+export interface LoginOptions {
+  /** Where to go after sign-in: a same-origin path (others fall back to `baseURL`). */
+  returnTo?: string;
+  /** Authorization parameters for this sign-in, over the global `authorizationParams`. */
+  authorizationParams?: AuthorizationParams;
+}
+
+/** What `afterCallback` receives and returns. */
+export interface AfterCallbackSession {
+  /** The validated ID token's claims (protocol members removed); what `req.oidc.user` will be. */
+  claims: Record<string, unknown>;
+  /** The token set (read-only: changes to it are ignored). */
+  readonly tokenSet: Readonly<TokenSet>;
+}
+
+/** `afterCallback`: reshape (return a session) or refuse (throw) a sign-in. */
+export type AfterCallback = (
+  req: Request,
+  res: Response,
+  session: AfterCallbackSession,
+  state: Record<string, unknown>,
+) => AfterCallbackSession | Promise<AfterCallbackSession>;
+
 /** Options of `auth()`. Unset members fall back to environment variables, then to defaults. */
 export interface AuthOptions {
   /** The issuer identifier; env `ISSUER_BASE_URL`. */
@@ -92,11 +130,63 @@ export interface AuthOptions {
   /** RFC 7009 revocation of the refresh token at logout. Default: when it has a `revocation_endpoint`. */
   revokeOnLogout?: boolean;
   /** Token endpoint client authentication (OIDC Core §9). Default `'client_secret_basic'`. */
-  clientAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
-  /** Private key for `private_key_jwt` (RFC 7523): a private JWK or a KeyObject. */
-  clientAssertionSigningKey?: JWK | KeyObject;
-  /** Algorithm of the client assertion. Default `'RS256'` (or the JWK's `alg`). */
+  clientAuthMethod?: ClientAuthMethod;
+  /**
+   * Private key(s) for `private_key_jwt` (RFC 7523): a private JWK or KeyObject, or a list of
+   * them to rotate keys: the first signs (its JWK `kid` goes in the header), the others are
+   * ignored until they move to the front.
+   */
+  clientAssertionSigningKey?: JWK | KeyObject | ReadonlyArray<JWK | KeyObject>;
+  /**
+   * Algorithm of the client assertion. Default for `private_key_jwt`: the first JWK's `alg`, else
+   * `'RS256'`; for `client_secret_jwt`: `'HS256'` (HS256, HS384 or HS512).
+   */
   clientAssertionSigningAlg?: string;
+  /**
+   * Called once the code was exchanged and the ID token validated, before the session is
+   * written: return the session to keep (e.g. with claims added), or throw to refuse the
+   * sign-in (no session; an `AuthError` thrown is answered as it is, anything else as 403
+   * `access_denied`). `state` is what `getLoginState` returned at login.
+   */
+  afterCallback?: AfterCallback;
+  /**
+   * Application state carried through the sign-in (sealed in the login transaction, never sent
+   * to the issuer) and handed to `afterCallback`. Must return a JSON object of at most 4 KB. A
+   * safe same-origin `returnTo` member in it replaces the sign-in's `returnTo`.
+   * Default: none (`{}`).
+   */
+  getLoginState?: (req: Request, options: LoginOptions) => Record<string, unknown>;
+  /** Extra parameters for every token request (code exchange and refresh), e.g. `{ audience }`. */
+  tokenEndpointParams?: Record<string, string>;
+  /**
+   * Pushed Authorization Requests (RFC 9126): send the authorization parameters to the issuer's
+   * PAR endpoint first and redirect with only `client_id` and `request_uri`. Default false; PAR
+   * is used anyway when the issuer's metadata says `require_pushed_authorization_requests`.
+   */
+  pushedAuthorizationRequests?: boolean;
+  /**
+   * Signed authorization requests (JAR, RFC 9101): the parameters travel in a request object
+   * signed with this private key (sent by value, or pushed when PAR is on). Default: off.
+   */
+  requestObject?: {
+    /** A private JWK (its `kid` goes in the header) or a private KeyObject. */
+    signingKey: JWK | KeyObject;
+    /** JWS algorithm. Default: the JWK's `alg`, else `'RS256'`. */
+    alg?: string;
+  };
+  /**
+   * DPoP (RFC 9449): each session gets its own ES256 key pair (private key sealed with its
+   * tokens); code exchange and refresh send DPoP proofs, the authorization request carries
+   * `dpop_jkt`, and `req.oidc.dpopProof(method, url)` makes proofs for API calls. Default false.
+   */
+  dpop?: boolean;
+  /**
+   * Mutual TLS (RFC 8705): the client certificate presented on every back-channel request (token,
+   * PAR, revocation, UserInfo), to the issuer's `mtls_endpoint_aliases` when it has them (§5). Needed
+   * for `tls_client_auth` / `self_signed_tls_client_auth` (§2); with any method it lets the issuer
+   * bind access tokens to the certificate (§3). Default: off.
+   */
+  mtls?: TlsIdentity;
   /**
    * Accepted ID token algorithms. Default: the issuer's `id_token_signing_alg_values_supported`
    * (or `RS256`) without `none` and the `HS*` family. `HS*` (keyed with the client secret) only when listed here.
@@ -150,9 +240,17 @@ export interface LoginConfig {
   localPostLogoutPath: string;
   idpLogout: boolean | undefined;
   revokeOnLogout: boolean | undefined;
-  clientAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  clientAuthMethod: ClientAuthMethod;
+  /** The key that signs `private_key_jwt` assertions (the first of the list given). */
   clientAssertionSigningKey: JWK | KeyObject | undefined;
   clientAssertionSigningAlg: string;
+  afterCallback: AfterCallback | undefined;
+  getLoginState: AuthOptions['getLoginState'];
+  tokenEndpointParams: Record<string, string>;
+  pushedAuthorizationRequests: boolean;
+  requestObject: { signingKey: JWK | KeyObject; alg: string } | undefined;
+  dpop: boolean;
+  mtls: TlsIdentity | undefined;
   idTokenSigningAlgs: string[] | undefined;
   clockTolerance: number;
   httpTimeout: number;
@@ -182,7 +280,71 @@ const RESERVED_PARAMS = new Set([
   'nonce',
   'code_challenge',
   'code_challenge_method',
+  'request',
+  'request_uri',
+  'dpop_jkt',
 ]);
+
+/** Token request parameters `tokenEndpointParams` may not set: the grant and client authentication own them. */
+const RESERVED_TOKEN_PARAMS = new Set([
+  'grant_type',
+  'code',
+  'redirect_uri',
+  'code_verifier',
+  'refresh_token',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+]);
+
+/** Authorization parameters after their checks: what `authorizationRequest` takes. */
+export interface CheckedAuthorizationParams {
+  scope: string | undefined;
+  responseMode: 'query' | 'form_post' | undefined;
+  maxAge: number | undefined;
+  /** Every other parameter as a string (`resource` as a JSON array of strings). */
+  extra: Record<string, string>;
+}
+
+/**
+ * Checks authorization parameters (OIDC Core §3.1.2.1, RFC 8707 `resource`): the global
+ * `authorizationParams` at start-up, and those given to `res.oidc.login()` per call.
+ *
+ * @throws TypeError naming `path.<param>` for a reserved parameter (one `auth()` sets itself),
+ *   a scope without `openid`, an unknown `response_mode`, or a value that is not a string or number.
+ */
+export function checkAuthorizationParams(path: string, input: unknown): CheckedAuthorizationParams {
+  assertObject(path, input);
+  const params = input as AuthorizationParams;
+  const scope = optionalString(`${path}.scope`, params.scope);
+  if (scope !== undefined && !scope.split(' ').includes('openid')) throw optionError(`${path}.scope`, 'a space-separated list that contains "openid"');
+  const responseMode = params.response_mode;
+  if (responseMode !== undefined && responseMode !== 'query' && responseMode !== 'form_post') {
+    throw optionError(`${path}.response_mode`, '"query" or "form_post"');
+  }
+  const maxAge = optionalNumber(`${path}.max_age`, params.max_age, 0, 10 * 365 * 86_400, 'seconds');
+  const extra: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (name === 'scope' || name === 'response_mode' || name === 'max_age' || value === undefined) continue;
+    if (RESERVED_PARAMS.has(name)) {
+      throw optionError(`${path}.${name}`, 'left unset', 'auth() sets it itself for every sign-in');
+    }
+    if (name === 'resource') {
+      optionalStringList(`${path}.resource`, value);
+      extra.resource = JSON.stringify(Array.isArray(value) ? value : [value]);
+      continue;
+    }
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      extra[name] = String(value);
+    } else if (typeof value === 'string') {
+      extra[name] = value;
+    } else {
+      throw optionError(`${path}.${name}`, 'a string or a number');
+    }
+  }
+  return { scope, responseMode, maxAge, extra };
+}
 
 function routePath(path: string, value: unknown, fallback: string): string {
   const route = optionalString(path, value) ?? fallback;
@@ -191,6 +353,50 @@ function routePath(path: string, value: unknown, fallback: string): string {
     throw optionError(path, 'a path starting with a single "/" made of letters, digits and "/_.~-"');
   }
   return route;
+}
+
+function isPem(value: unknown): value is string | Buffer {
+  return (typeof value === 'string' && value.length > 0) || (Buffer.isBuffer(value) && value.length > 0);
+}
+
+/** Checks `mtls` (RFC 8705): a PEM private key, a PEM certificate that goes with it, optional PEM CAs. */
+function checkTlsIdentity(input: unknown): TlsIdentity | undefined {
+  if (input === undefined) return undefined;
+  assertObject('mtls', input);
+  const { key, cert, ca } = input;
+  let privateKey: KeyObject;
+  try {
+    if (!isPem(key)) throw new Error('not PEM');
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw optionError('mtls.key', 'a PEM private key (string or Buffer)');
+  }
+  let certificate: X509Certificate;
+  try {
+    if (!isPem(cert)) throw new Error('not PEM');
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw optionError('mtls.cert', 'a PEM certificate (string or Buffer)');
+  }
+  if (!certificate.checkPrivateKey(privateKey)) throw optionError('mtls.cert', 'the certificate of "mtls.key"');
+  if (ca !== undefined) {
+    const list = Array.isArray(ca) ? ca : [ca];
+    list.forEach((item: unknown, i) => {
+      if (!isPem(item) || !String(item).includes('-----BEGIN CERTIFICATE-----')) {
+        throw optionError(Array.isArray(ca) ? `mtls.ca[${i}]` : 'mtls.ca', 'PEM CA certificate(s) (string or Buffer)');
+      }
+    });
+  }
+  return { key, cert, ...(ca !== undefined ? { ca: ca as NonNullable<TlsIdentity['ca']> } : {}) } as TlsIdentity;
+}
+
+function isPrivateKey(key: unknown): key is JWK | KeyObject {
+  if (isPlainObject(key)) return typeof key.kty === 'string' && typeof key.d === 'string';
+  return typeof key === 'object' && key !== null && (key as KeyObject).type === 'private' && typeof (key as KeyObject).export === 'function';
+}
+
+function jwkAlg(key: JWK | KeyObject): string | undefined {
+  return isPlainObject(key) && typeof key.alg === 'string' ? key.alg : undefined;
 }
 
 function seconds(path: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -221,24 +427,45 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
   const clientID = requiredString('clientID', options.clientID ?? env.clientID, 'Set it, or the CLIENT_ID environment variable');
 
   const clientAuthMethod = options.clientAuthMethod ?? LOGIN_DEFAULTS.clientAuthMethod;
-  if (!['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(clientAuthMethod)) {
-    throw optionError('clientAuthMethod', '"client_secret_basic", "client_secret_post" or "private_key_jwt"');
+  if (!['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(clientAuthMethod)) {
+    throw optionError(
+      'clientAuthMethod',
+      '"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth"',
+    );
   }
   const clientSecret = optionalString('clientSecret', options.clientSecret ?? env.clientSecret);
-  if (clientAuthMethod !== 'private_key_jwt' && clientSecret === undefined) {
+  const mtls = checkTlsIdentity(options.mtls);
+  if ((clientAuthMethod === 'tls_client_auth' || clientAuthMethod === 'self_signed_tls_client_auth') && mtls === undefined) {
+    throw optionError('mtls', 'set', `"${clientAuthMethod}" authenticates with the TLS client certificate (RFC 8705 §2)`);
+  }
+  if (!SECRETLESS.has(clientAuthMethod) && clientSecret === undefined) {
     throw optionError('clientSecret', 'set', `"${clientAuthMethod}" authenticates with it; set it or the CLIENT_SECRET environment variable`);
   }
-  const clientAssertionSigningKey = options.clientAssertionSigningKey;
+  let clientAssertionSigningKey: JWK | KeyObject | undefined;
+  let clientAssertionSigningAlg: string;
   if (clientAuthMethod === 'private_key_jwt') {
-    if (!isPlainObject(clientAssertionSigningKey) && !(typeof clientAssertionSigningKey === 'object' && clientAssertionSigningKey !== null && (clientAssertionSigningKey as KeyObject).type === 'private')) {
-      throw optionError('clientAssertionSigningKey', 'a private JWK or a private KeyObject', '"private_key_jwt" signs its client assertion with it');
+    const input = options.clientAssertionSigningKey;
+    const list: unknown[] = Array.isArray(input) ? [...(input as unknown[])] : [input];
+    const expected = 'a private JWK or a private KeyObject';
+    if (list.length === 0) throw optionError('clientAssertionSigningKey', `${expected}, or a non-empty list of them`);
+    list.forEach((key, i) => {
+      if (!isPrivateKey(key)) {
+        throw optionError(Array.isArray(input) ? `clientAssertionSigningKey[${i}]` : 'clientAssertionSigningKey', expected, '"private_key_jwt" signs its client assertion with it');
+      }
+    });
+    clientAssertionSigningKey = list[0] as JWK | KeyObject;
+    clientAssertionSigningAlg =
+      optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? jwkAlg(clientAssertionSigningKey) ?? LOGIN_DEFAULTS.clientAssertionSigningAlg;
+    if (/^(none|HS\d+)$/i.test(clientAssertionSigningAlg)) {
+      throw optionError('clientAssertionSigningAlg', 'an asymmetric JWS algorithm such as "RS256", "PS256", "ES256" or "EdDSA"');
     }
-  }
-  const jwkAlg = isPlainObject(clientAssertionSigningKey) && typeof clientAssertionSigningKey.alg === 'string' ? clientAssertionSigningKey.alg : undefined;
-  const clientAssertionSigningAlg =
-    optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? jwkAlg ?? LOGIN_DEFAULTS.clientAssertionSigningAlg;
-  if (/^(none|HS\d+)$/i.test(clientAssertionSigningAlg)) {
-    throw optionError('clientAssertionSigningAlg', 'an asymmetric JWS algorithm such as "RS256", "PS256", "ES256" or "EdDSA"');
+  } else if (clientAuthMethod === 'client_secret_jwt') {
+    clientAssertionSigningAlg = optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? LOGIN_DEFAULTS.clientSecretJwtAlg;
+    if (!/^HS(256|384|512)$/.test(clientAssertionSigningAlg)) {
+      throw optionError('clientAssertionSigningAlg', '"HS256", "HS384" or "HS512"', '"client_secret_jwt" signs with the client secret (RFC 7523 §2.2)');
+    }
+  } else {
+    clientAssertionSigningAlg = optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? LOGIN_DEFAULTS.clientAssertionSigningAlg;
   }
 
   const secretInput = options.secret ?? env.secret;
@@ -249,35 +476,11 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
   });
 
   // Authorization parameters.
-  const paramsIn: unknown = options.authorizationParams ?? {};
-  assertObject('authorizationParams', paramsIn);
-  const params = paramsIn as AuthorizationParams;
-  const scope = optionalString('authorizationParams.scope', params.scope) ?? LOGIN_DEFAULTS.scope;
-  if (!scope.split(' ').includes('openid')) throw optionError('authorizationParams.scope', 'a space-separated list that contains "openid"');
-  const responseMode = params.response_mode ?? LOGIN_DEFAULTS.responseMode;
-  if (responseMode !== 'query' && responseMode !== 'form_post') {
-    throw optionError('authorizationParams.response_mode', '"query" or "form_post"');
-  }
-  const maxAge = optionalNumber('authorizationParams.max_age', params.max_age, 0, 10 * 365 * 86_400, 'seconds');
-  const extraAuthorizationParams: Record<string, string> = {};
-  for (const [name, value] of Object.entries(params)) {
-    if (name === 'scope' || name === 'response_mode' || value === undefined) continue;
-    if (RESERVED_PARAMS.has(name)) {
-      throw optionError(`authorizationParams.${name}`, 'left unset', 'auth() sets it itself for every sign-in');
-    }
-    if (name === 'resource') {
-      optionalStringList('authorizationParams.resource', value);
-      extraAuthorizationParams.resource = JSON.stringify(Array.isArray(value) ? value : [value]);
-      continue;
-    }
-    if (typeof value === 'number' && Number.isFinite(value)) {
-      extraAuthorizationParams[name] = String(value);
-    } else if (typeof value === 'string') {
-      extraAuthorizationParams[name] = value;
-    } else {
-      throw optionError(`authorizationParams.${name}`, 'a string or a number');
-    }
-  }
+  const checkedParams = checkAuthorizationParams('authorizationParams', options.authorizationParams ?? {});
+  const scope = checkedParams.scope ?? LOGIN_DEFAULTS.scope;
+  const responseMode = checkedParams.responseMode ?? LOGIN_DEFAULTS.responseMode;
+  const maxAge = checkedParams.maxAge;
+  const extraAuthorizationParams = checkedParams.extra;
 
   // Routes.
   const routesRaw: unknown = options.routes ?? {};
@@ -346,6 +549,26 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
     jwksCooldownMs: optionalNumber('discovery.jwksCooldownMs', discoveryIn.jwksCooldownMs, 0, 3_600_000, 'milliseconds') ?? LOGIN_DEFAULTS.jwksCooldownMs,
   };
 
+  const tokenParamsIn: unknown = options.tokenEndpointParams ?? {};
+  assertObject('tokenEndpointParams', tokenParamsIn);
+  const tokenEndpointParams: Record<string, string> = {};
+  for (const [name, value] of Object.entries(tokenParamsIn)) {
+    if (value === undefined) continue;
+    if (RESERVED_TOKEN_PARAMS.has(name)) throw optionError(`tokenEndpointParams.${name}`, 'left unset', 'the grant and client authentication set it');
+    if (typeof value !== 'string') throw optionError(`tokenEndpointParams.${name}`, 'a string');
+    tokenEndpointParams[name] = value;
+  }
+
+  let requestObject: LoginConfig['requestObject'];
+  if (options.requestObject !== undefined) {
+    assertObject('requestObject', options.requestObject);
+    const key: unknown = options.requestObject.signingKey;
+    if (!isPrivateKey(key)) throw optionError('requestObject.signingKey', 'a private JWK or a private KeyObject');
+    const alg = optionalString('requestObject.alg', options.requestObject.alg) ?? jwkAlg(key) ?? LOGIN_DEFAULTS.requestObjectSigningAlg;
+    if (/^(none|HS\d+)$/i.test(alg)) throw optionError('requestObject.alg', 'an asymmetric JWS algorithm such as "RS256", "PS256", "ES256" or "EdDSA"');
+    requestObject = { signingKey: key, alg };
+  }
+
   return {
     issuerBaseURL: options.issuerBaseURL ?? env.issuerBaseURL ?? issuerUrl.href,
     baseURL,
@@ -367,6 +590,13 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
     clientAuthMethod,
     clientAssertionSigningKey,
     clientAssertionSigningAlg,
+    afterCallback: optionalFunction<AfterCallback>('afterCallback', options.afterCallback),
+    getLoginState: optionalFunction<NonNullable<AuthOptions['getLoginState']>>('getLoginState', options.getLoginState),
+    tokenEndpointParams,
+    pushedAuthorizationRequests: optionalBoolean('pushedAuthorizationRequests', options.pushedAuthorizationRequests) ?? LOGIN_DEFAULTS.pushedAuthorizationRequests,
+    requestObject,
+    dpop: optionalBoolean('dpop', options.dpop) ?? LOGIN_DEFAULTS.dpop,
+    mtls,
     idTokenSigningAlgs,
     clockTolerance: seconds('clockTolerance', options.clockTolerance, LOGIN_DEFAULTS.clockToleranceSeconds, 0, 600),
     httpTimeout: optionalNumber('httpTimeout', options.httpTimeout, 100, 120_000, 'milliseconds') ?? LOGIN_DEFAULTS.httpTimeoutMs,

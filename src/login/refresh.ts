@@ -1,5 +1,6 @@
 import type { IssuerMetadata } from '../issuer/discovery.js';
 import type { ClientAuth } from './client-auth.js';
+import type { DpopNonces } from './dpop.js';
 import { toTokenSet } from './callback.js';
 import { validateIdToken, type IdTokenChecks } from './id-token.js';
 import type { TokenSet } from './session-data.js';
@@ -10,6 +11,7 @@ export function needsRefresh(tokens: Pick<TokenSet, 'expires_at'>, marginSeconds
   return tokens.expires_at !== undefined && tokens.expires_at - marginSeconds <= Math.floor(now / 1000);
 }
 
+/** What a refresh grant needs (RFC 6749 §6). */
 export interface RefreshGrantInput {
   metadata: IssuerMetadata;
   client: ClientAuth;
@@ -18,12 +20,17 @@ export interface RefreshGrantInput {
   sub: string;
   timeoutMs: number;
   idToken: Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'>;
+  /** `tokenEndpointParams`. */
+  params?: Record<string, string>;
+  /** The DPoP nonces seen so far (used when the token set has a DPoP key). */
+  dpopNonces?: DpopNonces;
 }
 
 /**
  * Refreshes the token set (RFC 6749 §6) with the same client authentication as the code
  * exchange. With rotation (RFC 9700 §4.14.2) the new refresh token replaces the old one, which is
- * never sent again; without, the old one is kept. A new ID token is validated like the first
+ * never sent again; without, the old one is kept. A DPoP-bound session proves possession of
+ * its key again (RFC 9449 §5). A new ID token is validated like the first
  * (OIDC Core §12.2: same `iss`, `sub`, `aud`; no nonce required).
  *
  * @throws InvalidGrantError (400 `invalid_grant`) when the issuer refuses the refresh token.
@@ -34,11 +41,17 @@ export async function refreshGrant(input: RefreshGrantInput): Promise<TokenSet> 
     input.client,
     { grant_type: 'refresh_token', refresh_token: input.current.refresh_token },
     input.timeoutMs,
+    {
+      ...(input.params ? { params: input.params } : {}),
+      ...(input.current.dpop_key && input.dpopNonces ? { dpop: { key: input.current.dpop_key, nonces: input.dpopNonces } } : {}),
+    },
   );
   let idToken = input.current.id_token;
   if (response.id_token !== undefined) {
     await validateIdToken(response.id_token, { ...input.idToken, expectedSub: input.sub, accessToken: response.access_token });
     idToken = response.id_token;
   }
-  return toTokenSet({ ...response, refresh_token: response.refresh_token ?? input.current.refresh_token }, idToken);
+  const next = toTokenSet({ ...response, refresh_token: response.refresh_token ?? input.current.refresh_token }, idToken);
+  if (input.current.dpop_key && response.token_type === 'DPoP') next.dpop_key = input.current.dpop_key;
+  return next;
 }

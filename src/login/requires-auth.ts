@@ -1,10 +1,12 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ServiceUnavailableError, UnauthorizedError } from '../errors/index.js';
+import { AuthError, ServiceUnavailableError, UnauthorizedError } from '../errors/index.js';
+import { optionError } from '../config/assert.js';
 import { wantsJson } from '../errors/render.js';
 import { asyncHandler } from '../util/async-handler.js';
 import { isLoginRequired, RequestContext } from './context.js';
 import { handleError } from './handle-error.js';
 
+/** Options of `requiresAuth()`. */
 export interface RequiresAuthOptions {
   /**
    * Also require a usable access token: refresh it first when expired or nearly so. When it
@@ -24,8 +26,14 @@ export interface RequiresAuthOptions {
  * app.get('/profile', requiresAuth(), (req, res) => res.send(`Hello ${req.oidc.user?.name}`));
  */
 export function requiresAuth(options: RequiresAuthOptions = {}): RequestHandler {
-  const needToken = options.accessToken === true;
-  return asyncHandler('requiresAuth', async (req: Request, res: Response, next: NextFunction) => {
+  return guard('requiresAuth', options.accessToken === true, undefined);
+}
+
+/** A claim check of a page guard: true lets the signed-in user in. */
+type ClaimPredicate = (req: Request, claims: Record<string, unknown>) => boolean | Promise<boolean>;
+
+function guard(name: string, needToken: boolean, allowed: ClaimPredicate | undefined): RequestHandler {
+  return asyncHandler(name, async (req: Request, res: Response, next: NextFunction) => {
     const context = RequestContext.from((req as { oidc?: unknown }).oidc);
     if (!context) throw new TypeError('requiresAuth() needs auth() mounted before it');
     if (!context.sessionAvailable) {
@@ -45,6 +53,10 @@ export function requiresAuth(options: RequiresAuthOptions = {}): RequestHandler 
       }
     }
     if (signedIn) {
+      if (allowed && !(await allowed(req, context.user ?? {}))) {
+        handleError(context.runtime, new AuthError('access_denied', 403, 'Your account is not allowed to see this page.'), req, res, next);
+        return;
+      }
       next();
       return;
     }
@@ -56,3 +68,58 @@ export function requiresAuth(options: RequiresAuthOptions = {}): RequestHandler 
     res.redirect(302, context.loginUrl(req.originalUrl));
   });
 }
+
+type ClaimValue = string | number | boolean | null;
+
+function checkClaimName(path: string, claim: unknown): string {
+  if (typeof claim !== 'string' || claim.length === 0) throw optionError(path, 'a claim name (a non-empty string)');
+  return claim;
+}
+
+function isClaimValue(value: unknown): value is ClaimValue {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/**
+ * Page guards on the signed-in user's ID token claims (OIDC Core §2, §5.1), the counterparts of
+ * express-openid-connect's `claimEquals`, `claimIncludes` and `claimCheck`. (The names
+ * `claimEquals`, `claimIncludes` and `claimCheck` of this package are the Bearer guard's, on
+ * `req.auth`; these read `req.oidc.user`.)
+ *
+ * Each one first acts as `requiresAuth()` (signed out: 302 to the login route, or 401 for JSON;
+ * 503 when the store is down); a signed-in user whose claims fail the check gets a 403
+ * `access_denied` page. Arguments are checked when the guard is made (TypeError).
+ *
+ * @example
+ * app.get('/admin', requiresClaim.equals('role', 'admin'), adminPage);
+ * app.get('/reports', requiresClaim.includes('groups', 'finance', 'audit'), reportsPage);
+ * app.get('/beta', requiresClaim.check((req, claims) => claims.email_verified === true), betaPage);
+ */
+export const requiresClaim = Object.freeze({
+  /** The claim must equal `expected` exactly (`===`, so `'1'` is not `1`). */
+  equals(claim: string, expected: ClaimValue): RequestHandler {
+    const name = checkClaimName('requiresClaim.equals(claim)', claim);
+    if (!isClaimValue(expected)) throw optionError('requiresClaim.equals(expected)', 'a string, number, boolean or null');
+    return guard('requiresClaimEquals', false, (_req, claims) => Object.prototype.hasOwnProperty.call(claims, name) && claims[name] === expected);
+  },
+  /**
+   * The claim must contain every one of `expected`: an array claim holding each value, or a
+   * space-separated string claim (such as `scope`) holding each word.
+   */
+  includes(claim: string, ...expected: Array<string | number | boolean>): RequestHandler {
+    const name = checkClaimName('requiresClaim.includes(claim)', claim);
+    if (expected.length === 0 || !expected.every((value) => value !== null && isClaimValue(value))) {
+      throw optionError('requiresClaim.includes(...expected)', 'one or more strings, numbers or booleans');
+    }
+    return guard('requiresClaimIncludes', false, (_req, claims) => {
+      const value = Object.prototype.hasOwnProperty.call(claims, name) ? claims[name] : undefined;
+      const held: unknown[] = Array.isArray(value) ? value : typeof value === 'string' ? value.split(' ') : [];
+      return expected.every((item) => held.includes(item));
+    });
+  },
+  /** `predicate(req, claims)` must return (or resolve to) `true`; a throw is a 500 page. */
+  check(predicate: ClaimPredicate): RequestHandler {
+    if (typeof predicate !== 'function') throw optionError('requiresClaim.check(predicate)', 'a function (req, claims) => boolean');
+    return guard('requiresClaimCheck', false, async (req, claims) => (await predicate(req, claims)) === true);
+  },
+});

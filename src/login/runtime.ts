@@ -6,6 +6,7 @@ import type { RedisClient } from '../session/redis.js';
 import type { Sealer } from '../session/seal.js';
 import type { SessionIndexApi, UseOnce } from '../session/memory-index.js';
 import type { ClientAuth } from './client-auth.js';
+import type { DpopNonces } from './dpop.js';
 import { idTokenAlgorithms, type IdTokenChecks } from './id-token.js';
 import type { LoginConfig } from './options.js';
 
@@ -29,6 +30,8 @@ export interface LoginRuntime {
   useOnce: UseOnce;
   /** In-process refresh de-duplication when there is no Redis to coordinate through. */
   localRefreshes: Map<string, Promise<string>>;
+  /** The latest DPoP nonces of the issuer's endpoints (RFC 9449 §8). */
+  dpopNonces: DpopNonces;
 }
 
 /** The ID token checks that do not depend on the request. */

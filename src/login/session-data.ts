@@ -1,3 +1,5 @@
+import type { DpopPrivateJwk } from './dpop.js';
+
 /**
  * What the sign-in half keeps in `req.session.oidc`. Everything secret (tokens, PKCE verifiers,
  * nonces) is sealed (AES-256-GCM, see `session/seal.ts`) before it gets here, so the session
@@ -28,6 +30,10 @@ export interface PendingLogin {
   returnTo: string;
   /** `max_age` sent, if any (OIDC Core §3.1.2.1): `auth_time` is then required. */
   maxAge?: number;
+  /** What `getLoginState` returned at login, handed to `afterCallback`. */
+  appState?: Record<string, unknown>;
+  /** The DPoP key made for this sign-in (RFC 9449), whose thumbprint went out as `dpop_jkt`. */
+  dpopKey?: DpopPrivateJwk;
 }
 
 /** A signed-in user, as stored. */
@@ -43,6 +49,11 @@ export interface SignedInRecord {
   accessTokenExpiresAt?: number;
   /** When the user signed in, ms since the epoch (absolute session lifetime). */
   createdAt: number;
+  /**
+   * When the sign-in ends at the latest, ms since the epoch, when the issuer said so with a
+   * `session_expiry` claim earlier than `createdAt + absoluteDuration`.
+   */
+  expiresAt?: number;
 }
 
 /** The tokens of a sign-in (RFC 6749 §5.1, OIDC Core §3.1.3.3), unsealed. */
@@ -54,4 +65,6 @@ export interface TokenSet {
   /** Seconds since the epoch. */
   expires_at?: number;
   scope?: string;
+  /** The session's DPoP private key (RFC 9449), when `dpop` is on; the tokens are bound to it. */
+  dpop_key?: DpopPrivateJwk;
 }

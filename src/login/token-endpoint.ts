@@ -1,8 +1,10 @@
 import { isPlainObject } from '../config/assert.js';
 import { InvalidGrantError, IssuerResponseError, ServiceUnavailableError, type AuthError } from '../errors/index.js';
 import type { IssuerMetadata } from '../issuer/discovery.js';
-import { HttpError, fetchJson } from '../issuer/http.js';
+import { HttpError } from '../issuer/http.js';
+import { backChannelFetch, endpointFor } from './mtls.js';
 import { applyClientAuth, type ClientAuth } from './client-auth.js';
+import { createDpopProof, type DpopNonces, type DpopPrivateJwk } from './dpop.js';
 
 /** A successful token response (RFC 6749 §5.1), checked. */
 export interface TokenEndpointResponse {
@@ -24,13 +26,28 @@ export function backChannelError(err: unknown, what: string): AuthError {
   return new IssuerResponseError(`The ${what} failed.`, { cause: err });
 }
 
+/** What a token request may add besides the grant. */
+export interface TokenRequestExtras {
+  /** `tokenEndpointParams`: extra form parameters (checked at start-up). */
+  params?: Record<string, string>;
+  /** DPoP (RFC 9449 §5): the session's key, and the nonces seen so far. */
+  dpop?: { key: DpopPrivateJwk; nonces: DpopNonces };
+}
+
 /**
  * Sends a token request (RFC 6749 §4.1.3 code grant, §6 refresh grant) with client
  * authentication, and checks the answer (RFC 6749 §5.1/§5.2):
  * - `invalid_grant` → `InvalidGrantError` (400): the code or refresh token is refused;
  * - any other error, a non-JSON or malformed body, a redirect → `IssuerResponseError` (502);
  * - no answer in time → 502, unreachable → `ServiceUnavailableError` (503);
- * - `token_type` must be `Bearer` (case-insensitive, RFC 6749 §7.1, RFC 6750 §4).
+ * - `token_type` must be `Bearer` (case-insensitive, RFC 6749 §7.1, RFC 6750 §4), or `DPoP`
+ *   when a DPoP proof was sent (RFC 9449 §5).
+ *
+ * With a TLS identity (RFC 8705) the request goes over mutual TLS to the issuer's
+ * `mtls_endpoint_aliases.token_endpoint` when it has one (§5).
+ *
+ * With `extras.dpop` each attempt carries a fresh DPoP proof (RFC 9449 §5); an
+ * `use_dpop_nonce` error (RFC 9449 §8) is retried once with the server's `DPoP-Nonce`.
  *
  * Does not check the ID token: that is `validateIdToken`.
  */
@@ -39,16 +56,29 @@ export async function tokenRequest(
   client: ClientAuth,
   grant: Record<string, string>,
   timeoutMs: number,
+  extras: TokenRequestExtras = {},
 ): Promise<TokenEndpointResponse> {
-  if (!metadata.token_endpoint) throw new IssuerResponseError('The authorization server has no token endpoint.');
-  const form: Record<string, string> = { ...grant };
-  const headers: Record<string, string> = {};
-  await applyClientAuth(client, metadata.token_endpoint, form, headers);
-  let res;
-  try {
-    res = await fetchJson(metadata.token_endpoint, { method: 'POST', form, headers, timeoutMs });
-  } catch (err) {
-    throw backChannelError(err, 'token request');
+  const audience = metadata.token_endpoint;
+  const endpoint = endpointFor(metadata, 'token_endpoint', client.tls);
+  if (!audience || !endpoint) throw new IssuerResponseError('The authorization server has no token endpoint.');
+  const dpop = extras.dpop;
+  const send = async (nonce: string | undefined) => {
+    const form: Record<string, string> = { ...extras.params, ...grant };
+    const headers: Record<string, string> = {};
+    await applyClientAuth(client, audience, form, headers);
+    if (dpop) headers.dpop = await createDpopProof(dpop.key, { method: 'POST', url: endpoint, ...(nonce !== undefined ? { nonce } : {}) });
+    let answer;
+    try {
+      answer = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client.tls);
+    } catch (err) {
+      throw backChannelError(err, 'token request');
+    }
+    const fresh = dpop?.nonces.remember(endpoint, answer.headers);
+    return { answer, fresh };
+  };
+  let { answer: res, fresh } = await send(dpop?.nonces.get(endpoint));
+  if (dpop && res.status === 400 && isPlainObject(res.body) && res.body.error === 'use_dpop_nonce' && fresh !== undefined) {
+    ({ answer: res } = await send(fresh));
   }
   const body = res.body;
   if (res.status !== 200) {
@@ -64,7 +94,8 @@ export async function tokenRequest(
   if (typeof body.access_token !== 'string' || body.access_token.length === 0) {
     throw new IssuerResponseError('The token response has no access token.');
   }
-  if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
+  const tokenType = typeof body.token_type === 'string' ? body.token_type.toLowerCase() : undefined;
+  if (tokenType !== 'bearer' && !(tokenType === 'dpop' && dpop)) {
     throw new IssuerResponseError('The token response has an unsupported token type.');
   }
   for (const name of ['id_token', 'refresh_token', 'scope'] as const) {
@@ -75,7 +106,7 @@ export async function tokenRequest(
   }
   return {
     access_token: body.access_token,
-    token_type: 'Bearer',
+    token_type: tokenType === 'dpop' ? 'DPoP' : 'Bearer',
     ...(typeof body.id_token === 'string' ? { id_token: body.id_token } : {}),
     ...(typeof body.refresh_token === 'string' ? { refresh_token: body.refresh_token } : {}),
     ...(typeof body.expires_in === 'number' ? { expires_in: body.expires_in } : {}),

@@ -41,6 +41,8 @@ export interface ScriptedAnswer {
   delayMs?: number;
   /** Drop the connection without an answer. */
   destroy?: boolean;
+  /** More response headers (e.g. `DPoP-Nonce`). */
+  headers?: Record<string, string>;
 }
 
 export interface TokenContext {
@@ -204,6 +206,7 @@ export async function startHostileIssuer(options: { clientId?: string } = {}): P
     }
     const body = answer.body;
     res.statusCode = answer.status ?? 200;
+    for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
     if (typeof body === 'string') {
       res.setHeader('content-type', answer.contentType ?? 'text/html');
       res.end(body);

@@ -48,6 +48,13 @@ describe('auth() options › checked once at start-up', () => {
       expect(config.session.rolling).toBe(true);
       expect(config.session.rollingDuration).toBe(86_400);
       expect(config.session.absoluteDuration).toBe(604_800);
+      expect(config.pushedAuthorizationRequests).toBe(false);
+      expect(config.requestObject).toBeUndefined();
+      expect(config.dpop).toBe(false);
+      expect(config.tokenEndpointParams).toEqual({});
+      expect(config.afterCallback).toBeUndefined();
+      expect(config.getLoginState).toBeUndefined();
+      expect(resolveLoginConfig({ ...valid, clientAuthMethod: 'client_secret_jwt' }).clientAssertionSigningAlg).toBe('HS256');
     });
   });
 
@@ -91,6 +98,21 @@ describe('auth() options › checked once at start-up', () => {
     ['idTokenSigningAlgs with none', { ...valid, idTokenSigningAlgs: ['none'] }, /Option "idTokenSigningAlgs" must be a list of JWS algorithms without "none"/],
     ['a rollingDuration under a minute', { ...valid, session: { allowMemoryStore: true, rollingDuration: 10 } }, /Option "session.rollingDuration" must be a number of seconds/],
     ['a non-function errorHandler', { ...valid, errorHandler: 'x' as never }, /Option "errorHandler" must be a function/],
+    ['client_secret_jwt without a secret', { ...valid, clientSecret: undefined, clientAuthMethod: 'client_secret_jwt' }, /Option "clientSecret" must be set\. "client_secret_jwt"/],
+    ['client_secret_jwt with an asymmetric alg', { ...valid, clientAuthMethod: 'client_secret_jwt', clientAssertionSigningAlg: 'RS256' }, /Option "clientAssertionSigningAlg" must be "HS256", "HS384" or "HS512"/],
+    ['private_key_jwt with an empty key list', { ...valid, clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: [] }, /Option "clientAssertionSigningKey" must be a private JWK or a private KeyObject, or a non-empty list of them/],
+    ['private_key_jwt with a public key in the list', { ...valid, clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }, { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] }, /Option "clientAssertionSigningKey\[1\]" must be a private JWK or a private KeyObject/],
+    ['private_key_jwt with an HS alg', { ...valid, clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }, clientAssertionSigningAlg: 'HS256' }, /Option "clientAssertionSigningAlg" must be an asymmetric JWS algorithm/],
+    ['a non-function afterCallback', { ...valid, afterCallback: {} as never }, /Option "afterCallback" must be a function/],
+    ['a non-function getLoginState', { ...valid, getLoginState: 'state' as never }, /Option "getLoginState" must be a function/],
+    ['tokenEndpointParams that are not an object', { ...valid, tokenEndpointParams: 'audience=x' as never }, /Option "tokenEndpointParams" must be an object/],
+    ['a reserved token parameter', { ...valid, tokenEndpointParams: { grant_type: 'password' } }, /Option "tokenEndpointParams.grant_type" must be left unset/],
+    ['a non-string token parameter', { ...valid, tokenEndpointParams: { audience: 1 as never } }, /Option "tokenEndpointParams.audience" must be a string/],
+    ['a non-boolean pushedAuthorizationRequests', { ...valid, pushedAuthorizationRequests: 'yes' as never }, /Option "pushedAuthorizationRequests" must be true or false/],
+    ['a requestObject without a private key', { ...valid, requestObject: { signingKey: { kty: 'RSA', n: 'n', e: 'AQAB' } } }, /Option "requestObject.signingKey" must be a private JWK or a private KeyObject/],
+    ['a requestObject with alg none', { ...valid, requestObject: { signingKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }, alg: 'none' } }, /Option "requestObject.alg" must be an asymmetric JWS algorithm/],
+    ['a non-boolean dpop', { ...valid, dpop: 1 as never }, /Option "dpop" must be true or false/],
+    ['a reserved request_uri parameter', { ...valid, authorizationParams: { request_uri: 'urn:x' } }, /Option "authorizationParams.request_uri" must be left unset/],
   ])('throws a TypeError naming the option for %s', (_name, options, message) => {
     withEnv(noEnv, () => {
       expect(() => auth(options)).toThrow(TypeError);

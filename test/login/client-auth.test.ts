@@ -1,0 +1,165 @@
+/**
+ * Client authentication at the token endpoint against a real authorization server (oidc-provider):
+ * client_secret_jwt (RFC 7523 §2.2 with the client secret) and private_key_jwt with key rotation.
+ */
+import express from 'express';
+import type { Redis } from 'ioredis';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
+import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
+import { Browser, type Hop } from './browser.js';
+import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+
+const prefix = testPrefix('client-auth');
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+let redis: Redis;
+
+interface Case {
+  url: string;
+  provider: TestProvider;
+  oidc: AuthRouter;
+  close(): Promise<void>;
+}
+
+async function startCase(providerOptions: Omit<TestProviderOptions, 'redirectUris'>, authOptions: Partial<AuthOptions>): Promise<Case> {
+  const app = await startAppServer();
+  const provider = await startProvider({ ...providerOptions, redirectUris: [`${app.url}/callback`] });
+  const oidc = auth({
+    issuerBaseURL: provider.issuer,
+    baseURL: app.url,
+    clientID: provider.clientId,
+    secret: SECRET,
+    authRequired: false,
+    session: { redis: REDIS_URL, prefix },
+    logger: quiet,
+    ...authOptions,
+  });
+  app.setHandler(
+    express()
+      .use(oidc)
+      .get('/token', async (req, res, next) => {
+        try {
+          res.json({ token: await req.oidc.getAccessToken() });
+        } catch (err) {
+          next(err);
+        }
+      }),
+  );
+  await waitFor(() => oidc.health(), 10_000, 'redis');
+  return {
+    url: app.url,
+    provider,
+    oidc,
+    async close() {
+      await oidc.close();
+      await app.close();
+      await provider.close();
+    },
+  };
+}
+
+async function signIn(c: Case, browser = new Browser()): Promise<Hop> {
+  const login = await browser.get(`${c.url}/login`);
+  const back = await signInAtProvider(browser, login.location!, c.url, 'alice');
+  return browser.get(back.location!);
+}
+
+async function rsaKey(kid: string): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  return {
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256' },
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' },
+  };
+}
+
+beforeAll(() => {
+  redis = assertionRedis();
+});
+
+afterAll(async () => {
+  await cleanPrefix(redis, prefix);
+  await redis.quit();
+});
+
+describe('client_secret_jwt (RFC 7523 §2.2, OIDC Core §9)', () => {
+  it('signs in and refreshes with an HS256 assertion keyed with the client secret', async () => {
+    const c = await startCase({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789' }, {
+      clientAuthMethod: 'client_secret_jwt',
+      clientSecret: 'a-long-client-secret-for-hmac-0123456789',
+      refreshMargin: 3600,
+    });
+    try {
+      const browser = new Browser();
+      expect((await signIn(c, browser)).status).toBe(302);
+      expect(c.provider.grants.authorization_code).toBe(1);
+      expect((await browser.get(`${c.url}/token`)).status).toBe(200);
+      expect(c.provider.grants.refresh_token).toBe(1);
+      // No Basic credentials: the assertion in the body authenticates.
+      const tokenPath = await c.provider.endpointPath('token_endpoint');
+      const tokenCalls = c.provider.requests.filter((r) => r.path === tokenPath);
+      expect(tokenCalls).toHaveLength(2);
+      for (const call of tokenCalls) expect(call.headers.authorization).toBeUndefined();
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('answers 502 when the issuer refuses the assertion (wrong secret): invalid_client, no session', async () => {
+    const c = await startCase({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789' }, {
+      clientAuthMethod: 'client_secret_jwt',
+      clientSecret: 'not-the-registered-secret-0123456789abcdef',
+    });
+    try {
+      const browser = new Browser();
+      expect((await signIn(c, browser)).status).toBe(502);
+      expect(c.provider.grantErrors).toContain('invalid_client');
+      expect(c.provider.grants.authorization_code).toBe(0);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('private_key_jwt › key rotation (several keys with kid, the first signs)', () => {
+  let oldKey: Awaited<ReturnType<typeof rsaKey>>;
+  let newKey: Awaited<ReturnType<typeof rsaKey>>;
+  beforeAll(async () => {
+    oldKey = await rsaKey('client-2025');
+    newKey = await rsaKey('client-2026');
+  });
+
+  it('signs in with [new, old] while the issuer knows both keys', async () => {
+    const c = await startCase(
+      { tokenEndpointAuthMethod: 'private_key_jwt', clientJwks: { keys: [oldKey.publicJwk, newKey.publicJwk] as Record<string, unknown>[] } },
+      { clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: [newKey.privateJwk, oldKey.privateJwk] },
+    );
+    try {
+      expect((await signIn(c)).status).toBe(302);
+      expect(c.provider.grants.authorization_code).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('signs with the first key only: [new, old] fails (502) where the issuer knows only the old key, [old, new] works', async () => {
+    const c = await startCase(
+      { tokenEndpointAuthMethod: 'private_key_jwt', clientJwks: { keys: [oldKey.publicJwk] as Record<string, unknown>[] } },
+      { clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: [newKey.privateJwk, oldKey.privateJwk] },
+    );
+    try {
+      expect((await signIn(c)).status).toBe(502);
+      expect(c.provider.grantErrors).toContain('invalid_client');
+    } finally {
+      await c.close();
+    }
+    const before = await startCase(
+      { tokenEndpointAuthMethod: 'private_key_jwt', clientJwks: { keys: [oldKey.publicJwk] as Record<string, unknown>[] } },
+      { clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: [oldKey.privateJwk, newKey.privateJwk] },
+    );
+    try {
+      expect((await signIn(before)).status).toBe(302);
+    } finally {
+      await before.close();
+    }
+  });
+});
