@@ -111,7 +111,7 @@ export function toTokenSet(
     token_type: response.token_type,
     id_token: idToken,
     ...(response.refresh_token !== undefined ? { refresh_token: response.refresh_token } : {}),
-    ...(response.expires_in !== undefined ? { expires_at: Math.floor(now / 1000) + response.expires_in } : {}),
+    ...(response.expires_in !== undefined ? { expires_at: Math.floor(now / 1000) + response.expires_in, expires_in: response.expires_in } : {}),
     ...(response.scope !== undefined ? { scope: response.scope } : {}),
   };
 }

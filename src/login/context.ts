@@ -114,7 +114,7 @@ export class RequestContext implements OidcContext {
     if (this.opened !== undefined) return this.opened;
     const record = this.req.session?.oidc?.login;
     let opened: { record: SignedInRecord; tokens: TokenSet } | null = null;
-    if (record && typeof record.tokens === 'string' && typeof record.sub === 'string') {
+    if (record && typeof record.tokens === 'string' && typeof record.sub === 'string' && typeof record.createdAt === 'number') {
       const expired = loginEndsAt(record, this.runtime.config.session.absoluteDuration) <= Date.now();
       const tokens = expired ? undefined : this.runtime.sealer.unseal<TokenSet>(record.tokens, TOKENS_AAD);
       if (tokens && typeof tokens.access_token === 'string' && typeof tokens.id_token === 'string') opened = { record, tokens };
@@ -187,7 +187,8 @@ export class RequestContext implements OidcContext {
     if (!this.sessionAvailable) throw new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: this.sessionError });
     const opened = this.open();
     if (!opened) throw new LoginRequiredError();
-    if (!needsRefresh(opened.tokens, this.runtime.config.refreshMargin)) return opened.tokens.access_token;
+    const { refreshMargin, refreshMarginSet } = this.runtime.config;
+    if (!needsRefresh(opened.tokens, refreshMargin, Date.now(), !refreshMarginSet)) return opened.tokens.access_token;
     return (await this.refresh(opened)).access_token;
   }
 

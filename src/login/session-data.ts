@@ -64,6 +64,8 @@ export interface TokenSet {
   refresh_token?: string;
   /** Seconds since the epoch. */
   expires_at?: number;
+  /** The access token's lifetime as issued (`expires_in`), in seconds. */
+  expires_in?: number;
   scope?: string;
   /** The session's DPoP private key (RFC 9449), when `dpop` is on; the tokens are bound to it. */
   dpop_key?: DpopPrivateJwk;

@@ -22,7 +22,7 @@ export function addPendingLogin(
   options: { max: number; ttlMs: number; now?: number },
 ): void {
   const now = options.now ?? Date.now();
-  const kept = (data.pending ?? []).filter((record) => record.expiresAt > now);
+  const kept = pendingRecords(data).filter((record) => record.expiresAt > now);
   kept.push({ id: stateId(login.state), sealed: sealer.seal(login, TX_AAD), expiresAt: now + options.ttlMs });
   data.pending = kept.slice(-options.max);
 }
@@ -33,13 +33,13 @@ export function addPendingLogin(
  * Returns `undefined` when none matches, it expired, or it cannot be unsealed (secret changed).
  */
 export function takePendingLogin(data: OidcSessionData, state: string, sealer: Sealer, now = Date.now()): PendingLogin | undefined {
-  const records: PendingLoginRecord[] = data.pending ?? [];
+  const records = pendingRecords(data);
   const id = stateId(state);
   let found: PendingLoginRecord | undefined;
   for (const record of records) {
-    if (typeof record?.id === 'string' && constantEqual(record.id, id)) found = record;
+    if (constantEqual(record.id, id)) found = record;
   }
-  const rest = records.filter((record) => record !== found && record?.expiresAt > now);
+  const rest = records.filter((record) => record !== found && record.expiresAt > now);
   if (rest.length > 0) data.pending = rest;
   else delete data.pending;
   if (!found || found.expiresAt <= now) return undefined;
@@ -48,7 +48,20 @@ export function takePendingLogin(data: OidcSessionData, state: string, sealer: S
   return login;
 }
 
+/**
+ * The well-formed pending records of the session data. The session store is outside our trust
+ * boundary (a corrupted or hand-edited record must read as "no sign-in in flight", never as a 500).
+ */
+function pendingRecords(data: OidcSessionData): PendingLoginRecord[] {
+  const pending: unknown = data.pending;
+  if (!Array.isArray(pending)) return [];
+  return pending.filter(
+    (r): r is PendingLoginRecord =>
+      typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.sealed === 'string' && typeof r.expiresAt === 'number',
+  );
+}
+
 /** True when the session data holds at least one sign-in in flight. */
 export function hasPendingLogins(data: OidcSessionData | undefined): boolean {
-  return (data?.pending?.length ?? 0) > 0;
+  return data !== undefined && pendingRecords(data).length > 0;
 }

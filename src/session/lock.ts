@@ -34,6 +34,9 @@ const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call(
 const OK_MARK = 'r';
 const GRANT_FAILED_MARK = 'x';
 
+/** Most outcomes one instance remembers (see `recent`). */
+const MAX_REMEMBERED = 10_000;
+
 const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
 const WAIT_TIMEOUT = 'A token refresh for this session is still running; try again shortly.';
 
@@ -75,6 +78,14 @@ export class RefreshCoordinator {
   private readonly resultTtlMs: number;
   /** Locks this instance holds: lock key -> owner token. */
   private readonly held = new Map<string, string>();
+  /**
+   * Outcomes this instance produced, by result key, for `resultTtlMs`: a refresh whose result
+   * could not be written to Redis (a blip while the grant was at the issuer) is still found by
+   * the next request of this process, instead of spending the rotated-out refresh token again.
+   */
+  private readonly recent = new Map<string, { stored: string; expiresAt: number }>();
+  /** Background writes of outcomes Redis refused, retried until written or expired. */
+  private readonly pending = new Set<NodeJS.Timeout>();
   private closed = false;
 
   constructor(client: Redis | Cluster, options: RefreshCoordinatorOptions = {}) {
@@ -124,6 +135,9 @@ export class RefreshCoordinator {
     const resultKey = this.resultKey(sessionId, generation);
     const deadline = Date.now() + this.waitMs;
 
+    const remembered = this.remembered(resultKey);
+    if (remembered !== undefined) return settle(remembered);
+
     for (;;) {
       const existing = await this.redis(() => this.client.get(resultKey));
       if (existing !== null) return settle(existing);
@@ -141,6 +155,9 @@ export class RefreshCoordinator {
   /** Releases every lock this instance holds and refuses new runs. Call after the HTTP server drained. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.pending) clearTimeout(timer);
+    this.pending.clear();
+    this.recent.clear();
     const locks = [...this.held];
     this.held.clear();
     await Promise.all(locks.map(([key, owner]) => this.release(key, owner)));
@@ -152,6 +169,7 @@ export class RefreshCoordinator {
       this.client.eval(EXTEND, 1, lockKey, owner, String(this.lockTtlMs)).catch(() => undefined);
     }, Math.max(50, Math.floor(this.lockTtlMs / 3)));
     keepAlive.unref();
+    let written = true;
     try {
       // Someone may have finished between our first read and taking the lock.
       const existing = await this.redis(() => this.client.get(resultKey));
@@ -164,20 +182,74 @@ export class RefreshCoordinator {
       } catch (err) {
         if (isAuthError(err) && err.code === 'invalid_grant') {
           // Waiters on this refresh token fail the same way, without spending it again.
-          await this.client.set(resultKey, GRANT_FAILED_MARK + err.description, 'PX', this.resultTtlMs).catch(() => undefined);
+          written = await this.publish(resultKey, GRANT_FAILED_MARK + err.description, lockKey, owner);
         }
         throw err;
       }
-      // If this write fails the refresh still happened: answer it; waiters will retry with the lock.
-      await this.client.set(resultKey, OK_MARK + value, 'PX', this.resultTtlMs).catch(() => undefined);
+      // The refresh happened (a rotated refresh token is spent): its result must not be lost.
+      written = await this.publish(resultKey, OK_MARK + value, lockKey, owner);
       return value;
     } finally {
       clearInterval(keepAlive);
       if (this.held.get(lockKey) === owner) {
         this.held.delete(lockKey);
-        await this.release(lockKey, owner);
+        // An outcome still waiting to be written keeps the lock until it is (then releases it):
+        // waiters in other processes then read it instead of taking the lock and spending the
+        // old refresh token again.
+        if (written) await this.release(lockKey, owner);
       }
     }
+  }
+
+  /**
+   * Keeps an outcome in this process for `resultTtlMs` and writes it to Redis. When Redis refuses
+   * the write (it is down), retries in the background until it is written (then releases the
+   * lock) or `resultTtlMs` has passed. Answers whether the write succeeded now.
+   */
+  private async publish(resultKey: string, stored: string, lockKey: string, owner: string): Promise<boolean> {
+    this.remember(resultKey, stored);
+    const write = async (): Promise<boolean> => {
+      const left = (this.recent.get(resultKey)?.expiresAt ?? 0) - Date.now();
+      if (left <= 0) return true; // expired: nothing left to share
+      try {
+        await this.client.set(resultKey, stored, 'PX', Math.max(1, Math.round(left)));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (await write()) return true;
+    let pause = Math.max(50, this.pollMs * 4);
+    const retry = (): void => {
+      const timer = setTimeout(() => {
+        this.pending.delete(timer);
+        void write().then((done) => {
+          if (done) void this.release(lockKey, owner);
+          else if (!this.closed) retry();
+        });
+      }, pause);
+      timer.unref();
+      this.pending.add(timer);
+      pause = Math.min(pause * 2, 2000);
+    };
+    retry();
+    return false;
+  }
+
+  private remember(resultKey: string, stored: string): void {
+    const now = Date.now();
+    for (const [key, entry] of this.recent) if (entry.expiresAt <= now) this.recent.delete(key);
+    // Bounded: the oldest go first (a Map iterates in insertion order).
+    while (this.recent.size >= MAX_REMEMBERED) this.recent.delete(this.recent.keys().next().value as string);
+    this.recent.set(resultKey, { stored, expiresAt: now + this.resultTtlMs });
+  }
+
+  private remembered(resultKey: string): string | undefined {
+    const entry = this.recent.get(resultKey);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > Date.now()) return entry.stored;
+    this.recent.delete(resultKey);
+    return undefined;
   }
 
   /**

@@ -1,9 +1,10 @@
 import { RedisStore } from 'connect-redis';
 import type { SessionData, Store } from 'express-session';
 import { Cluster, type Redis } from 'ioredis';
-import { optionError, optionalNumber, optionalString } from '../config/assert.js';
+import { isPlainObject, optionError, optionalNumber, optionalString } from '../config/assert.js';
 import { ServiceUnavailableError } from '../errors/index.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
+import { whenReady } from './redis.js';
 
 /** Key prefix of session records when none is given. */
 export const DEFAULT_SESSION_PREFIX = 'oidc:sess:';
@@ -29,6 +30,8 @@ export interface SessionStoreOptions {
 type Callback = (err?: unknown, data?: any) => unknown;
 
 const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
+/** How long a store call waits for the client's connection in progress, in ms. */
+const FIRST_CONNECT_WAIT_MS = 2000;
 
 function unavailable(err: unknown): unknown {
   return err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err });
@@ -37,13 +40,28 @@ function unavailable(err: unknown): unknown {
 /**
  * connect-redis, with two changes at the edges: a Redis failure reaches express-session (and so
  * `next(err)`) as a 503 `ServiceUnavailableError` rather than a raw ioredis error (a 500), and a
- * record that is not valid JSON reads as "no session" instead of failing every request of that
- * cookie. On an ioredis `Cluster`, listing (`all`, `ids`, `length`, `clear`) scans every master.
+ * record that is not valid JSON, or not an object with a `cookie` object, reads as "no session"
+ * instead of failing every request of that cookie. On an ioredis `Cluster`, listing (`all`, `ids`, `length`, `clear`) scans every master.
  */
 class GuardedRedisStore extends RedisStore {
+  /** The ioredis client as given (RedisStore keeps only its own wrapper of it). */
+  private redis: Redis | Cluster | undefined;
+
+  attach(client: Redis | Cluster): this {
+    this.redis = client;
+    return this;
+  }
+
   private async guard(run: (cb: Callback) => Promise<unknown>, cb?: Callback): Promise<unknown> {
     let result: unknown;
     try {
+      // The offline queue is off, so a command sent while the client is still making its first
+      // connection fails at once: the first requests after start-up would get a 503. Wait for
+      // that connection (bounded); a Redis that is down fails the connect quickly anyway.
+      const status = this.redis?.status;
+      if (this.redis && (status === 'connecting' || status === 'connect' || status === 'wait')) {
+        await whenReady(this.redis, FIRST_CONNECT_WAIT_MS);
+      }
       result = await new Promise((resolve, reject) => {
         run((err, data) => (err ? reject(err) : resolve(data))).catch(reject);
       });
@@ -146,17 +164,25 @@ export function createSessionStore(options: SessionStoreOptions): Store {
 
   const serializer = {
     parse(text: string): SessionData {
+      let record: unknown;
       try {
-        return JSON.parse(text) as SessionData;
+        record = JSON.parse(text);
       } catch (err) {
         logger.warn('session record is not valid JSON; treating it as no session', describeCause(err));
         return null as unknown as SessionData;
       }
+      // express-session inflates `cookie` and fails the request (a 503 on every visit with that
+      // cookie) when a record is not an object with a cookie object: read those as no session too.
+      if (!isPlainObject(record) || !isPlainObject(record.cookie)) {
+        logger.warn('session record is not a session object; treating it as no session');
+        return null as unknown as SessionData;
+      }
+      return record as unknown as SessionData;
     },
     stringify: (sess: SessionData): string => JSON.stringify(sess),
   };
 
-  const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer });
+  const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer }).attach(client);
   if (isCluster(client)) {
     // connect-redis does not recognise an ioredis Cluster: it would SCAN one random node and send
     // multi-key DEL/MGET across slots. Per-key commands are enough for get/set/touch/destroy.

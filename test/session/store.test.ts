@@ -111,6 +111,17 @@ describe('session/store (connect-redis on ioredis)', () => {
       expect(records).toEqual([expect.objectContaining({ id: 'good', ok: true })]);
     });
 
+    it('serves the first calls on a client that is still connecting (no 503 right after start-up)', async () => {
+      const { client: fresh } = createRedisClient('redis://127.0.0.1:6379', recordingLogger());
+      const store = createSessionStore({ client: fresh as Redis, prefix });
+      try {
+        expect(fresh.status).not.toBe('ready');
+        await expect(get(store, 'never-written')).resolves.toBeFalsy(); // no record; not a 503
+      } finally {
+        await closeRedisClient(fresh);
+      }
+    });
+
     it('answers 503 from ids, length, all and clear when Redis is down', async () => {
       const { client: down } = createRedisClient(`redis://127.0.0.1:${await freePort()}`, recordingLogger());
       const store = createSessionStore({ client: down as Redis, prefix });
