@@ -7,27 +7,11 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK } from 'jose';
 import { constantEqual } from '../crypto/constant-equal.js';
-import { AuthError, InvalidTokenError, ServiceUnavailableError, type AuthErrorOptions } from '../errors/index.js';
+import { AuthError, InvalidDpopProofError, InvalidTokenError, ServiceUnavailableError, UseDpopNonceError } from '../errors/index.js';
 import { useOnce } from '../session/replay.js';
 import { confirmationOf } from './confirmation.js';
 import { DEFAULT_DPOP_MEMORY_REPLAY_MAX, MAX_DPOP_PROOF_BYTES } from './defaults.js';
 import type { BearerPayload } from './types.js';
-
-/** 401 `invalid_dpop_proof`: the `DPoP` proof is missing, malformed or fails a check (RFC 9449 §7.1). */
-export class InvalidDpopProofError extends AuthError {
-  override readonly name = 'InvalidDpopProofError';
-  constructor(description = 'The DPoP proof is invalid.', options?: AuthErrorOptions) {
-    super('invalid_dpop_proof', 401, description, options);
-  }
-}
-
-/** 401 `use_dpop_nonce` with a fresh `DPoP-Nonce` header: the proof lacks the current server nonce (RFC 9449 §9). */
-export class UseDpopNonceError extends AuthError {
-  override readonly name = 'UseDpopNonceError';
-  constructor(nonce: string, description = 'DPoP proof requires the server nonce', options?: AuthErrorOptions) {
-    super('use_dpop_nonce', 401, description, { ...options, headers: { ...(options?.headers ?? {}), 'DPoP-Nonce': nonce } });
-  }
-}
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const UNRESERVED = /[A-Za-z0-9\-._~]/;

@@ -21,8 +21,6 @@ export {
   DpopNonces,
   MemoryDpopReplayStore,
   redisDpopReplayStore,
-  InvalidDpopProofError,
-  UseDpopNonceError,
   type DpopProofExpectations,
   type VerifiedDpopProof,
   type DpopReplayStore,

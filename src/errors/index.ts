@@ -138,6 +138,22 @@ export class ServiceUnavailableError extends AuthError {
   }
 }
 
+/** 401 `invalid_dpop_proof`: the `DPoP` proof is missing, malformed or fails a check (RFC 9449 §7.1). */
+export class InvalidDpopProofError extends AuthError {
+  override readonly name = 'InvalidDpopProofError';
+  constructor(description = 'The DPoP proof is invalid.', options?: AuthErrorOptions) {
+    super('invalid_dpop_proof', 401, description, options);
+  }
+}
+
+/** 401 `use_dpop_nonce` with a fresh `DPoP-Nonce` header: the proof lacks the current server nonce (RFC 9449 §9). */
+export class UseDpopNonceError extends AuthError {
+  override readonly name = 'UseDpopNonceError';
+  constructor(nonce: string, description = 'DPoP proof requires the server nonce', options?: AuthErrorOptions) {
+    super('use_dpop_nonce', 401, description, { ...options, headers: { ...(options?.headers ?? {}), 'DPoP-Nonce': nonce } });
+  }
+}
+
 /** True for errors of this package (also across two loaded copies of it). */
 export function isAuthError(err: unknown): err is AuthError {
   return (
