@@ -44,6 +44,12 @@ export const LOGIN_DEFAULTS = {
   refreshMarginSeconds: 30,
   /** `session.cookieName`; prefixed `__Host-` when `baseURL` is https (RFC 6265bis §4.1.3.2). */
   cookieName: 'oidc.sid',
+  /**
+   * The cookie `attemptSilentLogin()` sets once it tried a silent sign-in in this browser (and
+   * logout sets, and a sign-in clears): `'1'`, HttpOnly, SameSite=Lax, no expiry (it lasts the
+   * browser session); prefixed `__Host-` when `baseURL` is https.
+   */
+  silentLoginCookieName: 'oidc.silent_tried',
   /** `session.rolling`: each response renews the session's idle lifetime. */
   rolling: true,
   /** `session.rollingDuration`: idle lifetime of a session, in seconds (one day). */

@@ -23,6 +23,11 @@ export interface AuthorizationRequestInput {
   appState?: Record<string, unknown>;
   /** DPoP (RFC 9449 §10): the key made for this sign-in and its thumbprint, sent as `dpop_jkt`. */
   dpop?: { key: NonNullable<PendingLogin['dpopKey']>; jkt: string };
+  /**
+   * A silent sign-in: `prompt=none` (OIDC Core §3.1.2.1) replaces any `prompt` of `extra`, and
+   * the pending sign-in is marked so the callback can end an interaction-required answer quietly.
+   */
+  silent?: boolean;
 }
 
 /**
@@ -33,6 +38,9 @@ export interface AuthorizationRequestInput {
  * URL carrying them, and the pending sign-in the callback will need (to be sealed into the session
  * before the redirect is sent). `authorizationRedirect` turns the parameters into a pushed or
  * signed request when configured.
+ *
+ * With `silent`, the request carries `prompt=none` (OIDC Core §3.1.2.1): the issuer must answer
+ * without showing the user anything, with a code or with an error such as `login_required`.
  *
  * Does not check that the issuer supports S256: PKCE is always sent (RFC 9700 §2.1.1).
  */
@@ -51,6 +59,7 @@ export function authorizationRequest(
     ...(input.maxAge !== undefined ? { maxAge: input.maxAge } : {}),
     ...(input.appState !== undefined ? { appState: input.appState } : {}),
     ...(input.dpop !== undefined ? { dpopKey: input.dpop.key } : {}),
+    ...(input.silent === true ? { silent: true as const } : {}),
   };
   const params = new Map<string, string[]>();
   const set = (name: string, value: string) => params.set(name, [value]);
@@ -58,6 +67,7 @@ export function authorizationRequest(
     if (name === 'resource') params.set('resource', JSON.parse(value) as string[]);
     else set(name, value);
   }
+  if (input.silent === true) set('prompt', 'none');
   set('response_type', 'code');
   set('client_id', input.clientID);
   set('redirect_uri', input.redirectUri);

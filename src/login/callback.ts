@@ -32,6 +32,38 @@ export function responseState(params: AuthorizationResponse): string {
 }
 
 /**
+ * RFC 9207 §2.4: the `iss` of an authorization response, when present, must be the issuer; it
+ * must be present when the issuer says `authorization_response_iss_parameter_supported`. Applies
+ * to error responses too (a mix-up attacker could otherwise answer for the issuer).
+ *
+ * @throws InvalidRequestError (400) when `iss` is wrong or missing.
+ */
+export function validateResponseIssuer(params: AuthorizationResponse, metadata: IssuerMetadata): void {
+  const iss = params.iss;
+  if (iss !== undefined) {
+    if (singleParam(iss) !== metadata.issuer) throw new InvalidRequestError('The sign-in response comes from another issuer (iss).');
+  } else if (metadata.authorization_response_iss_parameter_supported === true) {
+    throw new InvalidRequestError('The sign-in response has no iss parameter.');
+  }
+}
+
+/**
+ * The error codes of OIDC Core §3.1.2.6 with which an issuer answers `prompt=none` when the user
+ * would have to interact (sign in, consent, pick an account): the quiet end of a silent sign-in.
+ */
+const INTERACTION_NEEDED: ReadonlySet<string> = new Set(['login_required', 'consent_required', 'interaction_required', 'account_selection_required']);
+
+/**
+ * True when an authorization response is an error saying the user must interact with the issuer
+ * (OIDC Core §3.1.2.6: `login_required`, `consent_required`, `interaction_required`,
+ * `account_selection_required`). Does not check `iss`: call `validateResponseIssuer` as well.
+ */
+export function interactionRequired(params: AuthorizationResponse): boolean {
+  const error = singleParam(params.error);
+  return error !== undefined && params.code === undefined && INTERACTION_NEEDED.has(error);
+}
+
+/**
  * Checks an authorization response once its `state` matched a pending sign-in:
  * - RFC 9207 §2.4: `iss`, when present, must be the issuer; it must be present when the issuer
  *   says `authorization_response_iss_parameter_supported` (a mix-up attack defence);
@@ -41,12 +73,7 @@ export function responseState(params: AuthorizationResponse): string {
  * Returns the authorization code.
  */
 export function validateAuthorizationResponse(params: AuthorizationResponse, metadata: IssuerMetadata): string {
-  const iss = params.iss;
-  if (iss !== undefined) {
-    if (singleParam(iss) !== metadata.issuer) throw new InvalidRequestError('The sign-in response comes from another issuer (iss).');
-  } else if (metadata.authorization_response_iss_parameter_supported === true) {
-    throw new InvalidRequestError('The sign-in response has no iss parameter.');
-  }
+  validateResponseIssuer(params, metadata);
   if (params.error !== undefined) {
     const raw = singleParam(params.error) ?? 'invalid_request';
     const shown = raw.replace(/[^\w.-]/g, '').slice(0, 64) || 'error';

@@ -187,8 +187,7 @@ export class RequestContext implements OidcContext {
     if (!this.sessionAvailable) throw new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: this.sessionError });
     const opened = this.open();
     if (!opened) throw new LoginRequiredError();
-    const { refreshMargin, refreshMarginSet } = this.runtime.config;
-    if (!needsRefresh(opened.tokens, refreshMargin, Date.now(), !refreshMarginSet)) return opened.tokens.access_token;
+    if (!needsRefresh(opened.tokens, this.runtime.config.refreshMargin)) return opened.tokens.access_token;
     return (await this.refresh(opened)).access_token;
   }
 

@@ -1,6 +1,7 @@
 // Public exports of the sign-in half. Re-exports only.
 export { auth, type AuthRouter, type SessionAdmin } from './middleware.js';
 export { requiresAuth, requiresClaim, type RequiresAuthOptions } from './requires-auth.js';
+export { attemptSilentLogin } from './silent-login.js';
 export type { OidcContext, AccessToken } from './context.js';
 export type {
   AfterCallback,

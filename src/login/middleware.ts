@@ -20,7 +20,7 @@ import { asyncHandler } from '../util/async-handler.js';
 import { describeCause } from '../util/logger.js';
 import { authorizationRedirect, authorizationRequest } from './authorize.js';
 import { validateLogoutToken } from './backchannel-logout.js';
-import { codeExchange, responseState, singleParam, validateAuthorizationResponse } from './callback.js';
+import { codeExchange, interactionRequired, responseState, singleParam, validateAuthorizationResponse, validateResponseIssuer } from './callback.js';
 import { loginEndsAt, publicClaims, RequestContext } from './context.js';
 import { dpopJkt, DpopNonces, generateDpopKey, type DpopPrivateJwk } from './dpop.js';
 import { handleError } from './handle-error.js';
@@ -29,10 +29,11 @@ import { endSessionUrl, revokeToken } from './logout.js';
 import { checkAuthorizationParams, resolveLoginConfig, type AfterCallback, type AuthOptions, type LoginConfig, type LoginOptions } from './options.js';
 import { requiresAuth } from './requires-auth.js';
 import { safeReturnTo } from './return-to.js';
-import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
+import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime, type StartLoginMode } from './runtime.js';
 import type { OidcSessionData, TokenSet } from './session-data.js';
 import './response-context.js';
 import { destroyById, destroySession, regenerateSession, saveSession, type SessionRequest } from './session-ops.js';
+import { clearSilentLoginMark, markSilentLoginTried } from './silent-login.js';
 import { addPendingLogin, hasPendingLogins, takePendingLogin } from './transactions.js';
 
 /** Managing sessions from outside a request (admin pages, account deletion). Needs `session.redis`. */
@@ -241,6 +242,7 @@ export function auth(options?: AuthOptions): AuthRouter {
     useOnce: redis ? (key, ttlMs) => useOnce(redis.client, key, ttlMs) : memoryUseOnce(),
     localRefreshes: new Map(),
     dpopNonces: new DpopNonces(),
+    startLogin,
   };
   const parseForm = express.urlencoded({ extended: false, limit: LOGIN_DEFAULTS.formBodyLimit, parameterLimit: 50 });
   const storeOf = (req: SessionRequest): Store | undefined => runtime.store ?? req.sessionStore;
@@ -329,9 +331,9 @@ export function auth(options?: AuthOptions): AuthRouter {
   /**
    * Starts a sign-in (OIDC Core §3.1.2.1, RFC 7636; RFC 9126 / RFC 9101 / RFC 9449 when on): the
    * pending sign-in is sealed into the session only once the issuer accepted a pushed request,
-   * so a refused one leaves nothing behind.
+   * so a refused one leaves nothing behind. `mode.silent`: `prompt=none` (`attemptSilentLogin()`).
    */
-  async function startLogin(req: Request, res: Response, options: LoginOptions): Promise<void> {
+  async function startLogin(req: Request, res: Response, options: LoginOptions, mode: StartLoginMode = {}): Promise<void> {
     noStore(res);
     needSession(req);
     if (!isPlainObject(options)) throw new TypeError('res.oidc.login() takes an options object');
@@ -359,6 +361,7 @@ export function auth(options?: AuthOptions): AuthRouter {
       returnTo,
       ...(appState !== undefined ? { appState } : {}),
       ...(dpop !== undefined ? { dpop } : {}),
+      ...(mode.silent === true ? { silent: true } : {}),
     });
     const url = await authorizationRedirect(metadata, request, {
       clientID: config.clientID,
@@ -405,6 +408,15 @@ export function auth(options?: AuthOptions): AuthRouter {
     await saveSession(req, timeoutMs);
 
     const metadata = await discovery.metadata();
+    if (pending.silent === true && interactionRequired(params)) {
+      // OIDC Core §3.1.2.6: the silent sign-in needs the user; not an error. Back to the page,
+      // signed out, with the marker set (again) so the page does not try once more.
+      validateResponseIssuer(params, metadata);
+      logger.debug('silent sign-in ended: the issuer needs the user to interact', { error: singleParam(params.error) });
+      markSilentLoginTried(res, config);
+      res.redirect(302, pending.returnTo);
+      return;
+    }
     const code = validateAuthorizationResponse(params, metadata);
     const { tokens, claims } = await codeExchange({
       metadata,
@@ -450,6 +462,7 @@ export function auth(options?: AuthOptions): AuthRouter {
         .add({ sessionId: req.sessionID, sub: claims.sub, ...(sid !== undefined ? { sid } : {}), expiresAt: expiresAt ?? absoluteEnd })
         .catch((err: unknown) => logger.warn('session index update failed', describeCause(err)));
     }
+    clearSilentLoginMark(req, res, config);
     res.redirect(302, pending.returnTo);
   });
   router.get(config.routes.callback, callback);
@@ -475,6 +488,8 @@ export function auth(options?: AuthOptions): AuthRouter {
     if (!config.useExistingSession) {
       res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
     }
+    // No silent sign-in right after a logout: the issuer's session may still be alive.
+    markSilentLoginTried(res, config);
     const idpLogout = config.idpLogout ?? Boolean(metadata?.end_session_endpoint);
     const target =
       tokens && metadata && idpLogout

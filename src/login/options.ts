@@ -196,11 +196,7 @@ export interface AuthOptions {
   clockTolerance?: number;
   /** Timeout of one request to the issuer, in ms. Default 5000. */
   httpTimeout?: number;
-  /**
-   * Refresh an access token this many seconds before it expires. Default 30, and then at most half
-   * the token's lifetime (a 20 s token is refreshed 10 s before expiry, not on every call); a value
-   * set here is used as given.
-   */
+  /** Refresh an access token this many seconds before it expires. Default 30. */
   refreshMargin?: number;
   session?: SessionOptions;
   /** The app mounted express-session itself: use `req.session`, mount none. */
@@ -259,8 +255,6 @@ export interface LoginConfig {
   clockTolerance: number;
   httpTimeout: number;
   refreshMargin: number;
-  /** True when `refreshMargin` was set: then it is used as given, not capped at half a token's lifetime. */
-  refreshMarginSet: boolean;
   session: {
     redis: string | Redis | Cluster | undefined;
     store: Store | undefined;
@@ -607,7 +601,6 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
     clockTolerance: seconds('clockTolerance', options.clockTolerance, LOGIN_DEFAULTS.clockToleranceSeconds, 0, 600),
     httpTimeout: optionalNumber('httpTimeout', options.httpTimeout, 100, 120_000, 'milliseconds') ?? LOGIN_DEFAULTS.httpTimeoutMs,
     refreshMargin: seconds('refreshMargin', options.refreshMargin, LOGIN_DEFAULTS.refreshMarginSeconds, 0, 3600),
-    refreshMarginSet: options.refreshMargin !== undefined,
     session: {
       redis,
       store,

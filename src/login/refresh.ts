@@ -6,22 +6,9 @@ import { validateIdToken, type IdTokenChecks } from './id-token.js';
 import type { TokenSet } from './session-data.js';
 import { tokenRequest } from './token-endpoint.js';
 
-/**
- * True when the access token expired or expires within the margin (unknown expiry: false). With
- * `capAtHalfLifetime` (the default margin) the margin is at most half the token's issued
- * lifetime: a token that lives no longer than the margin would otherwise be refreshed on every
- * call. A margin the app set explicitly is used as given.
- */
-export function needsRefresh(
-  tokens: Pick<TokenSet, 'expires_at' | 'expires_in'>,
-  marginSeconds: number,
-  now = Date.now(),
-  capAtHalfLifetime = true,
-): boolean {
-  if (tokens.expires_at === undefined) return false;
-  const lifetime = tokens.expires_in;
-  const margin = capAtHalfLifetime && lifetime !== undefined && lifetime > 0 ? Math.min(marginSeconds, Math.floor(lifetime / 2)) : marginSeconds;
-  return tokens.expires_at - margin <= Math.floor(now / 1000);
+/** True when the access token expired or expires within `marginSeconds` (unknown expiry: false). */
+export function needsRefresh(tokens: Pick<TokenSet, 'expires_at'>, marginSeconds: number, now = Date.now()): boolean {
+  return tokens.expires_at !== undefined && tokens.expires_at - marginSeconds <= Math.floor(now / 1000);
 }
 
 /** What a refresh grant needs (RFC 6749 §6). */

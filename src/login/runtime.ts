@@ -1,3 +1,4 @@
+import type { Request, Response } from 'express';
 import type { Store } from 'express-session';
 import type { IssuerMetadata, IssuerDiscovery } from '../issuer/discovery.js';
 import type { RemoteKeySet } from '../issuer/jwks.js';
@@ -8,7 +9,7 @@ import type { SessionIndexApi, UseOnce } from '../session/memory-index.js';
 import type { ClientAuth } from './client-auth.js';
 import type { DpopNonces } from './dpop.js';
 import { idTokenAlgorithms, type IdTokenChecks } from './id-token.js';
-import type { LoginConfig } from './options.js';
+import type { LoginConfig, LoginOptions } from './options.js';
 
 /** AAD of the sealed token set: it never opens as anything else. */
 export const TOKENS_AAD = 'oidc-guard token set';
@@ -32,6 +33,17 @@ export interface LoginRuntime {
   localRefreshes: Map<string, Promise<string>>;
   /** The latest DPoP nonces of the issuer's endpoints (RFC 9449 §8). */
   dpopNonces: DpopNonces;
+  /**
+   * Starts a sign-in and redirects to the issuer (what `res.oidc.login()` runs; `silent` for
+   * `attemptSilentLogin()`). Rejects on failure, with nothing sent.
+   */
+  startLogin(req: Request, res: Response, options: LoginOptions, mode?: StartLoginMode): Promise<void>;
+}
+
+/** How `startLogin` starts a sign-in. */
+export interface StartLoginMode {
+  /** `prompt=none`, and an interaction-required answer ends quietly (see `attemptSilentLogin()`). */
+  silent?: boolean;
 }
 
 /** The ID token checks that do not depend on the request. */

@@ -34,6 +34,11 @@ export interface PendingLogin {
   appState?: Record<string, unknown>;
   /** The DPoP key made for this sign-in (RFC 9449), whose thumbprint went out as `dpop_jkt`. */
   dpopKey?: DpopPrivateJwk;
+  /**
+   * A silent sign-in (`prompt=none`, started by `attemptSilentLogin()`): an answer that the user
+   * must interact (OIDC Core §3.1.2.6) ends quietly at `returnTo`, signed out.
+   */
+  silent?: true;
 }
 
 /** A signed-in user, as stored. */
