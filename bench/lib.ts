@@ -29,6 +29,12 @@ export interface Child {
   stop(): Promise<void>;
 }
 
+/** Children still running: killed when this process exits, even after a failure. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of running) proc.kill('SIGTERM');
+});
+
 /**
  * Starts `bench/<script>` under tsx with the given env; resolves when it prints `ready <url>`.
  */
@@ -38,6 +44,8 @@ export async function startChild(script: string, env: Record<string, string>): P
     env: { ...process.env, ...env, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   const lines = createInterface({ input: proc.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);

@@ -2,7 +2,14 @@
  * `npm run bench`: every benchmark in one run, on loopback. Figures are medians of BENCH_ROUNDS
  * rounds (default 3) of BENCH_DURATION seconds (default 3), reported as ratios against baselines
  * measured in the same run. Prints tables and writes bench/results/latest.json.
- * Select sections with BENCH_ONLY=guard,memory (default: all).
+ * Select sections with BENCH_ONLY=guard,memory,pages,signins,refresh,sessions (default: all):
+ * - guard: requireBearer() against express-oauth2-jwt-bearer, express-jwt and no guard;
+ * - memory: the guard's RSS over 100,000 first-seen tokens;
+ * - pages: signed-in page views, our auth() against express-openid-connect and no auth, with the
+ *   Redis commands per view;
+ * - signins: full code-flow sign-ins per second, ours against express-openid-connect;
+ * - refresh: 50 concurrent requests of one expiring session over two processes;
+ * - sessions: our app's memory over 10,000 sessions, and the Redis keys they leave.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,24 +17,64 @@ import path from 'node:path';
 import { startBenchIssuer } from './issuer-keys.js';
 import { benchGuard } from './guard.js';
 import { benchGuardMemory } from './memory.js';
-import { benchDir, CONNECTIONS, DURATION, ROUNDS } from './lib.js';
+import { benchPages } from './pages.js';
+import { benchRefresh } from './refresh.js';
+import { benchSessionMemory } from './session-memory.js';
+import { benchSignIns } from './signins.js';
+import { benchDir, CONNECTIONS, DURATION, ROUNDS, startChild } from './lib.js';
 
-const only = new Set((process.env.BENCH_ONLY ?? 'guard,memory').split(',').map((s) => s.trim()));
+const SECTIONS = ['guard', 'memory', 'pages', 'signins', 'refresh', 'sessions'] as const;
+const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
+for (const name of only) {
+  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_ONLY: unknown section "${name}" (known: ${SECTIONS.join(', ')})`);
+}
+const load = () => os.loadavg().map((n) => Math.round(n * 100) / 100);
+const started = Date.now();
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-  settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: CONNECTIONS },
+  machine: {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    loadAvgAtStart: load(),
+  },
+  settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: CONNECTIONS, sections: [...only] },
 };
-
-const issuer = await startBenchIssuer();
-try {
-  if (only.has('guard')) results.guard = await benchGuard(issuer);
-  if (only.has('memory')) results.guardMemory = await benchGuardMemory(issuer);
-} finally {
-  await issuer.close();
+const timings: Record<string, number> = {};
+async function section<T>(name: string, key: string, run: () => Promise<T>): Promise<void> {
+  if (!only.has(name)) return;
+  const t = Date.now();
+  results[key] = await run();
+  timings[name] = Math.round((Date.now() - t) / 1000);
 }
 
+if (only.has('guard') || only.has('memory')) {
+  const issuer = await startBenchIssuer();
+  try {
+    await section('guard', 'guard', () => benchGuard(issuer));
+    await section('memory', 'guardMemory', () => benchGuardMemory(issuer));
+  } finally {
+    await issuer.close();
+  }
+}
+if (only.has('pages') || only.has('signins') || only.has('refresh') || only.has('sessions')) {
+  // The sign-in sections share one fast OpenID Provider, in its own process.
+  const issuer = await startChild('login-issuer-server.ts', {});
+  try {
+    await section('pages', 'pages', () => benchPages(issuer.url));
+    await section('signins', 'signIns', () => benchSignIns(issuer.url));
+    await section('refresh', 'refresh', () => benchRefresh(issuer.url));
+    await section('sessions', 'sessionMemory', () => benchSessionMemory(issuer.url));
+  } finally {
+    await issuer.stop();
+  }
+}
+
+(results.machine as Record<string, unknown>).loadAvgAtEnd = load();
+results.secondsBySection = timings;
+results.totalSeconds = Math.round((Date.now() - started) / 1000);
 mkdirSync(path.join(benchDir, 'results'), { recursive: true });
 const file = path.join(benchDir, 'results', 'latest.json');
 writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)}\n`);
+process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)} (${results.totalSeconds} s)\n`);

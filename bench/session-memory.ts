@@ -1,0 +1,126 @@
+/**
+ * Memory after many sessions: RSS (and heap, after a forced GC) of our app process before and
+ * after 10,000 sign-ins, and after each of those sessions is used once more; then the Redis keys
+ * the sign-ins left (by kind), whether every one carries a TTL, and their memory in Redis.
+ * The process should not grow with sessions: they live in Redis, not in the app.
+ */
+import { closedLoop, signIn } from './browser.js';
+import { load, printTable, startChild } from './lib.js';
+import { benchPrefix, childRss, deleteUnder, keysUnder, mib, redisClient } from './login-shared.js';
+
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000);
+const CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 10);
+
+export interface SessionMemoryFigures {
+  sessions: number;
+  rssMiB: { start: number; afterSignIns: number; afterUse: number };
+  heapMiB: { start: number; afterSignIns: number; afterUse: number };
+  growthMiB: { rss: number; heap: number };
+  signInsPerSecond: number;
+  redis: {
+    keys: number;
+    byKind: Record<string, number>;
+    withoutTtl: number;
+    /** Smallest and largest TTL left, in seconds. */
+    ttlSeconds: { min: number; max: number };
+    /** MEMORY USAGE summed over the keys, per session. */
+    bytesPerSession: number;
+  };
+}
+
+function kindOf(key: string, prefix: string): string {
+  const rest = key.slice(prefix.length);
+  if (rest.startsWith('sess:')) return 'sess';
+  if (rest.startsWith('idx:sub:')) return 'idx:sub';
+  if (rest.startsWith('idx:sid:')) return 'idx:sid';
+  if (rest.startsWith('refresh:')) return 'refresh';
+  return rest.split(':')[0] ?? 'other';
+}
+
+export async function benchSessionMemory(issuer: string): Promise<SessionMemoryFigures> {
+  const prefix = benchPrefix('memory');
+  const child = await startChild('login-server.ts', { BENCH_VARIANT: 'ours', BENCH_ISSUER: issuer, BENCH_PREFIX: prefix, NODE_OPTIONS: '--expose-gc' });
+  const redis = redisClient();
+  try {
+    // Warm every code path once, so start-up allocations are not counted as growth.
+    const warm = await signIn(child.url);
+    await load({ url: `${child.url}/page`, headers: { cookie: warm.cookie }, amount: 500, connections: 10 });
+    const start = await childRss(child.url, true);
+
+    const cookies: string[] = new Array<string>(SESSIONS);
+    const t = await closedLoop(
+      async (i) => {
+        cookies[i] = (await signIn(child.url)).cookie;
+      },
+      { concurrency: CONCURRENCY, total: SESSIONS },
+    );
+    const afterSignIns = await childRss(child.url, true);
+
+    let i = 0;
+    const use = await load({ url: `${child.url}/page`, amount: SESSIONS, connections: 10, nextHeaders: () => ({ cookie: cookies[i++ % SESSIONS]! }) });
+    if (use.non2xx > 0 || use.errors > 0) throw new Error(`session memory: using the sessions gave ${use.non2xx} non-2xx, ${use.errors} errors`);
+    const afterUse = await childRss(child.url, true);
+
+    const keys = await keysUnder(redis, prefix);
+    const byKind: Record<string, number> = {};
+    for (const k of keys) byKind[kindOf(k, prefix)] = (byKind[kindOf(k, prefix)] ?? 0) + 1;
+    let withoutTtl = 0;
+    let minTtl = Infinity;
+    let maxTtl = 0;
+    let bytes = 0;
+    for (let j = 0; j < keys.length; j += 1000) {
+      const batch = keys.slice(j, j + 1000);
+      const pipe = redis.pipeline();
+      for (const k of batch) pipe.pttl(k).memory('USAGE', k);
+      const out = (await pipe.exec()) ?? [];
+      for (let n = 0; n < out.length; n += 2) {
+        const ttl = Number(out[n]![1]);
+        if (ttl < 0) withoutTtl += 1;
+        else {
+          minTtl = Math.min(minTtl, ttl / 1000);
+          maxTtl = Math.max(maxTtl, ttl / 1000);
+        }
+        bytes += Number(out[n + 1]![1] ?? 0);
+      }
+    }
+    const sessions = SESSIONS + 1;
+    const figures: SessionMemoryFigures = {
+      sessions: SESSIONS,
+      rssMiB: { start: mib(start.rss), afterSignIns: mib(afterSignIns.rss), afterUse: mib(afterUse.rss) },
+      heapMiB: { start: mib(start.heapUsed), afterSignIns: mib(afterSignIns.heapUsed), afterUse: mib(afterUse.heapUsed) },
+      growthMiB: { rss: mib(afterUse.rss - start.rss), heap: mib(afterUse.heapUsed - start.heapUsed) },
+      signInsPerSecond: Math.round(t.done / t.seconds),
+      redis: {
+        keys: keys.length,
+        byKind,
+        withoutTtl,
+        ttlSeconds: { min: Math.round(minTtl), max: Math.round(maxTtl) },
+        bytesPerSession: Math.round(bytes / sessions),
+      },
+    };
+    printTable(`Session memory (our app process, ${SESSIONS} sign-ins then one page view each; MiB after a forced GC)`, [
+      {
+        'RSS start': figures.rssMiB.start,
+        'RSS after sign-ins': figures.rssMiB.afterSignIns,
+        'RSS after use': figures.rssMiB.afterUse,
+        'RSS growth': figures.growthMiB.rss,
+        'heap start/end': `${figures.heapMiB.start}/${figures.heapMiB.afterUse}`,
+        'sign-ins/s': figures.signInsPerSecond,
+      },
+    ]);
+    printTable('Redis keys left by those sign-ins', [
+      {
+        keys: keys.length,
+        ...byKind,
+        'without TTL': withoutTtl,
+        'TTL min..max s': `${figures.redis.ttlSeconds.min}..${figures.redis.ttlSeconds.max}`,
+        'bytes/session': figures.redis.bytesPerSession,
+      },
+    ]);
+    return figures;
+  } finally {
+    await child.stop();
+    await deleteUnder(redis, prefix);
+    await redis.quit();
+  }
+}
