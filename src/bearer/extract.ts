@@ -79,7 +79,8 @@ function fromBody(parts: BearerRequestParts): string | undefined {
 }
 
 function queryHasToken(query: BearerRequestParts['query']): boolean {
-  if (query === undefined) return false;
+  // No query at all (the common case) needs no URLSearchParams.
+  if (query === undefined || query === '') return false;
   if (typeof query === 'string') return new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).has('access_token');
   if (query instanceof URLSearchParams) return query.has('access_token');
   return Object.hasOwn(query, 'access_token');

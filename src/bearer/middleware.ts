@@ -2,7 +2,6 @@ import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError, InvalidTokenError, UnauthorizedError } from '../errors/index.js';
 import { buildChallenge } from '../errors/www-authenticate.js';
-import { asyncHandler } from '../util/async-handler.js';
 import { describeCause, type Logger } from '../util/logger.js';
 import { resolveBearerOptions, type ResolvedDpopConfig } from './config.js';
 import { confirmationOf } from './confirmation.js';
@@ -18,7 +17,7 @@ import {
   type DpopReplayStore,
   type VerifiedDpopProof,
 } from './dpop.js';
-import { extractAccessToken } from './extract.js';
+import { extractAccessToken, type PresentedToken } from './extract.js';
 import { certificateFromHeader, checkCertificateBinding } from './mtls.js';
 import {
   checkAllScopes,
@@ -29,7 +28,7 @@ import {
   normaliseScopes,
   type ClaimValue,
 } from './scopes.js';
-import type { BearerErrorHandler, BearerOptions, BearerPayload } from './types.js';
+import type { BearerAuth, BearerErrorHandler, BearerOptions, BearerPayload } from './types.js';
 import { verifierFor, type BearerVerifier } from './verifier.js';
 
 type Scheme = 'Bearer' | 'DPoP';
@@ -198,31 +197,25 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     return replay;
   }
 
-  const handler = asyncHandler('requireBearer', async function requireBearer(req, res, next) {
-    let state = noCredentials;
-    requestStates.set(req, state);
-    const use = (schemes: readonly Scheme[]): void => {
-      state = { responder, schemes };
-      requestStates.set(req, state);
-    };
+  // The two states a request with credentials can end in; shared, so no request allocates one.
+  const bearerState: RequestState = { responder, schemes: ['Bearer'] };
+  const dpopState: RequestState = { responder, schemes: ['DPoP'] };
+
+  /**
+   * The asynchronous part: the DPoP proof, the token check on a cache miss, the bindings and the
+   * replay record. `hit` is the cache's answer when the caller already looked (Bearer scheme).
+   */
+  async function verifyAndBind(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    presented: PresentedToken,
+    initial: RequestState,
+    looked: boolean,
+    hit: BearerAuth | undefined,
+  ): Promise<void> {
+    let state = initial;
     try {
-      // A malformed request is answered in the scheme it tried (Bearer unless it said DPoP).
-      const said = /^\s*dpop(\s|$)/i.test(String(req.headers.authorization ?? '')) && dpop.mode !== 'disabled';
-      use(said || dpop.mode === 'required' ? ['DPoP'] : ['Bearer']);
-      const presented = extractAccessToken(
-        { headers: req.headers, body: req.body as unknown, query: rawQuery(req), method: req.method },
-        { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled' },
-      );
-      if (presented === undefined) {
-        state = noCredentials;
-        requestStates.set(req, state);
-        if (config.credentialsRequired) throw new UnauthorizedError(noCredentialsText);
-        delete req.auth;
-        next();
-        return;
-      }
-      use(presented.scheme === 'DPoP' || dpop.mode === 'required' ? ['DPoP'] : ['Bearer']);
-      if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
       let proof: VerifiedDpopProof | undefined;
       if (presented.scheme === 'DPoP') {
         proof = await verifyDpopProof(dpopProofOf({ dpop: req.headersDistinct?.dpop ?? req.headers.dpop }), {
@@ -235,9 +228,9 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
           ...(nonces ? { nonces } : {}),
         });
       }
-      const auth = await verifier.verify(presented.token);
+      const auth = hit ?? (looked ? await verifier.verifyUncached(presented.token) : await verifier.verify(presented.token));
       // A DPoP-bound token sent as Bearer: tell the client to use DPoP, when this guard accepts it.
-      if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined) use(['DPoP']);
+      if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined) state = dpopState;
       checkDpopBinding(auth.payload, presented.scheme, proof);
       checkCertificateBinding(auth.payload, () => clientCertificate(req, config.mtls.certificateHeader));
       if (proof) {
@@ -246,12 +239,69 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
       }
       req.auth = { ...auth, scheme: presented.scheme };
     } catch (err) {
+      requestStates.set(req, state);
       if (!(err instanceof AuthError)) throw err;
       refuse(err, req, res, next, state);
       return;
     }
+    requestStates.set(req, state);
     next();
-  });
+  }
+
+  // Not asyncHandler: a repeated Bearer token is answered from the verified-token cache here,
+  // synchronously, without the promise hops of an async middleware, which under HTTP load cost
+  // more than the lookup itself. Everything else goes on in verifyAndBind(), whose rejections
+  // reach next(err) as asyncHandler's would (Express 4 and 5 alike).
+  function handler(req: Request, res: Response, next: NextFunction): void {
+    let state = noCredentials;
+    let presented: PresentedToken | undefined;
+    let looked = false;
+    let hit: BearerAuth | undefined;
+    try {
+      // A malformed request is answered in the scheme it tried (Bearer unless it said DPoP).
+      const said = /^\s*dpop(\s|$)/i.test(String(req.headers.authorization ?? '')) && dpop.mode !== 'disabled';
+      state = said || dpop.mode === 'required' ? dpopState : bearerState;
+      presented = extractAccessToken(
+        { headers: req.headers, body: req.body as unknown, query: rawQuery(req), method: req.method },
+        { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled' },
+      );
+      if (presented === undefined) {
+        state = noCredentials;
+        if (config.credentialsRequired) throw new UnauthorizedError(noCredentialsText);
+        delete req.auth;
+      } else {
+        state = presented.scheme === 'DPoP' || dpop.mode === 'required' ? dpopState : bearerState;
+        if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
+        if (presented.scheme === 'Bearer') {
+          looked = true;
+          hit = verifier.cached(presented.token);
+          // Fast path: a cached token without `cnf` has no DPoP or certificate binding to check
+          // (confirmationOf() is `{}`), so it is accepted as is. `hit` is the cache's own copy.
+          if (hit !== undefined && hit.payload.cnf === undefined) {
+            hit.scheme = 'Bearer';
+            req.auth = hit;
+            presented = undefined;
+          }
+        }
+      }
+    } catch (err) {
+      requestStates.set(req, state);
+      if (!(err instanceof AuthError)) {
+        next(err);
+        return;
+      }
+      refuse(err, req, res, next, state);
+      return;
+    }
+    // No credentials (and none required), or accepted from the cache above.
+    if (presented === undefined) {
+      requestStates.set(req, state);
+      next();
+      return;
+    }
+    verifyAndBind(req, res, next, presented, state, looked, hit).catch(next);
+  }
+  Object.defineProperty(handler, 'name', { value: 'requireBearer' });
   return Object.assign(handler, { verifier });
 }
 

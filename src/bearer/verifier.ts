@@ -122,6 +122,17 @@ export interface BearerVerifier {
 }
 
 /**
+ * The checker as `requireBearer()` uses it: `verify()` split into its synchronous cache lookup
+ * and the check on a miss, so a cached token can be accepted without a promise hop.
+ */
+export interface InternalBearerVerifier extends BearerVerifier {
+  /** The cached result for `token` (a copy), or `undefined` on a miss. Synchronous. */
+  cached(token: string): BearerAuth | undefined;
+  /** `verify()` without the cache lookup (the caller just missed); caches an accepted token. */
+  verifyUncached(token: string): Promise<BearerAuth>;
+}
+
+/**
  * Builds the token checker behind `requireBearer()`, for use without Express (a WebSocket
  * upgrade, a queue consumer). Options are those of `requireBearer()` and are checked here.
  *
@@ -137,7 +148,7 @@ export function createBearerVerifier(options?: BearerOptions): BearerVerifier {
 }
 
 /** The checker for options already resolved by `resolveBearerOptions()`. */
-export function verifierFor(config: ResolvedBearerConfig): BearerVerifier {
+export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifier {
   const trusts = config.issuers.map((issuer) => new IssuerTrust(issuer, config));
   const introspecting = trusts.find((t) => t.resolved.introspection !== undefined);
   const cache = config.cache === false ? undefined : new VerifiedTokenCache(config.cache);
@@ -155,9 +166,15 @@ export function verifierFor(config: ResolvedBearerConfig): BearerVerifier {
     return trust;
   }
 
+  function cached(token: string): BearerAuth | undefined {
+    return cache?.get(token, config.clockTolerance);
+  }
+
   async function verify(token: string): Promise<BearerAuth> {
-    const cached = cache?.get(token, config.clockTolerance);
-    if (cached) return cached;
+    return cached(token) ?? verifyUncached(token);
+  }
+
+  async function verifyUncached(token: string): Promise<BearerAuth> {
     const now = Date.now();
     if (token.split('.').length === 3) {
       const trust = pickIssuer(token);
@@ -181,6 +198,8 @@ export function verifierFor(config: ResolvedBearerConfig): BearerVerifier {
 
   return {
     verify,
+    cached,
+    verifyUncached,
     config,
     cache,
     jwksFetchCount: () => trusts.reduce((sum, t) => sum + (t.keySet?.fetchCount ?? 0), 0),
