@@ -2,58 +2,12 @@
  * The session store goes away and comes back (docs/CONTRACT.md, "Behaviour the routes share"):
  * the app reaches the real Redis through a TCP relay the test can cut and restore.
  */
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { CookieJar, request, signIn } from './helpers/browserless.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { tokensFromIdp } from './helpers/tokens.js';
+import { eventually, RedisRelay } from '../reliability/helpers.js';
 
-/** A TCP relay to 127.0.0.1:6379 on a fixed port that can be cut (connections dropped) and restored. */
-class Relay {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-
-  async open(): Promise<void> {
-    const server = net.createServer((inbound) => {
-      const outbound = net.connect(6379, '127.0.0.1');
-      for (const socket of [inbound, outbound]) {
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      inbound.pipe(outbound).pipe(inbound);
-      inbound.once('close', () => outbound.destroy());
-      outbound.once('close', () => inbound.destroy());
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
-async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, deadlineMs = 20_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  let value = await probe();
-  while (!ok(value)) {
-    if (Date.now() > until) throw new Error('condition not met before the deadline');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = await probe();
-  }
-  return value;
-}
-
-const relay = new Relay();
+const relay = new RedisRelay();
 let t: TestApp;
 let accessToken: string;
 
