@@ -1,19 +1,16 @@
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isPlainObject } from '../config/assert.js';
 import { InvalidRequestError, isAuthError } from '../errors/index.js';
+import type { IdTokenChecks } from './id-token.js';
 
 /** The event member a Logout Token must carry (Back-Channel Logout 1.0 §2.4). */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
-/** What a logout token is checked against (OIDC Back-Channel Logout 1.0 §2.6). */
-export interface LogoutTokenChecks {
-  getKey: JWTVerifyGetKey;
-  issuer: string;
-  clientID: string;
-  algorithms: string[];
-  clientSecret?: string;
-  clockTolerance: number;
-}
+/**
+ * What a logout token is checked against (OIDC Back-Channel Logout 1.0 §2.6): the request-independent
+ * ID token checks (key, issuer, audience, algorithms, clock tolerance).
+ */
+export type LogoutTokenChecks = Pick<IdTokenChecks, 'getKey' | 'issuer' | 'clientID' | 'algorithms' | 'clientSecret' | 'clockTolerance'>;
 
 /** The claims of a valid Logout Token. */
 export interface LogoutTokenClaims extends JWTPayload {

@@ -24,7 +24,7 @@ import { codeExchange, interactionRequired, responseState, singleParam, validate
 import { loginEndsAt, publicClaims, RequestContext } from './context.js';
 import { dpopJkt, DpopNonces, generateDpopKey, type DpopPrivateJwk } from './dpop.js';
 import { handleError } from './handle-error.js';
-import { idTokenAlgorithms, sessionExpiry } from './id-token.js';
+import { sessionExpiry } from './id-token.js';
 import { endSessionUrl, revokeToken } from './logout.js';
 import { checkAuthorizationParams, resolveLoginConfig, type AfterCallback, type AuthOptions, type LoginConfig, type LoginOptions } from './options.js';
 import { requiresAuth } from './requires-auth.js';
@@ -516,14 +516,8 @@ export function auth(options?: AuthOptions): AuthRouter {
             const token = singleParam((req.body as Record<string, unknown> | undefined)?.logout_token);
             if (token === undefined || token.length > 16_384) throw new InvalidRequestError('The request has no logout_token.');
             const metadata = await discovery.metadata();
-            const claims = await validateLogoutToken(token, {
-              getKey: keys.getKey,
-              issuer: metadata.issuer,
-              clientID: config.clientID,
-              algorithms: idTokenAlgorithms(metadata, config.idTokenSigningAlgs),
-              ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
-              clockTolerance: config.clockTolerance,
-            });
+            // The same key, issuer, audience and algorithm checks as for ID tokens.
+            const claims = await validateLogoutToken(token, baseIdTokenChecks(runtime, metadata));
             const nowS = Math.floor(Date.now() / 1000);
             const ttlS = typeof claims.exp === 'number' ? Math.max(claims.exp - nowS, 0) + config.clockTolerance : LOGIN_DEFAULTS.logoutTokenReplayTtlSeconds;
             const jtiKey = createHash('sha256').update(`${claims.iss}\0${claims.jti}`, 'utf8').digest('base64url');
