@@ -63,6 +63,21 @@ let subOf: Sub = () => 'anonymous';
 switch (variant) {
   case 'none':
     break;
+  case 'floor': {
+    // Profiling aid (not in the report): the least a Redis-session page view can do.
+    const { readCookie, unsignSessionId } = await import('../src/session/cookie.js');
+    app.use((req, res, next) => {
+      const id = unsignSessionId(readCookie(req.headers.cookie, process.env.BENCH_FLOOR_COOKIE ?? 'oidc.sid') ?? '', [BENCH_SECRET]);
+      if (!id) { res.status(401).end(); return; }
+      redis!.get(`${prefix}sess:${id}`, (err, text) => {
+        if (err || !text) { res.status(401).end(); return; }
+        (req as unknown as { rec: unknown }).rec = JSON.parse(text);
+        next();
+      });
+    });
+    subOf = (req) => ((req as unknown as { rec: { oidc: { login: { sub: string } } } }).rec.oidc.login.sub);
+    break;
+  }
   case 'ours': {
     const router = auth({
       issuerBaseURL: issuer,

@@ -54,6 +54,8 @@ export const LOGIN_DEFAULTS = {
   rolling: true,
   /** `session.rollingDuration`: idle lifetime of a session, in seconds (one day). */
   rollingDurationSeconds: 24 * 60 * 60,
+  /** `session.touchAfter`: least time between two renewals of a rolling session, in seconds. */
+  touchAfterSeconds: 60,
   /** `session.absoluteDuration`: longest life of a sign-in whatever the activity, in seconds (7 days). */
   absoluteDurationSeconds: 7 * 24 * 60 * 60,
   /** `session.prefix`: prefix of every Redis key `auth()` writes. */

@@ -11,6 +11,7 @@ import type { ResponseContext } from './response-context.js';
 import { needsRefresh, refreshGrant } from './refresh.js';
 import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
 import type { SignedInRecord, TokenSet } from './session-data.js';
+import { hasSession, sessionData } from '../session/middleware.js';
 import { saveSession, type SessionRequest } from './session-ops.js';
 import { backChannelError } from './token-endpoint.js';
 
@@ -91,6 +92,7 @@ const INTERNAL = Symbol.for('express-oidc-guard.context');
 export class RequestContext implements OidcContext {
   readonly [INTERNAL] = true;
   private opened: { record: SignedInRecord; tokens: TokenSet } | null | undefined;
+  private record: SignedInRecord | null | undefined;
 
   constructor(
     private readonly req: ContextRequest,
@@ -106,35 +108,55 @@ export class RequestContext implements OidcContext {
   }
 
   get sessionAvailable(): boolean {
-    return this.sessionError === undefined && this.req.session !== undefined;
+    return this.sessionError === undefined && hasSession(this.req);
   }
 
-  /** The signed-in record and its unsealed tokens, or null. */
+  /**
+   * The session's signed-in record when it is well formed, within its lifetime and sealed under
+   * a configured secret; else null. Reads the record without unsealing (or building `req.session`).
+   */
+  private signedIn(): SignedInRecord | null {
+    if (this.record !== undefined) return this.record;
+    const record = sessionData(this.req)?.oidc?.login;
+    let valid: SignedInRecord | null = null;
+    if (record && typeof record.sub === 'string' && typeof record.createdAt === 'number' && this.runtime.sealer.canOpen(record.tokens)) {
+      if (loginEndsAt(record, this.runtime.config.session.absoluteDuration) > Date.now()) valid = record;
+    }
+    this.record = valid;
+    return valid;
+  }
+
+  /** The signed-in record and its unsealed tokens, or null (tokens that do not open: signed out). */
   private open(): { record: SignedInRecord; tokens: TokenSet } | null {
     if (this.opened !== undefined) return this.opened;
-    const record = this.req.session?.oidc?.login;
+    const record = this.signedIn();
     let opened: { record: SignedInRecord; tokens: TokenSet } | null = null;
-    if (record && typeof record.tokens === 'string' && typeof record.sub === 'string' && typeof record.createdAt === 'number') {
-      const expired = loginEndsAt(record, this.runtime.config.session.absoluteDuration) <= Date.now();
-      const tokens = expired ? undefined : this.runtime.sealer.unseal<TokenSet>(record.tokens, TOKENS_AAD);
+    if (record) {
+      const tokens = this.runtime.sealer.unseal<TokenSet>(record.tokens, TOKENS_AAD);
       if (tokens && typeof tokens.access_token === 'string' && typeof tokens.id_token === 'string') opened = { record, tokens };
     }
     this.opened = opened;
     return opened;
   }
 
-  /** Forgets what was opened (after the session changed). */
+  /** Forgets what was read (after the session changed). */
   private reset(): void {
     this.opened = undefined;
+    this.record = undefined;
   }
 
+  /**
+   * True when the session holds a sign-in within its lifetime whose tokens are sealed under a
+   * configured secret. The tokens are decrypted only when used: should they then fail to open
+   * (a record altered in the store), the sign-in counts as ended from there on.
+   */
   isAuthenticated(): boolean {
-    return this.open() !== null;
+    return this.signedIn() !== null && this.opened !== null;
   }
 
   get user(): Record<string, unknown> | undefined {
-    const opened = this.open();
-    return opened ? { ...opened.record.claims } : undefined;
+    const record = this.isAuthenticated() ? this.record : null;
+    return record ? { ...record.claims } : undefined;
   }
 
   get idTokenClaims(): Record<string, unknown> | undefined {

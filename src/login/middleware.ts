@@ -13,6 +13,7 @@ import { RefreshCoordinator } from '../session/lock.js';
 import { closeRedisClient, createRedisClient, pingRedis } from '../session/redis.js';
 import { useOnce } from '../session/replay.js';
 import { createSealer } from '../session/seal.js';
+import { sessionData, sessionMiddleware, sessionStoreError } from '../session/middleware.js';
 import { createSessionStore } from '../session/store.js';
 import { SessionIndex } from '../session/user-index.js';
 import { MemorySessionIndex, memoryUseOnce, type SessionIndexApi } from '../session/memory-index.js';
@@ -55,39 +56,15 @@ export interface AuthRouter extends Router {
   sessions: SessionAdmin;
 }
 
-/** Where the guarded session middleware leaves a store failure on the request. */
-const SESSION_ERROR = Symbol('oidc-guard.session-error');
-
 function noStore(res: Response): void {
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Pragma', 'no-cache');
 }
 
-/**
- * Mounts express-session so a failing store never fails the whole app: the error is remembered
- * on the request (routes that need the session answer 503) and the request goes on signed out.
- * A store that does not answer within `timeoutMs` counts as failed.
- */
-function guardedSession(inner: RequestHandler, config: LoginConfig): RequestHandler {
-  return function oidcSession(req: Request, res: Response, next: NextFunction): void {
-    let done = false;
-    const timer = setTimeout(() => finish(new ServiceUnavailableError('The session store did not answer in time.')), LOGIN_DEFAULTS.sessionTimeoutMs);
-    function finish(err?: unknown): void {
-      if (done) {
-        // express-session reports late failures (saving at the end of a response) here too.
-        if (err) config.logger.warn('session store failed after the response', describeCause(err));
-        return;
-      }
-      done = true;
-      clearTimeout(timer);
-      if (err) {
-        (req as unknown as Record<symbol, unknown>)[SESSION_ERROR] = err;
-        config.logger.warn('session store unavailable; request continues signed out', describeCause(err));
-      }
-      next();
-    }
-    inner(req, res, finish);
-  };
+/** A route path as Express compares it: case-insensitive, a trailing slash optional. */
+function normalizeRoutePath(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
 
 function cookieOptions(config: LoginConfig): session.CookieOptions {
@@ -253,48 +230,95 @@ export function auth(options?: AuthOptions): AuthRouter {
   const router = express.Router() as AuthRouter;
 
   if (!config.useExistingSession) {
-    const inner = session({
-      name: config.session.cookieName,
-      secret: config.secrets,
-      store: store!,
-      resave: false,
-      saveUninitialized: false,
-      rolling: config.session.rolling,
-      cookie: cookieOptions(config),
-    });
-    router.use(guardedSession(inner, config));
+    // express-session's formats and Session objects, with a cheaper request path (see
+    // sessionMiddleware): a store failure leaves the request signed out, never failing the app.
+    router.use(
+      sessionMiddleware({
+        name: config.session.cookieName,
+        secrets: config.secrets,
+        store: store!,
+        cookie: cookieOptions(config),
+        rolling: config.session.rolling,
+        touchAfterMs: config.session.touchAfter * 1000,
+        timeoutMs: LOGIN_DEFAULTS.sessionTimeoutMs,
+        // A renewal never takes the cookie (or the record) past the end of the sign-in.
+        expiryCap: (data) => {
+          const login = data.oidc?.login;
+          return login && typeof login.createdAt === 'number' ? loginEndsAt(login, config.session.absoluteDuration) : undefined;
+        },
+        logger,
+      }),
+    );
   }
 
-  router.use(function oidcContext(req: Request, res: Response, next: NextFunction) {
-    res.oidc = {
-      login: async (options?: LoginOptions) => {
-        try {
-          await startLogin(req, res, options ?? {});
-        } catch (err) {
-          handleError(runtime, err, req, res, (late?: unknown) => {
-            if (!res.headersSent) renderError(req, res, isAuthError(late) ? late : new AuthError('server_error', 500, 'Something went wrong while signing you in.'));
-          });
-        }
-      },
-    };
-    const sessionError = (req as unknown as Record<symbol, unknown>)[SESSION_ERROR] ??
+  // The sign-in routes live on their own router, entered only for their paths: a page view
+  // passes one layer of ours, not one per route.
+  const routes = express.Router();
+  const guardPage = config.authRequired ? requiresAuth() : undefined;
+  const routePaths = [config.routes.login, config.routes.callback, config.routes.logout, config.routes.backchannelLogout]
+    .filter((path): path is string => typeof path === 'string');
+  // Express matches routes case-insensitively and with or without a trailing slash; a path with
+  // pattern characters is left to Express alone (every request then enters the routes router).
+  const plainPaths = routePaths.every((path) => /^[A-Za-z0-9/_.~-]*$/.test(path));
+  const ownPaths = new Set(routePaths.map((path) => normalizeRoutePath(path)));
+
+  router.use(function oidcRequest(req: Request, res: Response, next: NextFunction) {
+    res.oidc = new ResponseLogin(req, res);
+    const sessionError = sessionStoreError(req) ??
       (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
     const context = new RequestContext(req, runtime, sessionError);
     req.oidc = context;
-    const login = req.session?.oidc?.login;
-    if (login) {
-      if (!context.isAuthenticated()) {
-        // Past the absolute lifetime, or sealed under a secret no longer configured: signed out.
-        const rest = { ...req.session!.oidc };
-        delete rest.login;
-        req.session!.oidc = rest;
-        void runtime.index?.remove({ sessionId: req.sessionID, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
-      } else if (!config.useExistingSession) {
-        capLifetime(req, config, loginEndsAt(login, config.session.absoluteDuration));
+    const login = sessionData(req)?.oidc?.login;
+    if (login && !context.isAuthenticated()) {
+      // Past the absolute lifetime, or sealed under a secret no longer configured: signed out.
+      const rest = { ...req.session!.oidc };
+      delete rest.login;
+      req.session!.oidc = rest;
+      void runtime.index?.remove({ sessionId: req.sessionID!, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
+    } else if (login && config.useExistingSession) {
+      capLifetime(req, config, loginEndsAt(login, config.session.absoluteDuration));
+    }
+    const pages = (err?: unknown): void => {
+      if (err !== undefined && err !== null) {
+        next(err);
+        return;
+      }
+      if (!guardPage) {
+        next();
+        return;
+      }
+      // A signed-in user passes at once; everything else takes the full guard (login redirect, 401, 503).
+      if (context.sessionAvailable && context.isAuthenticated()) {
+        next();
+        return;
+      }
+      guardPage(req, res, next);
+    };
+    if (!plainPaths || ownPaths.has(normalizeRoutePath(req.path))) {
+      routes(req, res, pages);
+      return;
+    }
+    pages();
+  });
+
+  /** `res.oidc`: starts a sign-in from any route. */
+  class ResponseLogin {
+    constructor(
+      private readonly req: Request,
+      private readonly res: Response,
+    ) {}
+
+    async login(options?: LoginOptions): Promise<void> {
+      const { req, res } = this;
+      try {
+        await startLogin(req, res, options ?? {});
+      } catch (err) {
+        handleError(runtime, err, req, res, (late?: unknown) => {
+          if (!res.headersSent) renderError(req, res, isAuthError(late) ? late : new AuthError('server_error', 500, 'Something went wrong while signing you in.'));
+        });
       }
     }
-    next();
-  });
+  }
 
   /**
    * Our routes answer their own errors (renderError or the app's errorHandler): an error-handling
@@ -380,7 +404,7 @@ export function auth(options?: AuthOptions): AuthRouter {
   }
 
   // GET /login: start the authorization code flow with the global parameters.
-  router.get(
+  routes.get(
     config.routes.login,
     route('oidcLogin', async (req, res) => {
       const returnTo = typeof req.query.returnTo === 'string' ? req.query.returnTo : undefined;
@@ -465,8 +489,8 @@ export function auth(options?: AuthOptions): AuthRouter {
     clearSilentLoginMark(req, res, config);
     res.redirect(302, pending.returnTo);
   });
-  router.get(config.routes.callback, callback);
-  router.post(config.routes.callback, formBody, callback);
+  routes.get(config.routes.callback, callback);
+  routes.post(config.routes.callback, formBody, callback);
 
   // GET|POST /logout: end the session here, then at the issuer (RP-Initiated Logout 1.0 §2).
   const logout = route('oidcLogout', async (req, res) => {
@@ -497,8 +521,8 @@ export function auth(options?: AuthOptions): AuthRouter {
         : undefined;
     res.redirect(302, target?.href ?? config.localPostLogoutPath);
   });
-  router.get(config.routes.logout, logout);
-  router.post(config.routes.logout, logout);
+  routes.get(config.routes.logout, logout);
+  routes.post(config.routes.logout, logout);
 
   // POST /backchannel-logout: OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8.
   if (config.routes.backchannelLogout !== false) {
@@ -507,7 +531,7 @@ export function auth(options?: AuthOptions): AuthRouter {
     } else {
       if (!runtime.redis) logger.warn('back-channel logout without session.redis reaches only the sessions of this process');
       const index = runtime.index;
-      router.post(
+      routes.post(
         config.routes.backchannelLogout,
         formBody,
         route('oidcBackchannelLogout', async (req, res) => {
@@ -544,8 +568,6 @@ export function auth(options?: AuthOptions): AuthRouter {
       );
     }
   }
-
-  if (config.authRequired) router.use(requiresAuth());
 
   const adminStore = (): Store => {
     if (!runtime.store) throw new Error('sessions.* needs a session store (not available with useExistingSession)');

@@ -67,6 +67,13 @@ export interface SessionOptions {
   rolling?: boolean;
   /** Idle lifetime in seconds. Default 86400 (one day). */
   rollingDuration?: number;
+  /**
+   * Least time between two renewals of a rolling session's idle lifetime (a new cookie expiry and
+   * a Redis `EXPIRE`), in seconds; 0 renews on every response as express-session does. A session
+   * written for another reason is renewed at once. Default 60 (a tenth of `rollingDuration` when
+   * that is shorter).
+   */
+  touchAfter?: number;
   /** Longest life of a sign-in in seconds. Default 604800 (7 days). */
   absoluteDuration?: number;
   /** Prefix of every Redis key. Default `'oidc:'`. */
@@ -262,6 +269,7 @@ export interface LoginConfig {
     cookieName: string;
     rolling: boolean;
     rollingDuration: number;
+    touchAfter: number;
     absoluteDuration: number;
     prefix: string;
   };
@@ -528,6 +536,8 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
   }
   const https = baseUrl.protocol === 'https:';
   const rollingDuration = seconds('session.rollingDuration', sessionIn.rollingDuration, LOGIN_DEFAULTS.rollingDurationSeconds, 60, 365 * 86_400);
+  const touchAfter = seconds('session.touchAfter', sessionIn.touchAfter, Math.min(LOGIN_DEFAULTS.touchAfterSeconds, rollingDuration / 10), 0, 3600);
+  if (touchAfter >= rollingDuration) throw optionError('session.touchAfter', `fewer seconds than session.rollingDuration (${rollingDuration})`);
   const absoluteDuration = seconds('session.absoluteDuration', sessionIn.absoluteDuration, LOGIN_DEFAULTS.absoluteDurationSeconds, 60, 10 * 365 * 86_400);
   const cookieName = optionalString('session.cookieName', sessionIn.cookieName) ?? `${https ? '__Host-' : ''}${LOGIN_DEFAULTS.cookieName}`;
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) throw optionError('session.cookieName', 'a cookie name (RFC 6265 token characters)');
@@ -608,6 +618,7 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
       cookieName,
       rolling: optionalBoolean('session.rolling', sessionIn.rolling) ?? LOGIN_DEFAULTS.rolling,
       rollingDuration,
+      touchAfter,
       absoluteDuration,
       prefix: sessionIn.prefix === '' ? '' : optionalString('session.prefix', sessionIn.prefix) ?? LOGIN_DEFAULTS.redisPrefix,
     },

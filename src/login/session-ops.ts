@@ -1,5 +1,6 @@
 import type { Session, SessionData, Store } from 'express-session';
 import { ServiceUnavailableError } from '../errors/index.js';
+import { sessionSaved } from '../session/middleware.js';
 
 /** A request as far as sessions go (express-session adds these). */
 export interface SessionRequest {
@@ -34,7 +35,8 @@ export function withTimeout(run: (done: (err?: unknown) => void) => void, timeou
 export function saveSession(req: SessionRequest, timeoutMs: number): Promise<void> {
   const session = req.session;
   if (!session) return Promise.reject(new ServiceUnavailableError(UNAVAILABLE));
-  return withTimeout((done) => session.save(done), timeoutMs);
+  // The session middleware then does not write the same record again at the end of the response.
+  return withTimeout((done) => session.save(done), timeoutMs).then(() => sessionSaved(req));
 }
 
 /** Replaces the session id (and record) at sign-in: no session fixation (OWASP ASVS V3.2.1). */

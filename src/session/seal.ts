@@ -29,6 +29,11 @@ export interface Sealer {
   unseal<T = unknown>(sealed: string, aad?: string): T | undefined;
   /** The key ids of the secrets, in order (the first one seals). Public, for logs and tests. */
   readonly keyIds: readonly string[];
+  /**
+   * True when `sealed` is a sealed value naming one of these secrets' keys, checked without
+   * decrypting (so it may still fail to open). Cheap enough for every request.
+   */
+  canOpen(sealed: unknown): boolean;
 }
 
 /** Shortest secret accepted, in characters. */
@@ -149,5 +154,11 @@ export function createSealer(secrets: string | readonly string[], context: strin
     return undefined;
   }
 
-  return { seal, unseal, keyIds };
+  function canOpen(sealed: unknown): boolean {
+    if (typeof sealed !== 'string' || !sealed.startsWith(`${VERSION}.`)) return false;
+    const end = sealed.indexOf('.', VERSION.length + 1);
+    return end !== -1 && keyIds.includes(sealed.slice(VERSION.length + 1, end));
+  }
+
+  return { seal, unseal, keyIds, canOpen };
 }

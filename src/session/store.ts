@@ -33,6 +33,18 @@ const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
 /** How long a store call waits for the client's connection in progress, in ms. */
 const FIRST_CONNECT_WAIT_MS = 2000;
 
+/** The text each record was parsed from (see `rawRecordOf`). */
+const rawRecords = new WeakMap<object, string>();
+
+/**
+ * The exact text a record of `createSessionStore()` was read from, or undefined for records of
+ * other stores. The session middleware compares the session's JSON with it to see whether a
+ * request changed anything, instead of serialising the record once more on the way in.
+ */
+export function rawRecordOf(record: object): string | undefined {
+  return rawRecords.get(record);
+}
+
 function unavailable(err: unknown): unknown {
   return err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err });
 }
@@ -74,6 +86,17 @@ class GuardedRedisStore extends RedisStore {
   }
 
   override get(sid: string, cb?: Callback): Promise<unknown> {
+    const client = this.redis;
+    if (cb && client?.status === 'ready') {
+      // The page-view path: one GET with a callback, no promise chain (connect-redis' own get
+      // is three awaits deep). Anything unusual takes the guarded path below.
+      client.get(this.prefix + sid, (err, text) => {
+        if (err) cb(unavailable(err));
+        else if (!text) cb(null, null);
+        else cb(null, this.serializer.parse(text));
+      });
+      return Promise.resolve();
+    }
     return this.guard((inner) => super.get(sid, inner), cb);
   }
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
@@ -177,6 +200,7 @@ export function createSessionStore(options: SessionStoreOptions): Store {
         logger.warn('session record is not a session object; treating it as no session');
         return null as unknown as SessionData;
       }
+      rawRecords.set(record, text);
       return record as unknown as SessionData;
     },
     stringify: (sess: SessionData): string => JSON.stringify(sess),

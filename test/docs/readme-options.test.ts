@@ -99,6 +99,7 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   'session.cookieName': (c) => c.session.cookieName,
   'session.rolling': (c) => c.session.rolling,
   'session.rollingDuration': (c) => c.session.rollingDuration,
+  'session.touchAfter': (c) => c.session.touchAfter,
   'session.absoluteDuration': (c) => c.session.absoluteDuration,
   'session.prefix': (c) => c.session.prefix,
   useExistingSession: (c) => c.useExistingSession,

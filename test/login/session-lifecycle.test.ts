@@ -57,6 +57,18 @@ async function startApp(options: Partial<AuthOptions> = {}, baseURL?: string): P
   app.get('/profile', requiresAuth(), (req, res) => {
     res.json({ sub: req.oidc.user?.sub });
   });
+  app.get('/token', requiresAuth({ accessToken: true }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/state', async (req, res) => {
+    await req.oidc.getAccessToken().catch(() => undefined);
+    res.json({ afterTokenUse: req.oidc.isAuthenticated() });
+  });
+  app.get('/visit', requiresAuth(), (req, res) => {
+    const data = req.session as unknown as { visits?: number };
+    data.visits = (data.visits ?? 0) + 1;
+    res.json({ visits: data.visits });
+  });
   server.setHandler(app);
   cleanups.push(async () => {
     await oidc.close();
@@ -136,16 +148,82 @@ describe('session lifetimes and writes', () => {
     expect(ttl).toBeLessThanOrEqual(3600);
   });
 
-  it('does not rewrite the session for a page view that changes nothing', async () => {
+  it('does not rewrite or renew the session for a page view that changes nothing (within touchAfter)', async () => {
     const browser = new Browser();
     await signIn(app, browser);
     const key = sessionKey(browser, app.url);
     const before = await redis.get(key);
     await redis.expire(key, 100);
-    expect((await browser.get(`${app.url}/profile`)).status).toBe(200);
+    const hop = await browser.get(`${app.url}/profile`);
+    expect(hop.status).toBe(200);
     expect(await redis.get(key)).toBe(before);
-    // ...but the rolling lifetime was renewed (EXPIRE only).
-    expect(await redis.ttl(key)).toBeGreaterThan(3000);
+    // Signed in a moment ago: the renewal is not due yet, so no EXPIRE and no new cookie.
+    expect(await redis.ttl(key)).toBeLessThanOrEqual(100);
+    expect(hop.headers.getSetCookie()).toEqual([]);
+  });
+
+  it('writes the session back when the app changed it, with a renewed cookie', async () => {
+    const browser = new Browser();
+    await signIn(app, browser);
+    const key = sessionKey(browser, app.url);
+    await redis.expire(key, 100);
+    const hop = await browser.get(`${app.url}/visit`);
+    expect(hop.status).toBe(200);
+    expect((JSON.parse((await redis.get(key))!) as { visits?: number }).visits).toBe(1);
+    expect(await redis.ttl(key)).toBeGreaterThan(3500);
+    expect(hop.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`))).toBe(true);
+    // A nested change counts too.
+    await browser.get(`${app.url}/visit`);
+    expect((JSON.parse((await redis.get(key))!) as { visits?: number }).visits).toBe(2);
+  });
+
+  it('renews on every response with touchAfter: 0 (EXPIRE only, no rewrite)', async () => {
+    const every = await startApp({ session: { redis: REDIS_URL, prefix, rollingDuration: 3600, absoluteDuration: 7200, touchAfter: 0 } });
+    const browser = new Browser();
+    await signIn(every, browser);
+    const key = sessionKey(browser, every.url);
+    const before = await redis.get(key);
+    for (let i = 0; i < 2; i += 1) {
+      await redis.expire(key, 100);
+      const hop = await browser.get(`${every.url}/profile`);
+      expect(hop.status).toBe(200);
+      expect(await redis.get(key)).toBe(before);
+      expect(await redis.ttl(key)).toBeGreaterThan(3500);
+      const line = hop.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`))!;
+      expect(Date.parse(/Expires=([^;]+)/.exec(line)![1]!) - Date.now()).toBeGreaterThan(3500_000);
+    }
+  });
+
+  it('renews once touchAfter has passed since the last renewal', async () => {
+    const soon = await startApp({ session: { redis: REDIS_URL, prefix, rollingDuration: 3600, absoluteDuration: 7200, touchAfter: 0.3 } });
+    const browser = new Browser();
+    await signIn(soon, browser);
+    const key = sessionKey(browser, soon.url);
+    await redis.expire(key, 100);
+    const started = Date.now();
+    const first = await browser.get(`${soon.url}/profile`);
+    const renewedAtOnce = first.headers.getSetCookie().length > 0;
+    // Poll (deadline 5 s) until a view renews: it must not come before touchAfter has passed.
+    let renewedAfter = -1;
+    await waitFor(async () => {
+      const hop = await browser.get(`${soon.url}/profile`);
+      if (hop.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`))) renewedAfter = Date.now() - started;
+      return renewedAfter >= 0;
+    }, 5000, 'a renewal');
+    expect(renewedAtOnce && Date.now() - started < 300).toBe(false);
+    expect(renewedAfter).toBeGreaterThanOrEqual(250);
+    expect(await redis.ttl(key)).toBeGreaterThan(3500);
+  });
+
+  it('refuses a touchAfter that is not shorter than rollingDuration', () => {
+    expect(() => auth({
+      issuerBaseURL: issuer.issuer,
+      baseURL: 'http://127.0.0.1:1',
+      clientID: issuer.clientId,
+      clientSecret: CLIENT_SECRET,
+      secret: SECRET,
+      session: { redis: REDIS_URL, rollingDuration: 600, touchAfter: 600 },
+    })).toThrow(/session\.touchAfter/);
   });
 
   it('signs out a session past its absolute lifetime', async () => {
@@ -174,7 +252,7 @@ describe('session lifetimes and writes', () => {
     expect(left).toBeGreaterThan(500_000);
   });
 
-  it('reads a session whose sealed tokens were altered as signed out', async () => {
+  it('treats a session whose sealed tokens were altered as signed out once the tokens are used', async () => {
     const browser = new Browser();
     await signIn(app, browser);
     const key = sessionKey(browser, app.url);
@@ -183,7 +261,10 @@ describe('session lifetimes and writes', () => {
     parts[3] = `${parts[3]!.slice(0, -2)}${parts[3]!.endsWith('AA') ? 'BA' : 'AA'}`;
     record.oidc.login.tokens = parts.join('.');
     await redis.set(key, JSON.stringify(record), 'KEEPTTL');
-    expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
+    // Pages read the plain claims without decrypting; the first use of the tokens finds them broken.
+    expectLoginRedirect(await browser.get(`${app.url}/token`), '/token');
+    const page = await browser.get(`${app.url}/state`);
+    expect(JSON.parse(page.text)).toEqual({ afterTokenUse: false });
   });
 });
 

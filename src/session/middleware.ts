@@ -1,0 +1,429 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import session, { type CookieOptions, type SessionData, type Store } from 'express-session';
+import { ServiceUnavailableError } from '../errors/index.js';
+import { describeCause, type Logger } from '../util/logger.js';
+import { readCookie, signSessionId, unsignSessionId } from './cookie.js';
+import { rawRecordOf } from './store.js';
+
+/**
+ * The request side of express-session, rebuilt for the signed-in page view. express-session
+ * itself does, per request, three hashes of the whole record (JSON with a replacer function plus
+ * SHA-1), builds `Session` and `Cookie` objects, wraps the response, and renews a rolling
+ * session with a store `touch` (a Redis `EXPIRE`) and a `Set-Cookie` on every response: that, not
+ * Redis, was most of the cost of a page view. This middleware keeps express-session's formats
+ * and objects — the same signed cookie (`s:<id>.<mac>`), the same records in the same `Store`
+ * (connect-redis on ioredis by default), `req.session` an express-session `Session` with its
+ * `Cookie`, so `save()`, `regenerate()`, `destroy()`, `reload()` and `touch()` work as apps
+ * expect — and changes when work is done:
+ *
+ * - `req.session` is built on first access. A request that never touches it (most page views:
+ *   `auth()` reads the record through `sessionData()`) cannot have changed it, so nothing is
+ *   compared or written;
+ * - "modified?" is one `JSON.stringify` of the session compared with the record's text as read
+ *   (no hashing; a nested change counts, as with express-session);
+ * - the rolling renewal (new cookie expiry, store `touch`) happens at most once per
+ *   `touchAfterMs` per session and process, and whenever the session is saved or its expiry
+ *   moves earlier; with `touchAfterMs: 0` every response renews, as express-session does.
+ *
+ * Unchanged from express-session: nothing is stored for a visitor until the session is modified
+ * (`saveUninitialized: false`), a record is written only when modified (`resave: false`), the
+ * response waits for that write, a secure cookie is not sent over plain HTTP, and a session
+ * `destroy()`ed or set to `null` is not written back.
+ */
+export interface SessionMiddlewareOptions {
+  /** Cookie name. */
+  name: string;
+  /** Signing secrets; the first signs, all verify (rotation). */
+  secrets: readonly string[];
+  /** Where records live (any express-session Store). */
+  store: Store;
+  /** The session cookie's attributes; `maxAge` is the lifetime each renewal gives. */
+  cookie: CookieOptions;
+  /** Each response may renew the cookie's expiry and the record's TTL. */
+  rolling: boolean;
+  /** Least time between two renewals of one session by this process, in ms; 0 renews on every response. */
+  touchAfterMs: number;
+  /** How long reading the record may take before the request goes on without a session, in ms. */
+  timeoutMs: number;
+  /** The latest expiry (epoch ms) a session's cookie may get, from its data; undefined for none. */
+  expiryCap?: (data: Partial<SessionData>) => number | undefined;
+  logger: Logger;
+  /** Sessions whose last renewal this process remembers (least recently renewed forgotten first). Default 10000. */
+  renewalMemory?: number;
+}
+
+type SessionObject = session.Session & Partial<SessionData>;
+type AnyRequest = IncomingMessage & { session?: SessionObject | null; sessionID?: string; sessionStore?: Store; secure?: boolean };
+
+/** One middleware's settings and memory, shared by its requests. */
+interface Instance {
+  options: SessionMiddlewareOptions;
+  cookieOptions: CookieOptions;
+  idleMs: number;
+  renewals: Map<string, { at: number; expires: number }>;
+  generate(req: AnyRequest): void;
+}
+
+/** A request's session bookkeeping. */
+interface SessionState {
+  instance: Instance;
+  req: AnyRequest;
+  res: ServerResponse;
+  /** The id the cookie carried, when it was signed by us. */
+  cookieId: string | undefined;
+  /** The record as read (plain JSON data), or null when the store had none. */
+  record: SessionData | null;
+  /** `req.session` exists (was built on access, or assigned). */
+  materialized: boolean;
+  session: SessionObject | null | undefined;
+  sessionID: string | undefined;
+  /** The session's id and JSON when it was built (with `cookieStandIn` as its cookie). */
+  startId: string | undefined;
+  snapshot: string | undefined;
+  /** Replaces `cookie` while the session becomes JSON: the record's cookie object, or null. */
+  cookieStandIn: unknown;
+  /** The id and JSON of the last explicit save (`sessionSaved()`). */
+  savedId: string | undefined;
+  savedJson: string | undefined;
+  /** The response's end and headers are watched. */
+  hooked: boolean;
+  /** This response renews the stored session (decided when it was read). */
+  renewDue: boolean;
+  /** The Set-Cookie decision was taken (once, before the headers go out). */
+  cookieDecided: boolean;
+  /** A renewed cookie of the stored session was sent: the record's TTL must follow. */
+  renewed: boolean;
+}
+
+const STATE = Symbol('oidc-guard.session-state');
+const STORE_ERROR = Symbol('oidc-guard.session-error');
+
+function stateOf(req: object): SessionState | undefined {
+  return (req as Record<symbol, SessionState | undefined>)[STATE];
+}
+
+/** The session store failure of this request (it then has no session), if any. */
+export function sessionStoreError(req: object): unknown {
+  return (req as Record<symbol, unknown>)[STORE_ERROR];
+}
+
+/**
+ * The session's data without building `req.session`: the `Session` when it exists, else the
+ * record as read; undefined when the request has none yet. For reading only — to change the
+ * session, use `req.session`.
+ */
+export function sessionData(req: object): Partial<SessionData> | undefined {
+  const state = stateOf(req);
+  if (!state) return ((req as AnyRequest).session ?? undefined) as Partial<SessionData> | undefined;
+  if (state.materialized) return currentSession(state) ?? undefined;
+  return state.record ?? undefined;
+}
+
+/** True when the request has a session (or can get a fresh one): the store did not fail. */
+export function hasSession(req: object): boolean {
+  const state = stateOf(req);
+  if (!state) return (req as AnyRequest).session != null;
+  return state.materialized ? currentSession(state) != null : true;
+}
+
+/** The session's JSON with its cookie replaced by `standIn` (cookie changes are not modifications). */
+function dataJson(sess: session.Session, standIn: unknown): string {
+  const holder = sess as unknown as { cookie: unknown };
+  const cookie = holder.cookie;
+  holder.cookie = standIn;
+  try {
+    return JSON.stringify(sess);
+  } finally {
+    holder.cookie = cookie;
+  }
+}
+
+/**
+ * Tells the middleware that the session was just written on purpose (before a redirect that
+ * depends on it), so the end of the response does not write the same record again.
+ */
+export function sessionSaved(req: object): void {
+  const state = stateOf(req);
+  const sess = state ? currentSession(state) : undefined;
+  if (!state || !sess || typeof state.sessionID !== 'string') return;
+  state.savedId = state.sessionID;
+  state.savedJson = dataJson(sess, state.cookieStandIn);
+}
+
+// `req.session` and `req.sessionID` are accessors so the session is built only when used. The
+// functions are shared (not closures) so every request keeps the same hidden class.
+function getSession(this: AnyRequest): SessionObject | null | undefined {
+  const state = stateOf(this)!;
+  if (!state.materialized) materialize(state);
+  return state.session;
+}
+function setSession(this: AnyRequest, value: SessionObject | null | undefined): void {
+  const state = stateOf(this)!;
+  state.materialized = true;
+  state.session = value;
+  hook(state);
+}
+function getSessionId(this: AnyRequest): string | undefined {
+  const state = stateOf(this)!;
+  // A visitor without a session gets its (new) id with the session.
+  if (!state.materialized && state.sessionID === undefined) materialize(state);
+  return state.sessionID;
+}
+function setSessionId(this: AnyRequest, value: string | undefined): void {
+  stateOf(this)!.sessionID = value;
+}
+const SESSION_PROPERTY: PropertyDescriptor = { configurable: true, enumerable: true, get: getSession, set: setSession };
+const SESSION_ID_PROPERTY: PropertyDescriptor = { configurable: true, enumerable: true, get: getSessionId, set: setSessionId };
+
+/** Builds `req.session`: the stored record as an express-session `Session`, or a new session. */
+function materialize(state: SessionState): void {
+  state.materialized = true;
+  const { req, record } = state;
+  if (record) {
+    // Before createSession() swaps the record's cookie for a Cookie object.
+    state.snapshot = rawRecordOf(record) ?? JSON.stringify(record);
+    state.cookieStandIn = record.cookie;
+    state.startId = state.sessionID;
+    state.instance.options.store.createSession(req as unknown as Request, record); // assigns req.session
+  } else {
+    state.instance.generate(req);
+    state.startId = state.sessionID;
+    state.snapshot = dataJson(state.session!, null);
+  }
+  hook(state);
+}
+
+function isSecure(req: AnyRequest): boolean {
+  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true || req.secure === true;
+}
+
+function appendSetCookie(res: ServerResponse, line: string): void {
+  const prev = res.getHeader('Set-Cookie');
+  res.setHeader('Set-Cookie', prev === undefined ? line : Array.isArray(prev) ? [...prev, line] : [String(prev), line]);
+}
+
+function remember(instance: Instance, id: string, expires: number, now: number): void {
+  const { renewals } = instance;
+  renewals.delete(id);
+  renewals.set(id, { at: now, expires });
+  if (renewals.size > (instance.options.renewalMemory ?? 10_000)) renewals.delete(renewals.keys().next().value!);
+}
+
+function renewalDue(instance: Instance, id: string, expires: number, now: number): boolean {
+  const last = instance.renewals.get(id);
+  // A second of slack: a capped expiry recomputed on each request moves by milliseconds.
+  return last === undefined || now - last.at >= instance.options.touchAfterMs || expires < last.expires - 1000;
+}
+
+/** The expiry a renewal gives now: the cookie's lifetime, capped by `expiryCap`. */
+function renewedExpiry(instance: Instance, data: Partial<SessionData> | null | undefined, now: number): number {
+  const cap = data ? instance.options.expiryCap?.(data) : undefined;
+  const idle = now + instance.idleMs;
+  return cap !== undefined && cap < idle ? Math.max(now + 1000, cap) : idle;
+}
+
+/** Resets the session's cookie to a renewal's expiry (express-session's `touch()`, capped). */
+function renewCookie(instance: Instance, sess: SessionObject, now: number): number {
+  if (instance.idleMs === Infinity) return Infinity;
+  const expires = renewedExpiry(instance, sess, now);
+  const maxAge = expires - now;
+  sess.cookie.originalMaxAge = maxAge;
+  sess.cookie.maxAge = maxAge;
+  return expires;
+}
+
+/**
+ * The request's session as the app left it: `Session.destroy()` deletes `req.session` (the
+ * accessor with it), so it is read back from the request, not from the bookkeeping.
+ */
+function currentSession(state: SessionState): SessionObject | null | undefined {
+  return state.materialized ? state.req.session : undefined;
+}
+
+/** Is the session different from how the request found it? */
+function changed(state: SessionState, sess: SessionObject, id: string): { json: string; modified: boolean } {
+  const json = dataJson(sess, state.cookieStandIn);
+  return { json, modified: id !== state.startId || json !== state.snapshot };
+}
+
+/** Sets the cookie when the browser needs a new one (once per response). */
+function decideCookie(state: SessionState, modified: boolean, willBeStored: boolean, now: number): void {
+  if (state.cookieDecided) return;
+  state.cookieDecided = true;
+  const { instance, req, res } = state;
+  const sess = currentSession(state);
+  const id = state.sessionID;
+  if (!sess || typeof id !== 'string') return;
+  if (sess.cookie.secure && !isSecure(req)) return;
+  let send: boolean;
+  if (id !== state.cookieId) send = willBeStored;
+  else if (instance.options.rolling) send = modified || state.renewDue;
+  else send = modified && sess.cookie.expires != null;
+  if (!send) return;
+  const expires = renewCookie(instance, sess, now);
+  const cookie = sess.cookie as session.Cookie & { serialize(name: string, value: string): string };
+  appendSetCookie(res, cookie.serialize(instance.options.name, signSessionId(id, instance.options.secrets[0]!)));
+  remember(instance, id, expires, now);
+  state.renewed = true;
+}
+
+/** Watches the response: the cookie goes out with the headers, the record is written before the end. */
+function hook(state: SessionState): void {
+  if (state.hooked) return;
+  state.hooked = true;
+  const { res, instance } = state;
+  const { store, logger } = instance.options;
+
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (!state.cookieDecided && state.materialized) {
+      const sess = currentSession(state);
+      const id = state.sessionID;
+      if (sess && typeof id === 'string') {
+        const { json, modified } = changed(state, sess, id);
+        const stored = state.savedId === id || (id === state.cookieId && state.startId === id && state.record !== null);
+        decideCookie(state, modified, stored || (modified && !(state.savedId === id && state.savedJson === json)), Date.now());
+      }
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof res.writeHead;
+
+  const end = res.end;
+  let ended = false;
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    const finish = (): ServerResponse => (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    if (ended) return finish();
+    ended = true;
+    // A renewal builds the session if the request did not.
+    if (!state.materialized) {
+      if (!state.renewDue) return finish();
+      materialize(state);
+    }
+    const sess = currentSession(state);
+    const id = state.sessionID;
+    // Destroyed, or set to null: nothing to write (express-session's default `unset: 'keep'`).
+    if (!sess || typeof id !== 'string') return finish();
+    const now = Date.now();
+    const { json, modified } = changed(state, sess, id);
+    const save = modified && !(state.savedId === id && state.savedJson === json);
+    const stored = state.savedId === id || (id === state.cookieId && state.startId === id && state.record !== null);
+    if (!res.headersSent) decideCookie(state, modified, stored || save, now);
+    if (save) {
+      if (!state.renewed) renewCookie(instance, sess, now);
+      const expires = sess.cookie.expires?.getTime() ?? Infinity;
+      sess.save((err?: unknown) => {
+        if (err) logger.warn('session store failed while saving the session', describeCause(err));
+        else remember(instance, id, expires, now);
+        finish();
+      });
+      return res;
+    }
+    // An unchanged stored session: the record's TTL follows a renewed cookie; a non-rolling
+    // session (whose cookie keeps its expiry) has its TTL extended on the same schedule.
+    // (A renewal whose cookie could not go out — a secure cookie over plain HTTP — still extends the TTL.)
+    if (stored && id === state.cookieId && typeof store.touch === 'function' && (state.renewed || state.renewDue)) {
+      const expires = state.renewed ? (sess.cookie.expires?.getTime() ?? Infinity) : renewCookie(instance, sess, now);
+      store.touch!(id, sess as unknown as SessionData, (err?: unknown) => {
+        if (err) logger.warn('session store failed while renewing the session', describeCause(err));
+        else remember(instance, id, expires, now);
+        finish();
+      });
+      return res;
+    }
+    return finish();
+  } as typeof res.end;
+}
+
+/** express-session's session middleware, with the per-request costs cut (see `SessionMiddlewareOptions`). */
+export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHandler {
+  const { name, secrets, store, timeoutMs, logger } = options;
+  const cookieOptions = { ...options.cookie };
+  // The typings hide these constructors; express-session's own middleware calls them like this.
+  const Session = session.Session as unknown as new (req: AnyRequest) => SessionObject;
+  const Cookie = session.Cookie as unknown as new (options: CookieOptions) => session.Cookie;
+  const instance: Instance = {
+    options,
+    cookieOptions,
+    idleMs: cookieOptions.maxAge ?? Infinity,
+    renewals: new Map(),
+    generate(req: AnyRequest): void {
+      req.sessionID = randomBytes(24).toString('base64url');
+      const fresh = new Session(req);
+      fresh.cookie = new Cookie(cookieOptions);
+      req.session = fresh;
+    },
+  };
+  // Store.prototype.regenerate() calls this to make the new session.
+  (store as Store & { generate: (req: AnyRequest) => void }).generate = (req) => instance.generate(req);
+
+  return function oidcSession(req: Request, res: Response, next: NextFunction): void {
+    const r = req as unknown as AnyRequest;
+    if (r.session) {
+      // Another session middleware ran first: leave it in charge.
+      next();
+      return;
+    }
+    r.sessionStore = store;
+    const signed = readCookie(req.headers.cookie, name);
+    const cookieId = signed === undefined ? undefined : unsignSessionId(signed, secrets);
+    const state: SessionState = {
+      instance,
+      req: r,
+      res,
+      cookieId,
+      record: null,
+      materialized: false,
+      session: undefined,
+      sessionID: undefined,
+      startId: undefined,
+      snapshot: undefined,
+      cookieStandIn: null,
+      savedId: undefined,
+      savedJson: undefined,
+      hooked: false,
+      renewDue: false,
+      cookieDecided: false,
+      renewed: false,
+    };
+
+    const begin = (): void => {
+      (req as unknown as Record<symbol, unknown>)[STATE] = state;
+      Object.defineProperty(req, 'session', SESSION_PROPERTY);
+      Object.defineProperty(req, 'sessionID', SESSION_ID_PROPERTY);
+    };
+
+    if (cookieId === undefined) {
+      begin();
+      next();
+      return;
+    }
+
+    let settled = false;
+    const timer = setTimeout(() => loaded(new ServiceUnavailableError('The session store did not answer in time.')), timeoutMs);
+    function loaded(err: unknown, record?: SessionData | null): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        // The request goes on without a session (signed out); routes that need it answer 503.
+        (req as unknown as Record<symbol, unknown>)[STORE_ERROR] = err;
+        logger.warn('session store unavailable; request continues signed out', describeCause(err));
+        next();
+        return;
+      }
+      begin();
+      if (record) {
+        state.record = record;
+        state.sessionID = cookieId;
+        const now = Date.now();
+        state.renewDue = renewalDue(instance, cookieId!, renewedExpiry(instance, record, now), now);
+        // The renewal happens at the end of the response, whether or not the request builds the session.
+        if (state.renewDue) hook(state);
+      }
+      next();
+    }
+    store.get(cookieId, loaded);
+  };
+}
