@@ -20,7 +20,9 @@ import { Session as InspectorSession } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { Redis } from 'ioredis';
-import { auth } from '../src/login/index.js';
+// The package as users run it: the built JavaScript (`npm run bench` builds first), typed from the sources.
+const distEntry = new URL('../dist/esm/index.js', import.meta.url).href;
+const { auth } = (await import(distEntry)) as typeof import('../src/index.js');
 import { BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_SECRET, REDIS_URL } from './login-shared.js';
 
 const variant = process.env.BENCH_VARIANT ?? 'none';
@@ -65,7 +67,7 @@ switch (variant) {
     break;
   case 'floor': {
     // Profiling aid (not in the report): the least a Redis-session page view can do.
-    const { readCookie, unsignSessionId } = await import('../src/session/cookie.js');
+    const { readCookie, unsignSessionId } = (await import(new URL('../dist/esm/session/cookie.js', import.meta.url).href)) as typeof import('../src/session/cookie.js');
     app.use((req, res, next) => {
       const id = unsignSessionId(readCookie(req.headers.cookie, process.env.BENCH_FLOOR_COOKIE ?? 'oidc.sid') ?? '', [BENCH_SECRET]);
       if (!id) { res.status(401).end(); return; }

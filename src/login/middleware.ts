@@ -229,26 +229,25 @@ export function auth(options?: AuthOptions): AuthRouter {
 
   const router = express.Router() as AuthRouter;
 
+  let sessions: RequestHandler | undefined;
   if (!config.useExistingSession) {
     // express-session's formats and Session objects, with a cheaper request path (see
     // sessionMiddleware): a store failure leaves the request signed out, never failing the app.
-    router.use(
-      sessionMiddleware({
-        name: config.session.cookieName,
-        secrets: config.secrets,
-        store: store!,
-        cookie: cookieOptions(config),
-        rolling: config.session.rolling,
-        touchAfterMs: config.session.touchAfter * 1000,
-        timeoutMs: LOGIN_DEFAULTS.sessionTimeoutMs,
-        // A renewal never takes the cookie (or the record) past the end of the sign-in.
-        expiryCap: (data) => {
-          const login = data.oidc?.login;
-          return login && typeof login.createdAt === 'number' ? loginEndsAt(login, config.session.absoluteDuration) : undefined;
-        },
-        logger,
-      }),
-    );
+    sessions = sessionMiddleware({
+      name: config.session.cookieName,
+      secrets: config.secrets,
+      store: store!,
+      cookie: cookieOptions(config),
+      rolling: config.session.rolling,
+      touchAfterMs: config.session.touchAfter * 1000,
+      timeoutMs: LOGIN_DEFAULTS.sessionTimeoutMs,
+      // A renewal never takes the cookie (or the record) past the end of the sign-in.
+      expiryCap: (data) => {
+        const login = data.oidc?.login;
+        return login && typeof login.createdAt === 'number' ? loginEndsAt(login, config.session.absoluteDuration) : undefined;
+      },
+      logger,
+    });
   }
 
   // The sign-in routes live on their own router, entered only for their paths: a page view
@@ -261,8 +260,23 @@ export function auth(options?: AuthOptions): AuthRouter {
   // pattern characters is left to Express alone (every request then enters the routes router).
   const plainPaths = routePaths.every((path) => /^[A-Za-z0-9/_.~-]*$/.test(path));
   const ownPaths = new Set(routePaths.map((path) => normalizeRoutePath(path)));
+  // Most requests are for other paths: a length check spares them the lower-casing.
+  const ownLengths = new Set(routePaths.flatMap((path) => [path.length, path.length + 1]));
 
-  router.use(function oidcRequest(req: Request, res: Response, next: NextFunction) {
+  // One layer: the session, then the request's context (not two router layers per request).
+  router.use(oidc);
+  function oidc(req: Request, res: Response, next: NextFunction): void {
+    if (!sessions) {
+      oidcRequest(req, res, next);
+      return;
+    }
+    sessions(req, res, (err?: unknown) => {
+      if (err !== undefined && err !== null) next(err);
+      else oidcRequest(req, res, next);
+    });
+  }
+
+  function oidcRequest(req: Request, res: Response, next: NextFunction): void {
     res.oidc = new ResponseLogin(req, res);
     const sessionError = sessionStoreError(req) ??
       (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
@@ -294,12 +308,13 @@ export function auth(options?: AuthOptions): AuthRouter {
       }
       guardPage(req, res, next);
     };
-    if (!plainPaths || ownPaths.has(normalizeRoutePath(req.path))) {
+    const path = req.path;
+    if (!plainPaths || (ownLengths.has(path.length) && ownPaths.has(normalizeRoutePath(path)))) {
       routes(req, res, pages);
       return;
     }
     pages();
-  });
+  }
 
   /** `res.oidc`: starts a sign-in from any route. */
   class ResponseLogin {
@@ -607,5 +622,17 @@ export function auth(options?: AuthOptions): AuthRouter {
     await runtime.coordinator?.close();
     if (redis?.owned) await closeRedisClient(redis.client);
   };
-  return router;
+  // What auth() returns is called straight into `oidc` while the router holds only that layer:
+  // a router's dispatch (state saved and restored around each layer) costs a page view more than
+  // the layer itself. It inherits the router, so it still is one (router methods, `stack`); a
+  // layer added to it later goes through the router as usual.
+  const direct = function auth(req: Request, res: Response, next: NextFunction): void {
+    if (router.stack.length === 1) oidc(req, res, next);
+    else router(req, res, next);
+  } as unknown as AuthRouter;
+  Object.setPrototypeOf(direct, router);
+  direct.sessions = router.sessions;
+  direct.health = router.health;
+  direct.close = router.close;
+  return direct;
 }

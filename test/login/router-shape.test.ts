@@ -1,0 +1,87 @@
+/**
+ * What auth() returns: a function Express calls straight into the sign-in layer, that still is a
+ * Router (routes added to it work, through the router) and keeps its lifecycle extras.
+ */
+import express from 'express';
+import request from 'supertest';
+import type { Redis } from 'ioredis';
+import { auth, type AuthRouter } from '../../src/index.js';
+import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, testPrefix, waitFor } from './setup.js';
+
+const prefix = testPrefix('router-shape');
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+let issuer: HostileIssuer;
+let redis: Redis;
+let oidc: AuthRouter;
+
+beforeAll(async () => {
+  redis = assertionRedis();
+  issuer = await startHostileIssuer();
+  oidc = auth({
+    issuerBaseURL: issuer.issuer,
+    baseURL: 'http://127.0.0.1:3000',
+    clientID: issuer.clientId,
+    clientSecret: 'hostile-client-secret',
+    secret: SECRET,
+    authRequired: true,
+    session: { redis: REDIS_URL, prefix },
+    logger: quiet,
+  });
+  await waitFor(() => oidc.health(), 10_000, 'redis');
+});
+
+afterAll(async () => {
+  await oidc.close();
+  await issuer.close();
+  await cleanPrefix(redis, prefix);
+  await redis.quit();
+});
+
+describe('auth() return value', () => {
+  it('is a Router with the lifecycle extras', () => {
+    expect(typeof oidc).toBe('function');
+    expect(typeof oidc.use).toBe('function');
+    expect(typeof oidc.get).toBe('function');
+    expect(Array.isArray(oidc.stack)).toBe(true);
+    expect(typeof oidc.close).toBe('function');
+    expect(typeof oidc.health).toBe('function');
+    expect(typeof oidc.sessions.listBySub).toBe('function');
+  });
+
+  it('guards the app behind it and serves /login', async () => {
+    const app = express().use(oidc).get('/page', (_req, res) => {
+      res.send('page');
+    });
+    const page = await request(app).get('/page');
+    expect(page.status).toBe(302);
+    expect(page.headers.location).toBe('/login?returnTo=/page');
+    const login = await request(app).get('/login');
+    expect(login.status).toBe(302);
+    expect(new URL(login.headers.location!).origin).toBe(issuer.issuer);
+  });
+
+  it('serves a route added to it, through the router, after the sign-in layer', async () => {
+    const own = auth({
+      issuerBaseURL: issuer.issuer,
+      baseURL: 'http://127.0.0.1:3000',
+      clientID: issuer.clientId,
+      clientSecret: 'hostile-client-secret',
+      secret: SECRET,
+      authRequired: false,
+      session: { redis: REDIS_URL, prefix },
+      logger: quiet,
+    });
+    try {
+      own.get('/extra', (req, res) => {
+        res.json({ signedIn: req.oidc.isAuthenticated() });
+      });
+      const app = express().use(own);
+      const res = await request(app).get('/extra');
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ signedIn: false });
+    } finally {
+      await own.close();
+    }
+  });
+});
