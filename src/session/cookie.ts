@@ -32,20 +32,34 @@ export function unsignSessionId(value: string, secrets: readonly string[]): stri
 
 /**
  * The first value of cookie `name` in a `Cookie` header (RFC 6265 §5.4 order, as the `cookie`
- * package reads it: the first one wins), quotes removed and URI-decoded. Undefined when absent or
- * not decodable.
+ * package reads it: the first one wins, names and values trimmed of spaces and tabs only, a
+ * value in double quotes unquoted), URI-decoded. Undefined when absent or not decodable (where
+ * `cookie` would hand back the raw text: no signed session id contains a bad %-sequence).
  */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
-  let start = 0;
   const length = header.length;
+  let start = 0;
   while (start < length) {
+    const eq = header.indexOf('=', start);
+    if (eq === -1) return undefined;
     let end = header.indexOf(';', start);
     if (end === -1) end = length;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
-      let value = header.slice(eq + 1, end).trim();
-      if (value.length >= 2 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) value = value.slice(1, -1);
+    else if (eq > end) {
+      // Pairs without '=' are skipped in one step to the pair that holds this '=' (as `cookie`
+      // does): searching again from every ';' would take quadratic time on such a header.
+      start = header.lastIndexOf(';', eq - 1) + 1;
+      continue;
+    }
+    if (header.slice(skipBlanks(header, start, eq), trimBlanks(header, eq, start)) === name) {
+      let from = skipBlanks(header, eq + 1, end);
+      let to = trimBlanks(header, end, from);
+      if (header.charCodeAt(from) === 0x22 && header.charCodeAt(to - 1) === 0x22) {
+        // A lone '"' unquotes to the empty string, as in `cookie`.
+        from++;
+        to = Math.max(from, to - 1);
+      }
+      const value = header.slice(from, to);
       if (value.indexOf('%') === -1) return value;
       try {
         return decodeURIComponent(value);
@@ -56,4 +70,23 @@ export function readCookie(header: string | undefined, name: string): string | u
     start = end + 1;
   }
   return undefined;
+}
+
+/** The first index in [index, max) that is not a space or tab, else max. */
+function skipBlanks(text: string, index: number, max: number): number {
+  for (; index < max; index++) {
+    const code = text.charCodeAt(index);
+    if (code !== 0x20 && code !== 0x09) return index;
+  }
+  return max;
+}
+
+/** The end of text[min, index) without trailing spaces and tabs. */
+function trimBlanks(text: string, index: number, min: number): number {
+  while (index > min) {
+    const code = text.charCodeAt(index - 1);
+    if (code !== 0x20 && code !== 0x09) return index;
+    index--;
+  }
+  return min;
 }

@@ -50,7 +50,7 @@ export interface SessionMiddlewareOptions {
   /** The latest expiry (epoch ms) a session's cookie may get, from its data; undefined for none. */
   expiryCap?: (data: Partial<SessionData>) => number | undefined;
   logger: Logger;
-  /** Sessions whose last renewal this process remembers (least recently renewed forgotten first). Default 10000. */
+  /** Sessions whose last renewal (and verified cookie values) this process remembers, oldest forgotten first. Default 10000. */
   renewalMemory?: number;
 }
 
@@ -63,6 +63,8 @@ interface Instance {
   cookieOptions: CookieOptions;
   idleMs: number;
   renewals: Map<string, { at: number; expires: number }>;
+  /** Cookie values whose signature checked out, and their session ids (bounded like `renewals`). */
+  verified: Map<string, string>;
   generate(req: AnyRequest): void;
 }
 
@@ -87,6 +89,8 @@ interface SessionState {
   /** The id and JSON of the last explicit save (`sessionSaved()`). */
   savedId: string | undefined;
   savedJson: string | undefined;
+  /** The cookie expiry an explicit `save()` wrote (the record's TTL follows it: no touch needed). */
+  savedExpires: number | undefined;
   /** The response's end and headers are watched. */
   hooked: boolean;
   /** This response renews the stored session (decided when it was read). */
@@ -152,6 +156,25 @@ export function sessionSaved(req: object): void {
   state.savedJson = dataJson(sess, state.cookieStandIn);
 }
 
+const sessionSave = (session.Session.prototype as unknown as { save(this: SessionObject, fn?: (err?: unknown) => void): SessionObject }).save;
+
+/**
+ * `req.session.save()` as the app calls it: the session is remembered as saved, so the end of the
+ * response does not write the same record again (express-session wraps `save` the same way).
+ */
+function trackedSave(this: SessionObject, fn?: (err?: unknown) => void): SessionObject {
+  const state = stateOf((this as unknown as { req: object }).req);
+  if (state && currentSession(state) === this) {
+    // Renewed before it is written, as at the end of the response, so the record's TTL is the
+    // one the cookie gets and the response need not touch the record again.
+    if (!state.renewed) state.savedExpires = renewCookie(state.instance, this, Date.now());
+    state.savedId = this.id;
+    state.savedJson = dataJson(this, state.cookieStandIn);
+  }
+  return sessionSave.call(this, fn);
+}
+const TRACKED_SAVE: PropertyDescriptor = { configurable: true, enumerable: false, writable: true, value: trackedSave };
+
 // `req.session` and `req.sessionID` are accessors so the session is built only when used. The
 // functions are shared (not closures) so every request keeps the same hidden class.
 function getSession(this: AnyRequest): SessionObject | null | undefined {
@@ -163,6 +186,8 @@ function setSession(this: AnyRequest, value: SessionObject | null | undefined): 
   const state = stateOf(this)!;
   state.materialized = true;
   state.session = value;
+  // Every Session the request gets (built, regenerated, reloaded) reports its explicit saves.
+  if (value instanceof session.Session && (value as { save: unknown }).save === sessionSave) Object.defineProperty(value, 'save', TRACKED_SAVE);
   hook(state);
 }
 function getSessionId(this: AnyRequest): string | undefined {
@@ -262,7 +287,8 @@ function decideCookie(state: SessionState, modified: boolean, willBeStored: bool
   else if (instance.options.rolling) send = modified || state.renewDue;
   else send = modified && sess.cookie.expires != null;
   if (!send) return;
-  const expires = renewCookie(instance, sess, now);
+  // After an explicit save, the cookie goes out with the expiry that save wrote.
+  const expires = state.savedId === id && state.savedExpires !== undefined ? state.savedExpires : renewCookie(instance, sess, now);
   const cookie = sess.cookie as session.Cookie & { serialize(name: string, value: string): string };
   appendSetCookie(res, cookie.serialize(instance.options.name, signSessionId(id, instance.options.secrets[0]!)));
   remember(instance, id, expires, now);
@@ -278,6 +304,8 @@ function hook(state: SessionState): void {
 
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    // A renewal builds the session if the request did not (a streamed response gets here before end()).
+    if (!state.cookieDecided && !state.materialized && state.renewDue) materialize(state);
     if (!state.cookieDecided && state.materialized) {
       const sess = currentSession(state);
       const id = state.sessionID;
@@ -323,7 +351,8 @@ function hook(state: SessionState): void {
     // An unchanged stored session: the record's TTL follows a renewed cookie; a non-rolling
     // session (whose cookie keeps its expiry) has its TTL extended on the same schedule.
     // (A renewal whose cookie could not go out — a secure cookie over plain HTTP — still extends the TTL.)
-    if (stored && id === state.cookieId && typeof store.touch === 'function' && (state.renewed || state.renewDue)) {
+    // (An explicit save in this response wrote the TTL already.)
+    if (stored && id === state.cookieId && state.savedId !== id && typeof store.touch === 'function' && (state.renewed || state.renewDue)) {
       const expires = state.renewed ? (sess.cookie.expires?.getTime() ?? Infinity) : renewCookie(instance, sess, now);
       store.touch!(id, sess as unknown as SessionData, (err?: unknown) => {
         if (err) logger.warn('session store failed while renewing the session', describeCause(err));
@@ -334,6 +363,23 @@ function hook(state: SessionState): void {
     }
     return finish();
   } as typeof res.end;
+}
+
+/**
+ * The session id of a signed cookie value. A value that checked out once is remembered (the
+ * secrets do not change while the process runs), sparing later views of the session the HMAC;
+ * only values that verified are kept, so the memory holds nothing an attacker chose freely.
+ */
+function verifiedId(instance: Instance, signed: string): string | undefined {
+  const known = instance.verified.get(signed);
+  if (known !== undefined) return known;
+  const id = unsignSessionId(signed, instance.options.secrets);
+  if (id !== undefined) {
+    const { verified } = instance;
+    verified.set(signed, id);
+    if (verified.size > (instance.options.renewalMemory ?? 10_000)) verified.delete(verified.keys().next().value!);
+  }
+  return id;
 }
 
 /** express-session's session middleware, with the per-request costs cut (see `SessionMiddlewareOptions`). */
@@ -348,6 +394,7 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
     cookieOptions,
     idleMs: cookieOptions.maxAge ?? Infinity,
     renewals: new Map(),
+    verified: new Map(),
     generate(req: AnyRequest): void {
       req.sessionID = randomBytes(24).toString('base64url');
       const fresh = new Session(req);
@@ -355,19 +402,28 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
       req.session = fresh;
     },
   };
-  // Store.prototype.regenerate() calls this to make the new session.
-  (store as Store & { generate: (req: AnyRequest) => void }).generate = (req) => instance.generate(req);
+  // Store.prototype.regenerate() calls this to make the new session. One store may serve several
+  // middlewares (or express-session too): each request gets a session of the middleware it went
+  // through, and requests of none of ours keep the generator the store had.
+  const withGenerate = store as Store & { generate?: (req: AnyRequest) => void };
+  const previous = withGenerate.generate;
+  withGenerate.generate = (req) => {
+    const own = stateOf(req)?.instance;
+    if (own) own.generate(req);
+    else if (typeof previous === 'function') previous.call(store, req);
+    else instance.generate(req);
+  };
 
   return function oidcSession(req: Request, res: Response, next: NextFunction): void {
     const r = req as unknown as AnyRequest;
-    if (r.session) {
+    if (stateOf(r) !== undefined || r.session) {
       // Another session middleware ran first: leave it in charge.
       next();
       return;
     }
     r.sessionStore = store;
     const signed = readCookie(req.headers.cookie, name);
-    const cookieId = signed === undefined ? undefined : unsignSessionId(signed, secrets);
+    const cookieId = signed === undefined ? undefined : verifiedId(instance, signed);
     const state: SessionState = {
       instance,
       req: r,
@@ -382,6 +438,7 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
       cookieStandIn: null,
       savedId: undefined,
       savedJson: undefined,
+      savedExpires: undefined,
       hooked: false,
       renewDue: false,
       cookieDecided: false,
@@ -424,6 +481,11 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
       }
       next();
     }
-    store.get(cookieId, loaded);
+    try {
+      store.get(cookieId, loaded);
+    } catch (err) {
+      // A store that throws instead of calling back fails like one that answers an error: no 500.
+      loaded(err);
+    }
   };
 }
