@@ -112,14 +112,15 @@ export class RequestContext implements OidcContext {
   }
 
   /**
-   * The session's signed-in record when it is well formed, within its lifetime and sealed under
-   * a configured secret; else null. Reads the record without unsealing (or building `req.session`).
+   * The session's signed-in record when it is well formed, within its lifetime and its tokens
+   * open (checked once per process for each sealed value, see `Sealer.opens`); else null. Reads
+   * the record without building `req.session`.
    */
   private signedIn(): SignedInRecord | null {
     if (this.record !== undefined) return this.record;
     const record = sessionData(this.req)?.oidc?.login;
     let valid: SignedInRecord | null = null;
-    if (record && typeof record.sub === 'string' && typeof record.createdAt === 'number' && this.runtime.sealer.canOpen(record.tokens)) {
+    if (record && typeof record.sub === 'string' && typeof record.createdAt === 'number' && this.runtime.sealer.opens(record.tokens, TOKENS_AAD)) {
       if (loginEndsAt(record, this.runtime.config.session.absoluteDuration) > Date.now()) valid = record;
     }
     this.record = valid;
@@ -146,9 +147,8 @@ export class RequestContext implements OidcContext {
   }
 
   /**
-   * True when the session holds a sign-in within its lifetime whose tokens are sealed under a
-   * configured secret. The tokens are decrypted only when used: should they then fail to open
-   * (a record altered in the store), the sign-in counts as ended from there on.
+   * True when the session holds a sign-in within its lifetime whose sealed tokens open (under a
+   * configured secret, unaltered).
    */
   isAuthenticated(): boolean {
     return this.signedIn() !== null && this.opened !== null;

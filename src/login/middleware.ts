@@ -241,6 +241,9 @@ export function auth(options?: AuthOptions): AuthRouter {
       rolling: config.session.rolling,
       touchAfterMs: config.session.touchAfter * 1000,
       timeoutMs: LOGIN_DEFAULTS.sessionTimeoutMs,
+      // A signed-in session is written back only over its record: an in-flight request (a token
+      // refresh) cannot undo a logout or back-channel logout that ended it meanwhile.
+      mustExist: (data) => data.oidc?.login !== undefined,
       // A renewal never takes the cookie (or the record) past the end of the sign-in.
       expiryCap: (data) => {
         const login = data.oidc?.login;

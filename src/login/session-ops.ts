@@ -1,6 +1,8 @@
 import type { Session, SessionData, Store } from 'express-session';
 import { ServiceUnavailableError } from '../errors/index.js';
 import { sessionSaved } from '../session/middleware.js';
+import { SessionEndedError } from '../session/store.js';
+import { LoginRequiredError } from './errors.js';
 
 /** A request as far as sessions go (express-session adds these). */
 export interface SessionRequest {
@@ -20,7 +22,8 @@ export function withTimeout(run: (done: (err?: unknown) => void) => void, timeou
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (err) reject(err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err }));
+      if (err instanceof SessionEndedError) reject(new LoginRequiredError('The session ended; sign in again.', { cause: err }));
+      else if (err) reject(err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err }));
       else resolve();
     }
     try {

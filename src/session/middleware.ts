@@ -5,7 +5,7 @@ import session, { type CookieOptions, type SessionData, type Store } from 'expre
 import { ServiceUnavailableError } from '../errors/index.js';
 import { describeCause, type Logger } from '../util/logger.js';
 import { readCookie, signSessionId, unsignSessionId } from './cookie.js';
-import { rawRecordOf } from './store.js';
+import { rawRecordOf, requireExisting, SessionEndedError } from './store.js';
 
 /**
  * The request side of express-session, rebuilt for the signed-in page view. express-session
@@ -47,6 +47,11 @@ export interface SessionMiddlewareOptions {
   touchAfterMs: number;
   /** How long reading the record may take before the request goes on without a session, in ms. */
   timeoutMs: number;
+  /**
+   * Sessions loaded from the store for which this is true are written back only over their
+   * existing record (see `requireExisting`), never re-created once destroyed elsewhere.
+   */
+  mustExist?: (data: Partial<SessionData>) => boolean;
   /** The latest expiry (epoch ms) a session's cookie may get, from its data; undefined for none. */
   expiryCap?: (data: Partial<SessionData>) => number | undefined;
   logger: Logger;
@@ -212,6 +217,7 @@ function materialize(state: SessionState): void {
     state.cookieStandIn = record.cookie;
     state.startId = state.sessionID;
     state.instance.options.store.createSession(req as unknown as Request, record); // assigns req.session
+    if (state.session && state.instance.options.mustExist?.(state.session)) requireExisting(state.session);
   } else {
     state.instance.generate(req);
     state.startId = state.sessionID;
@@ -342,7 +348,8 @@ function hook(state: SessionState): void {
       if (!state.renewed) renewCookie(instance, sess, now);
       const expires = sess.cookie.expires?.getTime() ?? Infinity;
       sess.save((err?: unknown) => {
-        if (err) logger.warn('session store failed while saving the session', describeCause(err));
+        if (err instanceof SessionEndedError) logger.info('session ended while the request ran; not written back');
+        else if (err) logger.warn('session store failed while saving the session', describeCause(err));
         else remember(instance, id, expires, now);
         finish();
       });

@@ -30,10 +30,11 @@ export interface Sealer {
   /** The key ids of the secrets, in order (the first one seals). Public, for logs and tests. */
   readonly keyIds: readonly string[];
   /**
-   * True when `sealed` is a sealed value naming one of these secrets' keys, checked without
-   * decrypting (so it may still fail to open). Cheap enough for every request.
+   * True when `unseal(sealed, aad)` would give a value. Values that opened are remembered (the
+   * last 2000, by their exact text: ciphertext, never plaintext), so asking again for the same
+   * value costs a map lookup instead of a decryption — a page view asks on every request.
    */
-  canOpen(sealed: unknown): boolean;
+  opens(sealed: unknown, aad?: string): boolean;
 }
 
 /** Shortest secret accepted, in characters. */
@@ -47,6 +48,8 @@ const KID_SALT = Buffer.from('express-oidc-guard/seal/key-id', 'utf8');
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KID_CHARS = 8;
+/** How many sealed values `opens()` remembers (about 2-3 KB of ciphertext each). */
+const OPENED_MEMORY = 2000;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 interface SealKey {
@@ -154,11 +157,17 @@ export function createSealer(secrets: string | readonly string[], context: strin
     return undefined;
   }
 
-  function canOpen(sealed: unknown): boolean {
-    if (typeof sealed !== 'string' || !sealed.startsWith(`${VERSION}.`)) return false;
-    const end = sealed.indexOf('.', VERSION.length + 1);
-    return end !== -1 && keyIds.includes(sealed.slice(VERSION.length + 1, end));
+  /** Sealed values that opened, with the aad they opened under (oldest forgotten first). */
+  const opened = new Map<string, string>();
+  function opens(sealed: unknown, aad?: string): boolean {
+    if (typeof sealed !== 'string') return false;
+    const context = aad ?? '';
+    if (opened.get(sealed) === context) return true;
+    if (unseal(sealed, context) === undefined) return false;
+    opened.set(sealed, context);
+    if (opened.size > OPENED_MEMORY) opened.delete(opened.keys().next().value!);
+    return true;
   }
 
-  return { seal, unseal, keyIds, canOpen };
+  return { seal, unseal, keyIds, opens };
 }

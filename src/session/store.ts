@@ -45,8 +45,33 @@ export function rawRecordOf(record: object): string | undefined {
   return rawRecords.get(record);
 }
 
+/**
+ * A write of a session that must already exist (see `requireExisting`) found no record: it was
+ * destroyed (logout, back-channel logout, an admin) or expired while the request ran.
+ */
+export class SessionEndedError extends Error {
+  override readonly name = 'SessionEndedError';
+  readonly code = 'SESSION_ENDED';
+  constructor() {
+    super('the session ended while the request ran; it was not written back');
+  }
+}
+
+const MUST_EXIST = Symbol.for('express-oidc-guard.session-must-exist');
+
+/**
+ * Marks a session object so that `createSessionStore()` writes it only over its existing record
+ * (`SET ... XX`): a request that loaded a signed-in session cannot bring it back after a logout
+ * elsewhere ended it mid-request. The write then fails with `SessionEndedError`. Other stores
+ * ignore the mark.
+ */
+export function requireExisting(sess: object): void {
+  Object.defineProperty(sess, MUST_EXIST, { value: true, configurable: true, enumerable: false });
+}
+
 function unavailable(err: unknown): unknown {
-  return err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err });
+  if (err instanceof ServiceUnavailableError || err instanceof SessionEndedError) return err;
+  return new ServiceUnavailableError(UNAVAILABLE, { cause: err });
 }
 
 /**
@@ -100,7 +125,20 @@ class GuardedRedisStore extends RedisStore {
     return this.guard((inner) => super.get(sid, inner), cb);
   }
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    return this.guard((inner) => super.set(sid, sess, inner), cb);
+    const client = this.redis;
+    if (!client || (sess as unknown as Record<symbol, unknown>)[MUST_EXIST] !== true) return this.guard((inner) => super.set(sid, sess, inner), cb);
+    return this.guard(async (inner) => {
+      // connect-redis' own TTL rule (the cookie's expiry, else the store's ttl), with XX.
+      const expires = sess.cookie?.expires;
+      const ttl = expires ? Math.ceil((new Date(expires).getTime() - Date.now()) / 1000) : typeof this.ttl === 'number' ? this.ttl : this.ttl(sess);
+      if (ttl <= 0) return super.destroy(sid, inner);
+      try {
+        const reply = await client.set(this.prefix + sid, this.serializer.stringify(sess), 'EX', ttl, 'XX');
+        return reply === null ? inner(new SessionEndedError()) : inner(null, null);
+      } catch (err) {
+        return inner(err);
+      }
+    }, cb);
   }
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
     return this.guard((inner) => super.touch(sid, sess, inner), cb);

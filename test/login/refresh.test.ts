@@ -32,6 +32,16 @@ function appWith(oidc: AuthRouter): express.Express {
       next(err);
     }
   });
+  // The session ends in the store (a logout on another instance, a back-channel logout) while
+  // this request runs, before its refresh is saved.
+  app.get('/token-after-logout', requiresAuth(), async (req, res, next) => {
+    try {
+      await redis.del(`${prefix}sess:${req.sessionID}`);
+      res.json({ token: await req.oidc.getAccessToken() });
+    } catch (err) {
+      next(err);
+    }
+  });
   app.get('/expires-in', requiresAuth(), (req, res) => {
     res.json({ expiresIn: req.oidc.accessToken?.expires_in });
   });
@@ -103,6 +113,18 @@ async function tokenOf(browser: Browser, url: string): Promise<{ status: number;
 }
 
 describe('getAccessToken() (RFC 6749 §6, RFC 9700 §4.14.2)', () => {
+  it('does not bring back a session that ended while its refresh ran', async () => {
+    const browser = await signIn();
+    await untilRefreshDue(browser);
+    const hop = await browser.get(`${first.url}/token-after-logout`, { accept: 'application/json' });
+    expect(hop.status).toBe(401);
+    expect(JSON.parse(hop.text)).toEqual({ error: 'login_required' });
+    const id = decodeURIComponent(browser.cookies(first.url).get('oidc.sid')!.value).slice(2).split('.')[0]!;
+    expect(await redis.exists(`${prefix}sess:${id}`)).toBe(0);
+    // And the browser is signed out from then on.
+    expect((await browser.get(`${first.url}/token`, { accept: 'application/json' })).status).toBe(401);
+  });
+
   it('refreshes an access token within the margin and stores the rotated refresh token', async () => {
     const browser = await signIn();
     const before = { ...provider.grants };

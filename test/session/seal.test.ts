@@ -178,3 +178,30 @@ describe('session/seal', () => {
     });
   });
 });
+
+describe('session/seal opens()', () => {
+  const secret = 'opens-secret-0123456789abcdefghijklmnopqrstuv';
+
+  it('agrees with unseal, also for values it remembered under another aad or before an alteration', () => {
+    const sealer = createSealer(secret);
+    const sealed = sealer.seal({ access_token: 'a' }, 'aad-1');
+    expect(sealer.opens(sealed, 'aad-1')).toBe(true);
+    expect(sealer.opens(sealed, 'aad-1')).toBe(true); // remembered
+    expect(sealer.opens(sealed, 'aad-2')).toBe(false);
+    const parts = sealed.split('.');
+    parts[3] = `${parts[3]!.slice(0, -2)}${parts[3]!.endsWith('AA') ? 'BA' : 'AA'}`;
+    expect(sealer.opens(parts.join('.'), 'aad-1')).toBe(false);
+    expect(sealer.opens(sealed.slice(0, -1), 'aad-1')).toBe(false);
+    expect(sealer.opens(undefined, 'aad-1')).toBe(false);
+    expect(createSealer('another-secret-0123456789abcdefghijklmnopq').opens(sealed, 'aad-1')).toBe(false);
+  });
+
+  it('forgets the oldest values beyond its bound and still answers right for them', () => {
+    const sealer = createSealer(secret);
+    const values = Array.from({ length: 2100 }, (_, i) => sealer.seal({ i }));
+    for (const value of values) expect(sealer.opens(value)).toBe(true);
+    // The first ones were forgotten: asking again decrypts, and still says yes.
+    expect(sealer.opens(values[0])).toBe(true);
+    expect(sealer.unseal(values[0]!)).toEqual({ i: 0 });
+  });
+});
