@@ -6,6 +6,7 @@ import { VerifiedTokenCache } from './cache.js';
 import { resolveBearerOptions, type ResolvedBearerConfig, type ResolvedIssuer } from './config.js';
 import { DEFAULT_ASYMMETRIC_ALGORITHMS, ISSUER_SIGNING_ALG_MEMBERS } from './defaults.js';
 import { introspectAccessToken, type IntrospectionConfig } from './introspect.js';
+import { acceptPlainJwsLater, parsePlainJws, type SyncKeyLookup } from './jws-fast.js';
 import { verifyAccessToken, type JwtVerifyConfig } from './verify.js';
 import type { BearerAuth, BearerOptions } from './types.js';
 
@@ -29,7 +30,13 @@ export function algorithmsFor(metadata: IssuerMetadata | undefined): string[] {
 class IssuerTrust {
   readonly discovery: IssuerDiscovery | undefined;
   readonly keySet: RemoteKeySet | undefined;
-  private metadataAlgorithms: { from: IssuerMetadata; list: string[] } | undefined;
+  /** `keySet.keyFor`, bound once. */
+  readonly keyFor: SyncKeyLookup | undefined;
+  /**
+   * The last config built, for the metadata it was built from: one object per metadata, so what
+   * depends only on the config (jose options, the fast path's plan) is worked out once.
+   */
+  private built: { from: IssuerMetadata | undefined; config: JwtVerifyConfig; checkedAt: number } | undefined;
 
   constructor(
     readonly resolved: ResolvedIssuer,
@@ -46,7 +53,9 @@ class IssuerTrust {
         if (typeof metadata.jwks_uri !== 'string') throw new IssuerResponseError('The issuer metadata has no jwks_uri.');
         return metadata.jwks_uri;
       });
-      this.keySet = new RemoteKeySet(uri, { timeoutMs: jwks.timeoutMs, cooldownMs: jwks.cooldownMs, cacheMaxAgeMs: jwks.cacheMaxAgeMs, logger });
+      const keySet = new RemoteKeySet(uri, { timeoutMs: jwks.timeoutMs, cooldownMs: jwks.cooldownMs, cacheMaxAgeMs: jwks.cacheMaxAgeMs, logger });
+      this.keySet = keySet;
+      this.keyFor = (alg, kid) => keySet.keyFor(alg, kid);
     }
   }
 
@@ -63,17 +72,17 @@ class IssuerTrust {
 
   async jwtConfig(): Promise<JwtVerifyConfig> {
     const metadata = await this.metadata();
+    const built = this.built;
+    if (built !== undefined && built.from === metadata) {
+      built.checkedAt = Date.now();
+      return built.config;
+    }
     let algorithms = this.resolved.algorithms;
     if (algorithms === undefined) {
-      if (this.resolved.secret !== undefined) algorithms = ['HS256', 'HS384', 'HS512'];
-      else if (metadata && this.metadataAlgorithms?.from === metadata) algorithms = this.metadataAlgorithms.list;
-      else {
-        algorithms = algorithmsFor(metadata);
-        if (metadata) this.metadataAlgorithms = { from: metadata, list: algorithms };
-      }
+      algorithms = this.resolved.secret !== undefined ? ['HS256', 'HS384', 'HS512'] : algorithmsFor(metadata);
     }
     const { clockTolerance, maxTokenAge, requiredClaims, strict } = this.config;
-    return {
+    const config: JwtVerifyConfig = {
       issuer: metadata?.issuer ?? this.resolved.issuer ?? this.resolved.label,
       audience: this.resolved.audience,
       algorithms,
@@ -83,6 +92,27 @@ class IssuerTrust {
       requiredClaims,
       strict,
     };
+    this.built = { from: metadata, config, checkedAt: Date.now() };
+    return config;
+  }
+
+  /**
+   * `jwtConfig()` without waiting: the config built for the metadata known now, or `undefined`
+   * (none built yet, or the metadata changed since). As `jwtConfig()` would, it lets discovery
+   * refresh stale metadata in the background, asking at most once a second.
+   */
+  jwtConfigNow(): JwtVerifyConfig | undefined {
+    const built = this.built;
+    if (built === undefined) return undefined;
+    if (this.discovery !== undefined) {
+      if (this.discovery.peek() !== built.from) return undefined;
+      const now = Date.now();
+      if (now - built.checkedAt > 1000) {
+        built.checkedAt = now;
+        void this.jwtConfig().catch(() => undefined);
+      }
+    }
+    return built.config;
   }
 
   async introspectionConfig(): Promise<IntrospectionConfig & { cacheMaxTtlSeconds: number }> {
@@ -128,6 +158,16 @@ export interface BearerVerifier {
 export interface InternalBearerVerifier extends BearerVerifier {
   /** The cached result for `token` (a copy), or `undefined` on a miss. Synchronous. */
   cached(token: string): BearerAuth | undefined;
+  /**
+   * Whether `verifyUncached()` tries the fast check of plain JWTs (jws-fast.ts) before jose.
+   * Always on; tests turn it off to compare the guard's answers with jose's alone.
+   */
+  fastPath: boolean;
+  /**
+   * The fast check alone, without the cache: `undefined` when it does not apply, else a promise
+   * of the accepted result, or of `undefined` when the signature is bad. Does not cache.
+   */
+  verifyFast(token: string): Promise<BearerAuth | undefined> | undefined;
   /** `verify()` without the cache lookup (the caller just missed); caches an accepted token. */
   verifyUncached(token: string): Promise<BearerAuth>;
 }
@@ -174,17 +214,49 @@ export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifie
     return cached(token) ?? verifyUncached(token);
   }
 
+  /** Caches an accepted JWT until its `exp` (and `iat + maxTokenAge`) at the latest. */
+  function rememberJwt(auth: BearerAuth, now: number): void {
+    if (!cache) return;
+    const { exp, iat } = auth.payload;
+    let notAfter = typeof exp === 'number' ? exp * 1000 : now;
+    if (config.maxTokenAge !== undefined && typeof iat === 'number') {
+      notAfter = Math.min(notAfter, (iat + config.maxTokenAge + config.clockTolerance) * 1000);
+    }
+    cache.set(auth, notAfter, now);
+  }
+
+  /**
+   * The fast check of a plain JWT (jws-fast.ts): `undefined` at once when it does not apply (not
+   * the plain shape, keys or config not known yet, a claim check fails), else the signature
+   * check's promise, `undefined` when it fails. jose then gives the verdict.
+   */
+  function verifyFast(token: string): Promise<BearerAuth | undefined> | undefined {
+    const jws = parsePlainJws(token);
+    if (jws === undefined) return undefined;
+    let trust: IssuerTrust | undefined = trusts[0];
+    if (trusts.length !== 1) {
+      // As pickIssuer(), on the payload already decoded.
+      const iss = jws.payload.iss;
+      trust = typeof iss === 'string' ? trusts.find((t) => t.matches(iss)) : undefined;
+    }
+    const jwtConfig = trust?.jwtConfigNow();
+    if (trust?.keyFor === undefined || jwtConfig === undefined) return undefined;
+    // The signature on libuv's threadpool, not the event loop (see jws-fast.ts).
+    return acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, (jwtConfig.now ?? Date.now)());
+  }
+
   async function verifyUncached(token: string): Promise<BearerAuth> {
     const now = Date.now();
+    const fast = self.fastPath ? verifyFast(token) : undefined;
+    const accepted = fast === undefined ? undefined : await fast;
+    if (accepted !== undefined) {
+      rememberJwt(accepted, now);
+      return accepted;
+    }
     if (token.split('.').length === 3) {
       const trust = pickIssuer(token);
       const auth = await verifyAccessToken(token, await trust.jwtConfig());
-      const { exp, iat } = auth.payload;
-      let notAfter = typeof exp === 'number' ? exp * 1000 : now;
-      if (config.maxTokenAge !== undefined && typeof iat === 'number') {
-        notAfter = Math.min(notAfter, (iat + config.maxTokenAge + config.clockTolerance) * 1000);
-      }
-      cache?.set(auth, notAfter, now);
+      rememberJwt(auth, now);
       return auth;
     }
     if (!introspecting) throw new InvalidTokenError('malformed token');
@@ -196,12 +268,15 @@ export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifie
     return auth;
   }
 
-  return {
+  const self: InternalBearerVerifier = {
     verify,
     cached,
     verifyUncached,
+    verifyFast,
+    fastPath: true,
     config,
     cache,
     jwksFetchCount: () => trusts.reduce((sum, t) => sum + (t.keySet?.fetchCount ?? 0), 0),
   };
+  return self;
 }

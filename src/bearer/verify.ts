@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { AuthError, InvalidTokenError } from '../errors/index.js';
 import { scopesOf } from './scopes.js';
 import type { BearerAuth, BearerPayload } from './types.js';
@@ -79,6 +79,28 @@ export function mapVerifyError(err: unknown): AuthError {
   }
 }
 
+type JoseOptions = Omit<JWTVerifyOptions, 'currentDate'>;
+const joseOptions = new WeakMap<JwtVerifyConfig, JoseOptions>();
+
+/** jose's options for `config`, built once per config object (the verifier keeps one per issuer metadata). */
+function joseOptionsFor(config: JwtVerifyConfig): JoseOptions {
+  let options = joseOptions.get(config);
+  if (options === undefined) {
+    const requiredClaims = new Set(['iss', 'aud', 'exp', ...config.requiredClaims, ...(config.strict ? RFC9068_CLAIMS : [])]);
+    options = {
+      issuer: config.issuer,
+      audience: [...config.audience],
+      algorithms: [...config.algorithms],
+      clockTolerance: config.clockTolerance,
+      requiredClaims: [...requiredClaims],
+      ...(config.maxTokenAge !== undefined ? { maxTokenAge: config.maxTokenAge } : {}),
+      ...(config.strict ? { typ: 'at+jwt' } : {}),
+    };
+    joseOptions.set(config, options);
+  }
+  return options;
+}
+
 /**
  * Verifies a JWT access token (RFC 9068) with jose: signature with a key of the configured issuer
  * (the `jku`, `x5u`, `jwk` and `x5c` headers are never used to find keys), an allowed `alg`,
@@ -94,19 +116,9 @@ export function mapVerifyError(err: unknown): AuthError {
  */
 export async function verifyAccessToken(token: string, config: JwtVerifyConfig): Promise<BearerAuth> {
   const nowMs = (config.now ?? Date.now)();
-  const requiredClaims = new Set(['iss', 'aud', 'exp', ...config.requiredClaims, ...(config.strict ? RFC9068_CLAIMS : [])]);
   let result;
   try {
-    const options = {
-      issuer: config.issuer,
-      audience: [...config.audience],
-      algorithms: [...config.algorithms],
-      clockTolerance: config.clockTolerance,
-      requiredClaims: [...requiredClaims],
-      currentDate: new Date(nowMs),
-      ...(config.maxTokenAge !== undefined ? { maxTokenAge: config.maxTokenAge } : {}),
-      ...(config.strict ? { typ: 'at+jwt' } : {}),
-    };
+    const options = { ...joseOptionsFor(config), currentDate: new Date(nowMs) };
     result = config.key instanceof Uint8Array
       ? await jwtVerify(token, config.key, options)
       : await jwtVerify(token, config.key, options);

@@ -24,6 +24,18 @@ export interface RemoteKeySetOptions {
 type KeyGetter = ReturnType<typeof createLocalJWKSet>;
 type Key = Awaited<ReturnType<KeyGetter>>;
 
+/** One fetched key set: jose's selection over it, when it was fetched, and what it has picked. */
+interface LocalKeys {
+  get: KeyGetter;
+  at: number;
+  /**
+   * The key jose's selection returned, by `alg` and then `kid` (`undefined` for none), so
+   * `keyFor()` can answer synchronously. Only successful selections are kept, and a selection
+   * needs a `kid` of this set (or none), so the map is bounded by keys × algorithms.
+   */
+  selected: Map<string, Map<string | undefined, Key>>;
+}
+
 /**
  * An issuer's JSON Web Key Set, fetched from `jwks_uri` and kept in memory. Unlike jose's own
  * remote set it keeps the last good keys when the endpoint fails, so tokens signed by known keys
@@ -42,7 +54,7 @@ export class RemoteKeySet {
   private readonly failureBackoffMs: number;
   private readonly maxBytes: number;
   private readonly logger: Logger;
-  private local: { get: KeyGetter; at: number } | undefined;
+  private local: LocalKeys | undefined;
   private inFlight: Promise<void> | undefined;
   private lastAttemptAt = -Infinity;
   private lastFailureAt = -Infinity;
@@ -68,14 +80,43 @@ export class RemoteKeySet {
       void this.reload(false).catch(() => undefined);
     }
     try {
-      return await this.local!.get(header, token);
+      return await this.select(this.local!, header, token);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
       if (Date.now() - this.lastAttemptAt < this.cooldownMs) throw err;
       await this.reload(true);
-      return this.local!.get(header, token);
+      return this.select(this.local!, header, token);
     }
   };
+
+  /**
+   * Synchronously, the key `getKey` already selected for this `alg` and `kid` from the current
+   * keys, or `undefined` (no keys yet, or this pair not selected yet: ask `getKey`). Stale keys
+   * are refreshed in the background, as `getKey` does, and still answered meanwhile.
+   */
+  keyFor(alg: string, kid: string | undefined): Key | undefined {
+    const local = this.local;
+    if (!local) return undefined;
+    const key = local.selected.get(alg)?.get(kid);
+    if (key !== undefined && Date.now() - local.at > this.cacheMaxAgeMs) {
+      void this.reload(false).catch(() => undefined);
+    }
+    return key;
+  }
+
+  /** jose's selection (`createLocalJWKSet`), remembering its answer for `keyFor()`. */
+  private async select(local: LocalKeys, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> {
+    const key = await local.get(header, token);
+    // jose selects on the protected header merged with the unprotected one; compact tokens
+    // have none, and only then does the answer depend on `alg` and `kid` alone.
+    const { alg, kid } = header;
+    if (token?.header === undefined && typeof alg === 'string' && (kid === undefined || typeof kid === 'string')) {
+      let byKid = local.selected.get(alg);
+      if (byKid === undefined) local.selected.set(alg, (byKid = new Map()));
+      byKid.set(kid, key);
+    }
+    return key;
+  }
 
   /** Fetches the set now (once, even when many callers ask at the same moment). */
   private async reload(mustSucceed: boolean): Promise<void> {
@@ -105,7 +146,7 @@ export class RemoteKeySet {
       const body = res.body;
       if (!isPlainObject(body) || !Array.isArray(body.keys)) throw new Error('JWKS document has no "keys" array');
       const keys = (body.keys as unknown[]).filter(isPlainObject);
-      this.local = { get: createLocalJWKSet({ keys } as JSONWebKeySet), at: Date.now() };
+      this.local = { get: createLocalJWKSet({ keys } as JSONWebKeySet), at: Date.now(), selected: new Map() };
     } catch (err) {
       this.lastFailureAt = Date.now();
       this.logger.warn('JWKS fetch failed; keeping the last good keys', describeCause(err));
