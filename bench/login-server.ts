@@ -56,7 +56,7 @@ app.get('/__rss', (req, res) => {
   res.json({ rss, heapUsed, gc: Boolean(gc) });
 });
 
-const redis = variant === 'none' ? undefined : new Redis(REDIS_URL, { connectionName, maxRetriesPerRequest: 2 });
+const redis = variant === 'none' ? undefined : new Redis(REDIS_URL, { connectionName, maxRetriesPerRequest: 2, enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1' });
 let closeAuth: (() => Promise<void>) | undefined;
 
 type Sub = (req: Request) => unknown;

@@ -82,10 +82,13 @@ interface SessionState {
   cookieId: string | undefined;
   /** The record as read (plain JSON data), or null when the store had none. */
   record: SessionData | null;
+  /** The record's text, when the store gave it (createSessionStore's does). */
+  raw: string | undefined;
   /** `req.session` exists (was built on access, or assigned). */
   materialized: boolean;
   session: SessionObject | null | undefined;
-  sessionID: string | undefined;
+  /** `req.sessionID` of a request that had no stored session (an accessor then, see `begin`). */
+  freshId: string | undefined;
   /** The session's id and JSON when it was built (with `cookieStandIn` as its cookie). */
   startId: string | undefined;
   snapshot: string | undefined;
@@ -156,8 +159,9 @@ function dataJson(sess: session.Session, standIn: unknown): string {
 export function sessionSaved(req: object): void {
   const state = stateOf(req);
   const sess = state ? currentSession(state) : undefined;
-  if (!state || !sess || typeof state.sessionID !== 'string') return;
-  state.savedId = state.sessionID;
+  const id = (req as AnyRequest).sessionID;
+  if (!state || !sess || typeof id !== 'string') return;
+  state.savedId = id;
   state.savedJson = dataJson(sess, state.cookieStandIn);
 }
 
@@ -180,8 +184,10 @@ function trackedSave(this: SessionObject, fn?: (err?: unknown) => void): Session
 }
 const TRACKED_SAVE: PropertyDescriptor = { configurable: true, enumerable: false, writable: true, value: trackedSave };
 
-// `req.session` and `req.sessionID` are accessors so the session is built only when used. The
-// functions are shared (not closures) so every request keeps the same hidden class.
+// `req.session` is an accessor so the session is built only when used. `req.sessionID` is a plain
+// property holding the cookie's id when a stored session was found (the common page view), and
+// an accessor that builds the new session when there was none. The functions are shared (not
+// closures) so every request keeps the same hidden class.
 function getSession(this: AnyRequest): SessionObject | null | undefined {
   const state = stateOf(this)!;
   if (!state.materialized) materialize(state);
@@ -195,17 +201,16 @@ function setSession(this: AnyRequest, value: SessionObject | null | undefined): 
   if (value instanceof session.Session && (value as { save: unknown }).save === sessionSave) Object.defineProperty(value, 'save', TRACKED_SAVE);
   hook(state);
 }
-function getSessionId(this: AnyRequest): string | undefined {
+function getFreshId(this: AnyRequest): string | undefined {
   const state = stateOf(this)!;
-  // A visitor without a session gets its (new) id with the session.
-  if (!state.materialized && state.sessionID === undefined) materialize(state);
-  return state.sessionID;
+  if (!state.materialized) materialize(state);
+  return state.freshId;
 }
-function setSessionId(this: AnyRequest, value: string | undefined): void {
-  stateOf(this)!.sessionID = value;
+function setFreshId(this: AnyRequest, value: string | undefined): void {
+  stateOf(this)!.freshId = value;
 }
+const FRESH_ID_PROPERTY: PropertyDescriptor = { configurable: true, enumerable: true, get: getFreshId, set: setFreshId };
 const SESSION_PROPERTY: PropertyDescriptor = { configurable: true, enumerable: true, get: getSession, set: setSession };
-const SESSION_ID_PROPERTY: PropertyDescriptor = { configurable: true, enumerable: true, get: getSessionId, set: setSessionId };
 
 /** Builds `req.session`: the stored record as an express-session `Session`, or a new session. */
 function materialize(state: SessionState): void {
@@ -213,14 +218,14 @@ function materialize(state: SessionState): void {
   const { req, record } = state;
   if (record) {
     // Before createSession() swaps the record's cookie for a Cookie object.
-    state.snapshot = rawRecordOf(record) ?? JSON.stringify(record);
+    state.snapshot = state.raw ?? rawRecordOf(record) ?? JSON.stringify(record);
     state.cookieStandIn = record.cookie;
-    state.startId = state.sessionID;
+    state.startId = req.sessionID;
     state.instance.options.store.createSession(req as unknown as Request, record); // assigns req.session
     if (state.session && state.instance.options.mustExist?.(state.session)) requireExisting(state.session);
   } else {
     state.instance.generate(req);
-    state.startId = state.sessionID;
+    state.startId = req.sessionID;
     state.snapshot = dataJson(state.session!, null);
   }
   hook(state);
@@ -285,7 +290,7 @@ function decideCookie(state: SessionState, modified: boolean, willBeStored: bool
   state.cookieDecided = true;
   const { instance, req, res } = state;
   const sess = currentSession(state);
-  const id = state.sessionID;
+  const id = state.req.sessionID;
   if (!sess || typeof id !== 'string') return;
   if (sess.cookie.secure && !isSecure(req)) return;
   let send: boolean;
@@ -314,7 +319,7 @@ function hook(state: SessionState): void {
     if (!state.cookieDecided && !state.materialized && state.renewDue) materialize(state);
     if (!state.cookieDecided && state.materialized) {
       const sess = currentSession(state);
-      const id = state.sessionID;
+      const id = state.req.sessionID;
       if (sess && typeof id === 'string') {
         const { json, modified } = changed(state, sess, id);
         const stored = state.savedId === id || (id === state.cookieId && state.startId === id && state.record !== null);
@@ -336,7 +341,7 @@ function hook(state: SessionState): void {
       materialize(state);
     }
     const sess = currentSession(state);
-    const id = state.sessionID;
+    const id = state.req.sessionID;
     // Destroyed, or set to null: nothing to write (express-session's default `unset: 'keep'`).
     if (!sess || typeof id !== 'string') return finish();
     const now = Date.now();
@@ -437,9 +442,10 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
       res,
       cookieId,
       record: null,
+      raw: undefined,
       materialized: false,
       session: undefined,
-      sessionID: undefined,
+      freshId: undefined,
       startId: undefined,
       snapshot: undefined,
       cookieStandIn: null,
@@ -455,18 +461,18 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
     const begin = (): void => {
       (req as unknown as Record<symbol, unknown>)[STATE] = state;
       Object.defineProperty(req, 'session', SESSION_PROPERTY);
-      Object.defineProperty(req, 'sessionID', SESSION_ID_PROPERTY);
     };
 
     if (cookieId === undefined) {
       begin();
+      Object.defineProperty(req, 'sessionID', FRESH_ID_PROPERTY);
       next();
       return;
     }
 
     let settled = false;
     const timer = setTimeout(() => loaded(new ServiceUnavailableError('The session store did not answer in time.')), timeoutMs);
-    function loaded(err: unknown, record?: SessionData | null): void {
+    function loaded(err: unknown, record?: SessionData | null, raw?: unknown): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -480,11 +486,14 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
       begin();
       if (record) {
         state.record = record;
-        state.sessionID = cookieId;
+        if (typeof raw === 'string') state.raw = raw;
+        r.sessionID = cookieId;
         const now = Date.now();
         state.renewDue = renewalDue(instance, cookieId!, renewedExpiry(instance, record, now), now);
         // The renewal happens at the end of the response, whether or not the request builds the session.
         if (state.renewDue) hook(state);
+      } else {
+        Object.defineProperty(req, 'sessionID', FRESH_ID_PROPERTY);
       }
       next();
     }

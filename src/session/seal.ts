@@ -157,14 +157,20 @@ export function createSealer(secrets: string | readonly string[], context: strin
     return undefined;
   }
 
-  /** Sealed values that opened, with the aad they opened under (oldest forgotten first). */
-  const opened = new Map<string, string>();
+  /**
+   * Sealed values that opened, with the aad they opened under (oldest forgotten first), keyed by
+   * their GCM tag: a short key hashes faster than the whole value, and a hit still needs the whole
+   * value to be equal.
+   */
+  const opened = new Map<string, { sealed: string; aad: string }>();
   function opens(sealed: unknown, aad?: string): boolean {
     if (typeof sealed !== 'string') return false;
     const context = aad ?? '';
-    if (opened.get(sealed) === context) return true;
+    const tag = sealed.slice(sealed.lastIndexOf('.') + 1);
+    const known = opened.get(tag);
+    if (known !== undefined && known.sealed === sealed && known.aad === context) return true;
     if (unseal(sealed, context) === undefined) return false;
-    opened.set(sealed, context);
+    opened.set(tag, { sealed, aad: context });
     if (opened.size > OPENED_MEMORY) opened.delete(opened.keys().next().value!);
     return true;
   }

@@ -118,7 +118,9 @@ class GuardedRedisStore extends RedisStore {
       client.get(this.prefix + sid, (err, text) => {
         if (err) cb(unavailable(err));
         else if (!text) cb(null, null);
-        else cb(null, this.serializer.parse(text));
+        // The record's text goes along (a third argument other callers ignore): the session
+        // middleware compares the session with it at the end of the request.
+        else (cb as (err: null, data: unknown, text: string) => unknown)(null, (this.serializer as unknown as { read: (text: string) => SessionData | null }).read(text), text);
       });
       return Promise.resolve();
     }
@@ -223,22 +225,28 @@ export function createSessionStore(options: SessionStoreOptions): Store {
   const ttl = optionalNumber('ttlSeconds', options.ttlSeconds, 1, 10 * 365 * 86_400, 'seconds') ?? DEFAULT_SESSION_TTL_SECONDS;
   const logger = options.logger ?? defaultLogger;
 
+  /** A record from its text, or null (logged) when it is not a session record. */
+  const read = (text: string): SessionData | null => {
+    let record: unknown;
+    try {
+      record = JSON.parse(text);
+    } catch (err) {
+      logger.warn('session record is not valid JSON; treating it as no session', describeCause(err));
+      return null;
+    }
+    // express-session inflates `cookie` and fails the request (a 503 on every visit with that
+    // cookie) when a record is not an object with a cookie object: read those as no session too.
+    if (!isPlainObject(record) || !isPlainObject(record.cookie)) {
+      logger.warn('session record is not a session object; treating it as no session');
+      return null;
+    }
+    return record as unknown as SessionData;
+  };
   const serializer = {
+    read,
     parse(text: string): SessionData {
-      let record: unknown;
-      try {
-        record = JSON.parse(text);
-      } catch (err) {
-        logger.warn('session record is not valid JSON; treating it as no session', describeCause(err));
-        return null as unknown as SessionData;
-      }
-      // express-session inflates `cookie` and fails the request (a 503 on every visit with that
-      // cookie) when a record is not an object with a cookie object: read those as no session too.
-      if (!isPlainObject(record) || !isPlainObject(record.cookie)) {
-        logger.warn('session record is not a session object; treating it as no session');
-        return null as unknown as SessionData;
-      }
-      rawRecords.set(record, text);
+      const record = read(text);
+      if (record) rawRecords.set(record, text);
       return record as unknown as SessionData;
     },
     stringify: (sess: SessionData): string => JSON.stringify(sess),
