@@ -278,10 +278,20 @@ function currentSession(state: SessionState): SessionObject | null | undefined {
   return state.materialized ? state.req.session : undefined;
 }
 
-/** Is the session different from how the request found it? */
-function changed(state: SessionState, sess: SessionObject, id: string): { json: string; modified: boolean } {
+/**
+ * Where the session stands against the store: `modified` since the request found it, `save`
+ * (modified and not yet written by an explicit save of the same data), `stored` (a record exists
+ * for its id: loaded, or saved in this request).
+ */
+function standing(state: SessionState, sess: SessionObject, id: string): { modified: boolean; save: boolean; stored: boolean } {
   const json = dataJson(sess, state.cookieStandIn);
-  return { json, modified: id !== state.startId || json !== state.snapshot };
+  const modified = id !== state.startId || json !== state.snapshot;
+  const savedNow = state.savedId === id;
+  return {
+    modified,
+    save: modified && !(savedNow && state.savedJson === json),
+    stored: savedNow || (id === state.cookieId && state.startId === id && state.record !== null),
+  };
 }
 
 /** Sets the cookie when the browser needs a new one (once per response). */
@@ -321,9 +331,8 @@ function hook(state: SessionState): void {
       const sess = currentSession(state);
       const id = state.req.sessionID;
       if (sess && typeof id === 'string') {
-        const { json, modified } = changed(state, sess, id);
-        const stored = state.savedId === id || (id === state.cookieId && state.startId === id && state.record !== null);
-        decideCookie(state, modified, stored || (modified && !(state.savedId === id && state.savedJson === json)), Date.now());
+        const { modified, save, stored } = standing(state, sess, id);
+        decideCookie(state, modified, stored || save, Date.now());
       }
     }
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
@@ -345,9 +354,7 @@ function hook(state: SessionState): void {
     // Destroyed, or set to null: nothing to write (express-session's default `unset: 'keep'`).
     if (!sess || typeof id !== 'string') return finish();
     const now = Date.now();
-    const { json, modified } = changed(state, sess, id);
-    const save = modified && !(state.savedId === id && state.savedJson === json);
-    const stored = state.savedId === id || (id === state.cookieId && state.startId === id && state.record !== null);
+    const { modified, save, stored } = standing(state, sess, id);
     if (!res.headersSent) decideCookie(state, modified, stored || save, now);
     if (save) {
       if (!state.renewed) renewCookie(instance, sess, now);

@@ -6,7 +6,8 @@ import session, { type SessionData } from 'express-session';
 import type { Express } from 'express';
 import { signSessionId } from '../../src/session/cookie.js';
 import type { SessionMiddlewareOptions } from '../../src/session/middleware.js';
-import { get, idOf, MAX_AGE, SECRET, serve, sessionApp, type Served, until } from './session-harness.js';
+import { get, idOf, MAX_AGE, SECRET, serve, sessionApp, type Served } from './session-harness.js';
+import { eventually } from './redis-helper.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- MemoryStore passes each method its own result type
 type Callback = (err?: any, data?: any) => void;
@@ -114,7 +115,7 @@ describe('sessionMiddleware with a failing store', () => {
     const reply = await get(`${url}/counted`, cookie);
     expect(reply.status).toBe(200);
     expect(reply.json()).toEqual({ session: null });
-    await until(() => store.lateAnswered, 5000);
+    await eventually(() => store.lateAnswered, 5000);
     // Let the late answer's continuation (if any) run through the app.
     await new Promise((resolve) => setImmediate(resolve));
     expect(handled.get('/counted')).toBe(1);

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { signSessionId } from '../../src/session/cookie.js';
 import { sessionMiddleware, type SessionMiddlewareOptions } from '../../src/session/middleware.js';
 import { createSessionStore } from '../../src/session/store.js';
-import { cleanup, connect, recordingLogger, testPrefix } from './redis-helper.js';
+import { cleanup, connect, eventually, recordingLogger, testPrefix } from './redis-helper.js';
 import {
   attribute,
   COOKIE,
@@ -22,7 +22,6 @@ import {
   serve,
   sessionApp,
   type Served,
-  until,
 } from './session-harness.js';
 
 const prefix = testPrefix('session-middleware');
@@ -178,7 +177,7 @@ describe('sessionMiddleware: page views and the rolling renewal', () => {
     let renewal: Awaited<ReturnType<typeof get>> | undefined;
     let quietViews = 0;
     // Poll with page views: each is either quiet (before the threshold) or the renewal.
-    await until(async () => {
+    await eventually(async () => {
       const reply = await get(`${url}/view`, cookie);
       if (reply.setCookies.length === 0) {
         quietViews++;

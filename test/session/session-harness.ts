@@ -261,12 +261,3 @@ export async function readRecord(client: Redis, prefix: string, id: string): Pro
   return text === null ? null : (JSON.parse(text) as SessionData & Record<string, unknown>);
 }
 
-/** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 10): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, stepMs));
-  }
-}
