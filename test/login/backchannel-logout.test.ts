@@ -5,46 +5,43 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { Browser } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, expectLoginRedirect, startLoginApp, testPrefix, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('backchannel');
 const CLIENT_SECRET = 'hostile-client-secret';
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: LoginApp;
 let issuer: HostileIssuer;
 let oidc: AuthRouter;
 let redis: Redis;
 let jtiCounter = 0;
 
+/** An app at the scripted issuer with a protected `/profile`. */
+function startProfileApp(session?: AuthOptions['session']): Promise<LoginApp> {
+  return startLoginApp({
+    issuer,
+    prefix,
+    auth: { clientSecret: CLIENT_SECRET, ...(session ? { session } : {}) },
+    app: (router) =>
+      express()
+        .use(router)
+        .get('/profile', requiresAuth(), (req, res) => {
+          res.json({ sub: req.oidc.user?.sub });
+        }),
+  });
+}
+
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
   issuer = await startHostileIssuer();
-  oidc = auth({
-    issuerBaseURL: issuer.issuer,
-    baseURL: app.url,
-    clientID: issuer.clientId,
-    clientSecret: CLIENT_SECRET,
-    secret: SECRET,
-    authRequired: false,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-  });
-  const server = express();
-  server.use(oidc);
-  server.get('/profile', requiresAuth(), (req, res) => {
-    res.json({ sub: req.oidc.user?.sub });
-  });
-  app.setHandler(server);
-  await waitFor(() => oidc.health(), 10_000, 'redis');
+  app = await startProfileApp();
+  oidc = app.oidc;
 });
 
 afterAll(async () => {
-  await oidc.close();
   await app.close();
   await issuer.close();
   await cleanPrefix(redis, prefix);
@@ -190,29 +187,13 @@ describe('sessions admin API', () => {
 });
 
 describe('without Redis (session.allowMemoryStore, one process)', () => {
-  let memApp: Awaited<ReturnType<typeof startAppServer>>;
+  let memApp: LoginApp;
   let memOidc: AuthRouter;
   beforeAll(async () => {
-    memApp = await startAppServer();
-    memOidc = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: memApp.url,
-      clientID: issuer.clientId,
-      clientSecret: CLIENT_SECRET,
-      secret: SECRET,
-      authRequired: false,
-      session: { allowMemoryStore: true },
-      logger: quiet,
-    });
-    const server = express();
-    server.use(memOidc);
-    server.get('/profile', requiresAuth(), (req, res) => {
-      res.json({ sub: req.oidc.user?.sub });
-    });
-    memApp.setHandler(server);
+    memApp = await startProfileApp({ allowMemoryStore: true });
+    memOidc = memApp.oidc;
   });
   afterAll(async () => {
-    await memOidc.close();
     await memApp.close();
   });
 

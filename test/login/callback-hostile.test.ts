@@ -5,46 +5,34 @@
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { requiresAuth, type AuthOptions } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer, type ScriptedAnswer, type TokenContext } from '../helpers/hostile-issuer.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, expectLoginRedirect, SECRET, startLoginApp, testPrefix, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('callback-hostile');
 const CLIENT_SECRET = 'hostile-client-secret';
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: LoginApp;
 let issuer: HostileIssuer;
-let oidc: AuthRouter;
 let redis: Redis;
 
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
   issuer = await startHostileIssuer();
-  oidc = auth({
-    issuerBaseURL: issuer.issuer,
-    baseURL: app.url,
-    clientID: issuer.clientId,
-    clientSecret: CLIENT_SECRET,
-    secret: SECRET,
-    authRequired: false,
-    httpTimeout: 1000,
-    clockTolerance: 5,
-    session: { redis: REDIS_URL, prefix },
-    discovery: { jwksCooldownMs: 0 },
-    logger: quiet,
+  app = await startLoginApp({
+    issuer,
+    prefix,
+    auth: { clientSecret: CLIENT_SECRET, httpTimeout: 1000, clockTolerance: 5, discovery: { jwksCooldownMs: 0 } },
+    app: (oidc) =>
+      express()
+        .use(oidc)
+        .get('/', (req, res) => {
+          res.json({ signedIn: req.oidc.isAuthenticated() });
+        })
+        .get('/profile', requiresAuth(), (req, res) => {
+          res.json({ sub: req.oidc.user?.sub });
+        }),
   });
-  const server = express();
-  server.use(oidc);
-  server.get('/', (req, res) => {
-    res.json({ signedIn: req.oidc.isAuthenticated() });
-  });
-  server.get('/profile', requiresAuth(), (req, res) => {
-    res.json({ sub: req.oidc.user?.sub });
-  });
-  app.setHandler(server);
-  await waitFor(() => oidc.health(), 10_000, 'redis');
 });
 
 afterEach(() => {
@@ -55,7 +43,6 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  await oidc.close();
   await app.close();
   await issuer.close();
   await cleanPrefix(redis, prefix);
@@ -114,21 +101,8 @@ describe('a valid answer', () => {
     issuer.metadata = { authorization_response_iss_parameter_supported: undefined };
     issuer.authorizationIss = null;
     // Discovery is cached: this instance has the old metadata, so use a fresh one.
-    const other = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: app.url,
-      clientID: issuer.clientId,
-      clientSecret: CLIENT_SECRET,
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-    });
-    const server = express().use(other);
-    const second = await startAppServer();
-    second.setHandler(server);
+    const second = await startLoginApp({ issuer, prefix, auth: { clientSecret: CLIENT_SECRET, baseURL: app.url } });
     try {
-      await waitFor(() => other.health(), 10_000, 'redis');
       const browser = new Browser();
       const login = await browser.get(`${second.url}/login`);
       const back = await browser.get(login.location!);
@@ -138,7 +112,6 @@ describe('a valid answer', () => {
       const hop = await browser.get(`${second.url}${callback.pathname}${callback.search}`);
       expect(hop.status).toBe(302);
     } finally {
-      await other.close();
       await second.close();
     }
   });
@@ -228,27 +201,8 @@ describe('token endpoint failures (RFC 6749 §5.2)', () => {
 });
 
 describe('client authentication at the token endpoint (OIDC Core §9)', () => {
-  async function appWith(options: Partial<Parameters<typeof auth>[0]>): Promise<{ url: string; close(): Promise<void> }> {
-    const server = await startAppServer();
-    const other = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: server.url,
-      clientID: issuer.clientId,
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-      ...options,
-    });
-    server.setHandler(express().use(other));
-    await waitFor(() => other.health(), 10_000, 'redis');
-    return {
-      url: server.url,
-      async close() {
-        await other.close();
-        await server.close();
-      },
-    };
+  async function appWith(options: Partial<AuthOptions>): Promise<LoginApp> {
+    return startLoginApp({ issuer, prefix, auth: options });
   }
 
   async function signInAt(url: string): Promise<Hop> {
@@ -328,35 +282,25 @@ describe('an issuer that cannot be reached', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const deadPort = (probe.address() as { port: number }).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const server = await startAppServer();
-    const other = auth({
-      issuerBaseURL: `http://127.0.0.1:${deadPort}`,
-      baseURL: server.url,
-      clientID: 'c',
-      clientSecret: 's',
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
+    const other = await startLoginApp({
+      issuer: { issuer: `http://127.0.0.1:${deadPort}`, clientId: 'c', clientSecret: 's' },
+      prefix,
+      app: (oidc) =>
+        express()
+          .use(oidc)
+          .get('/', (_req, res) => {
+            res.send('ok');
+          }),
     });
-    server.setHandler(
-      express()
-        .use(other)
-        .get('/', (_req, res) => {
-          res.send('ok');
-        }),
-    );
     try {
-      await waitFor(() => other.health(), 10_000, 'redis');
       for (let i = 0; i < 3; i++) {
-        const hop = await new Browser().get(`${server.url}/login`);
+        const hop = await new Browser().get(`${other.url}/login`);
         expect(hop.status).toBe(503);
         expect(hop.headers.get('retry-after')).toBe('5');
       }
-      expect((await new Browser().get(`${server.url}/`)).text).toBe('ok');
+      expect((await new Browser().get(`${other.url}/`)).text).toBe('ok');
     } finally {
       await other.close();
-      await server.close();
     }
   });
 });
@@ -365,23 +309,15 @@ describe('logging', () => {
   it('never logs a token, code or secret when the exchange fails', async () => {
     const lines: string[] = [];
     const capture = (message: string, fields?: Record<string, unknown>) => void lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
-    const server = await startAppServer();
-    const other = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: server.url,
-      clientID: issuer.clientId,
-      clientSecret: CLIENT_SECRET,
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: { debug: capture, info: capture, warn: capture, error: capture },
+    const other = await startLoginApp({
+      issuer,
+      prefix,
+      auth: { clientSecret: CLIENT_SECRET, logger: { debug: capture, info: capture, warn: capture, error: capture } },
     });
-    server.setHandler(express().use(other));
     try {
-      await waitFor(() => other.health(), 10_000, 'redis');
       issuer.onToken = async (ctx) => ({ status: 500, body: { error: 'server_error', leaked: (await ctx.valid()).access_token } });
       const browser = new Browser();
-      const login = await browser.get(`${server.url}/login`);
+      const login = await browser.get(`${other.url}/login`);
       const back = await browser.get(login.location!);
       const code = new URL(back.location!).searchParams.get('code')!;
       expect((await browser.get(back.location!)).status).toBe(502);
@@ -393,7 +329,6 @@ describe('logging', () => {
       expect(all).not.toMatch(/at-[A-Za-z0-9_-]{10}/);
     } finally {
       await other.close();
-      await server.close();
     }
   });
 });

@@ -5,57 +5,23 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
-import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
+import type { AuthOptions } from '../../src/index.js';
+import { signInAtProvider, type TestProviderOptions } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+import { accessTokenRoute, assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('client-auth');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 let redis: Redis;
 
-interface Case {
-  url: string;
-  provider: TestProvider;
-  oidc: AuthRouter;
-  close(): Promise<void>;
-}
+type Case = ProviderApp;
 
+/** An app with a `/token` route at a new oidc-provider; no client secret unless `authOptions` gives one. */
 async function startCase(providerOptions: Omit<TestProviderOptions, 'redirectUris'>, authOptions: Partial<AuthOptions>): Promise<Case> {
-  const app = await startAppServer();
-  const provider = await startProvider({ ...providerOptions, redirectUris: [`${app.url}/callback`] });
-  const oidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    secret: SECRET,
-    authRequired: false,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-    ...authOptions,
+  return startProviderApp(providerOptions, {
+    prefix,
+    auth: { clientSecret: undefined, ...authOptions },
+    app: (oidc) => express().use(oidc).get('/token', accessTokenRoute),
   });
-  app.setHandler(
-    express()
-      .use(oidc)
-      .get('/token', async (req, res, next) => {
-        try {
-          res.json({ token: await req.oidc.getAccessToken() });
-        } catch (err) {
-          next(err);
-        }
-      }),
-  );
-  await waitFor(() => oidc.health(), 10_000, 'redis');
-  return {
-    url: app.url,
-    provider,
-    oidc,
-    async close() {
-      await oidc.close();
-      await app.close();
-      await provider.close();
-    },
-  };
 }
 
 async function signIn(c: Case, browser = new Browser()): Promise<Hop> {

@@ -8,74 +8,65 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { requiresAuth } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
+import { signInAtProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, sessionIdOf, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, sessionIdOf, startLoginApp, startProviderApp, testPrefix, type LoginApp, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('dpop');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const COOKIE = 'oidc.sid';
-let app: Awaited<ReturnType<typeof startAppServer>>;
+/** oidc-provider with DPoP on, nonces required, and a client that asks for DPoP-bound tokens. */
+const dpopFeature = () => ({ enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true });
+const dpopClient = { dpop_bound_access_tokens: true };
+let app: ProviderApp;
 let provider: TestProvider;
-let oidc: AuthRouter;
 let redis: Redis;
 let userinfoUrl: string;
 
+/** The app's /userinfo: the issuer's UserInfo answer, with the session's token. */
+const userinfoRoute: express.RequestHandler = async (req, res, next) => {
+  try {
+    res.json(await req.oidc.fetchUserInfo());
+  } catch (err) {
+    next(err);
+  }
+};
+
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
-  provider = await startProvider({
-    redirectUris: [`${app.url}/callback`],
-    features: { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } },
-    clientMetadata: { dpop_bound_access_tokens: true },
+  app = await startProviderApp({ features: { dPoP: dpopFeature() }, clientMetadata: dpopClient }, {
+    prefix,
+    auth: { dpop: true },
+    app: (oidc) => {
+      const server = express();
+      server.use(oidc);
+      server.get('/token-type', requiresAuth(), (req, res) => {
+        res.json({ tokenType: req.oidc.accessToken?.token_type });
+      });
+      server.get('/userinfo', requiresAuth(), userinfoRoute);
+      // The app calls an API (here the issuer's UserInfo) with the session's DPoP-bound token.
+      server.get('/api-call', requiresAuth(), async (req, res, next) => {
+        try {
+          const token = await req.oidc.getAccessToken();
+          const scheme = req.query.scheme === 'Bearer' ? 'Bearer' : 'DPoP';
+          const headers: Record<string, string> = { authorization: `${scheme} ${token}` };
+          if (scheme === 'DPoP') headers.dpop = await req.oidc.dpopProof('GET', `${userinfoUrl}?ignored=query`);
+          const answer = await fetch(userinfoUrl, { headers });
+          res.json({ status: answer.status, proof: headers.dpop ?? null });
+        } catch (err) {
+          next(err);
+        }
+      });
+      return server;
+    },
   });
+  provider = app.provider;
   userinfoUrl = `${provider.issuer}${await provider.endpointPath('userinfo_endpoint')}`;
-  oidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    dpop: true,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-  });
-  const server = express();
-  server.use(oidc);
-  server.get('/token-type', requiresAuth(), (req, res) => {
-    res.json({ tokenType: req.oidc.accessToken?.token_type });
-  });
-  server.get('/userinfo', requiresAuth(), async (req, res, next) => {
-    try {
-      res.json(await req.oidc.fetchUserInfo());
-    } catch (err) {
-      next(err);
-    }
-  });
-  // The app calls an API (here the issuer's UserInfo) with the session's DPoP-bound token.
-  server.get('/api-call', requiresAuth(), async (req, res, next) => {
-    try {
-      const token = await req.oidc.getAccessToken();
-      const scheme = req.query.scheme === 'Bearer' ? 'Bearer' : 'DPoP';
-      const headers: Record<string, string> = { authorization: `${scheme} ${token}` };
-      if (scheme === 'DPoP') headers.dpop = await req.oidc.dpopProof('GET', `${userinfoUrl}?ignored=query`);
-      const answer = await fetch(userinfoUrl, { headers });
-      res.json({ status: answer.status, proof: headers.dpop ?? null });
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.setHandler(server);
-  await waitFor(() => oidc.health(), 10_000, 'redis');
 });
 
 afterAll(async () => {
-  await oidc.close();
   await app.close();
-  await provider.close();
   await cleanPrefix(redis, prefix);
   await redis.quit();
 });
@@ -141,31 +132,13 @@ describe('dpop: true (RFC 9449)', () => {
 
   it('fetchUserInfo() in a process that has no nonce yet retries once on the 401 use_dpop_nonce challenge (§9)', async () => {
     // A second process (same Redis, secret and cookie) starts with no DPoP nonce cached.
-    const twinApp = await startAppServer();
-    const twin = auth({
-      issuerBaseURL: provider.issuer,
-      baseURL: app.url,
-      clientID: provider.clientId,
-      clientSecret: provider.clientSecret,
-      secret: SECRET,
-      authRequired: false,
-      dpop: true,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
+    const twinApp = await startLoginApp({
+      issuer: provider,
+      prefix,
+      auth: { baseURL: app.url, dpop: true },
+      app: (twin) => express().use(twin).get('/userinfo', requiresAuth(), userinfoRoute),
     });
-    twinApp.setHandler(
-      express()
-        .use(twin)
-        .get('/userinfo', requiresAuth(), async (req, res, next) => {
-          try {
-            res.json(await req.oidc.fetchUserInfo());
-          } catch (err) {
-            next(err);
-          }
-        }),
-    );
     try {
-      await waitFor(() => twin.health(), 10_000, 'redis');
       const userinfoPath = new URL(userinfoUrl).pathname;
       const before = provider.requests.filter((r) => r.path === userinfoPath).length;
       const other = new Browser();
@@ -178,7 +151,6 @@ describe('dpop: true (RFC 9449)', () => {
       expect(decodeJwt(calls[0]!.headers.dpop as string).nonce).toBeUndefined();
       expect(typeof decodeJwt(calls[1]!.headers.dpop as string).nonce).toBe('string');
     } finally {
-      await twin.close();
       await twinApp.close();
     }
   });
@@ -194,50 +166,31 @@ describe('dpop: true (RFC 9449)', () => {
 });
 
 describe('dpop: true › refresh (RFC 9449 §5)', () => {
-  let refreshing: AuthRouter;
-  let refreshApp: Awaited<ReturnType<typeof startAppServer>>;
+  let refreshApp: ProviderApp;
   let refreshProvider: TestProvider;
 
   beforeAll(async () => {
-    refreshApp = await startAppServer();
-    refreshProvider = await startProvider({
-      redirectUris: [`${refreshApp.url}/callback`],
-      accessTokenTtl: 120,
-      features: { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } },
-      clientMetadata: { dpop_bound_access_tokens: true },
+    refreshApp = await startProviderApp({ accessTokenTtl: 120, features: { dPoP: dpopFeature() }, clientMetadata: dpopClient }, {
+      prefix,
+      auth: { dpop: true, refreshMargin: 120 },
+      app: (refreshing) =>
+        express()
+          .use(refreshing)
+          .get('/refresh', requiresAuth(), async (req, res, next) => {
+            try {
+              const before = req.oidc.accessToken?.access_token;
+              const after = await req.oidc.getAccessToken();
+              res.json({ changed: before !== after, tokenType: req.oidc.accessToken?.token_type, userinfo: await req.oidc.fetchUserInfo() });
+            } catch (err) {
+              next(err);
+            }
+          }),
     });
-    refreshing = auth({
-      issuerBaseURL: refreshProvider.issuer,
-      baseURL: refreshApp.url,
-      clientID: refreshProvider.clientId,
-      clientSecret: refreshProvider.clientSecret,
-      secret: SECRET,
-      authRequired: false,
-      dpop: true,
-      refreshMargin: 120,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-    });
-    refreshApp.setHandler(
-      express()
-        .use(refreshing)
-        .get('/refresh', requiresAuth(), async (req, res, next) => {
-          try {
-            const before = req.oidc.accessToken?.access_token;
-            const after = await req.oidc.getAccessToken();
-            res.json({ changed: before !== after, tokenType: req.oidc.accessToken?.token_type, userinfo: await req.oidc.fetchUserInfo() });
-          } catch (err) {
-            next(err);
-          }
-        }),
-    );
-    await waitFor(() => refreshing.health(), 10_000, 'redis');
+    refreshProvider = refreshApp.provider;
   });
 
   afterAll(async () => {
-    await refreshing.close();
     await refreshApp.close();
-    await refreshProvider.close();
   });
 
   it('refreshes with a proof of the same key: the new token is DPoP-bound and works', async () => {
@@ -258,35 +211,23 @@ describe('dpop: true › refresh (RFC 9449 §5)', () => {
 
 describe('dpop: true › with pushed authorization requests (RFC 9449 §10.1)', () => {
   it('pushes dpop_jkt with the other parameters; the code is bound to the session key', async () => {
-    const parApp = await startAppServer();
-    const parProvider = await startProvider({
-      redirectUris: [`${parApp.url}/callback`],
-      features: {
-        dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
-        pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+    const parApp = await startProviderApp(
+      {
+        features: { dPoP: dpopFeature(), pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true } },
+        clientMetadata: dpopClient,
       },
-      clientMetadata: { dpop_bound_access_tokens: true },
-    });
-    const parOidc = auth({
-      issuerBaseURL: parProvider.issuer,
-      baseURL: parApp.url,
-      clientID: parProvider.clientId,
-      clientSecret: parProvider.clientSecret,
-      secret: SECRET,
-      authRequired: false,
-      dpop: true,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-    });
-    parApp.setHandler(
-      express()
-        .use(parOidc)
-        .get('/token-type', requiresAuth(), (req, res) => {
-          res.json({ tokenType: req.oidc.accessToken?.token_type });
-        }),
+      {
+        prefix,
+        auth: { dpop: true },
+        app: (parOidc) =>
+          express()
+            .use(parOidc)
+            .get('/token-type', requiresAuth(), (req, res) => {
+              res.json({ tokenType: req.oidc.accessToken?.token_type });
+            }),
+      },
     );
     try {
-      await waitFor(() => parOidc.health(), 10_000, 'redis');
       const b = new Browser();
       const login = await b.get(`${parApp.url}/login`);
       expect([...new URL(login.location!).searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
@@ -294,44 +235,32 @@ describe('dpop: true › with pushed authorization requests (RFC 9449 §10.1)', 
       expect((await b.get(back.location!)).status).toBe(302);
       expect(JSON.parse((await b.get(`${parApp.url}/token-type`, { accept: 'application/json' })).text)).toEqual({ tokenType: 'DPoP' });
     } finally {
-      await parOidc.close();
       await parApp.close();
-      await parProvider.close();
     }
   });
 });
 
 describe('dpop: true › answers a real server does not give', () => {
   let issuer: HostileIssuer;
-  let hostileApp: Awaited<ReturnType<typeof startAppServer>>;
-  let hostileOidc: AuthRouter;
+  let hostileApp: LoginApp;
 
   beforeAll(async () => {
     issuer = await startHostileIssuer();
-    hostileApp = await startAppServer();
-    hostileOidc = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: hostileApp.url,
-      clientID: issuer.clientId,
-      clientSecret: 'hostile-secret',
-      secret: SECRET,
-      authRequired: false,
-      dpop: true,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
+    hostileApp = await startLoginApp({
+      issuer,
+      prefix,
+      auth: { clientSecret: 'hostile-secret', dpop: true },
+      app: (hostileOidc) =>
+        express()
+          .use(hostileOidc)
+          .get('/proof', requiresAuth(), async (req, res, next) => {
+            try {
+              res.json({ tokenType: req.oidc.accessToken?.token_type, proof: await req.oidc.dpopProof('GET', 'https://api.example/x') });
+            } catch (err) {
+              next(err);
+            }
+          }),
     });
-    hostileApp.setHandler(
-      express()
-        .use(hostileOidc)
-        .get('/proof', requiresAuth(), async (req, res, next) => {
-          try {
-            res.json({ tokenType: req.oidc.accessToken?.token_type, proof: await req.oidc.dpopProof('GET', 'https://api.example/x') });
-          } catch (err) {
-            next(err);
-          }
-        }),
-    );
-    await waitFor(() => hostileOidc.health(), 10_000, 'redis');
   });
 
   afterEach(() => {
@@ -339,7 +268,6 @@ describe('dpop: true › answers a real server does not give', () => {
   });
 
   afterAll(async () => {
-    await hostileOidc.close();
     await hostileApp.close();
     await issuer.close();
   });

@@ -5,95 +5,90 @@
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { AuthError, auth, requiresClaim, type AuthOptions, type AuthRouter } from '../../src/index.js';
+import { AuthError, requiresClaim, type AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startAppServer, testPrefix, waitFor } from './setup.js';
+import { accessTokenRoute, assertionRedis, cleanPrefix, expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, testPrefix, type AppServer, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('hooks');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const COOKIE = 'oidc.sid';
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: LoginApp;
 /** A second app (getLoginState cases), registered at the provider too. */
-let other: Awaited<ReturnType<typeof startAppServer>>;
+let other: AppServer;
 let provider: TestProvider;
-let oidc: AuthRouter;
 let redis: Redis;
 /** What afterCallback saw, last call. */
 let seen: { state: Record<string, unknown>; tokenTypes: string[]; hasRefresh: boolean; dpopKeyShown: boolean } | undefined;
 
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
+  const server = await startAppServer();
   other = await startAppServer();
-  provider = await startProvider({ redirectUris: [`${app.url}/callback`, `${other.url}/callback`] });
-  oidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    authorizationParams: { ui_locales: 'en' },
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-    getLoginState: (req, options) => ({
-      tag: typeof req.query.tag === 'string' ? req.query.tag : 'none',
-      askedReturnTo: options.returnTo ?? null,
-    }),
-    afterCallback: async (_req, res, session, state) => {
-      seen = {
-        state,
-        tokenTypes: [session.tokenSet.token_type],
-        hasRefresh: typeof session.tokenSet.refresh_token === 'string',
-        dpopKeyShown: 'dpop_key' in session.tokenSet,
-      };
-      const sub = session.claims.sub;
-      if (sub === 'mallory') throw new Error('mallory is banned');
-      if (sub === 'geo') throw new AuthError('access_denied', 451, 'Not available in your region.');
-      if (sub === 'newbie') {
-        res.redirect(302, '/signup');
-        return session;
-      }
-      return {
-        ...session,
-        claims: { ...session.claims, sub: 'spoofed', tier: sub === 'alice' ? 'gold' : 'silver', roles: sub === 'alice' ? ['admin', 'dev'] : ['dev'], tag: state.tag },
-      };
+  provider = await startProvider({ redirectUris: [`${server.url}/callback`, `${other.url}/callback`] });
+  app = await startLoginApp({
+    server,
+    issuer: provider,
+    prefix,
+    auth: {
+      authorizationParams: { ui_locales: 'en' },
+      getLoginState: (req, options) => ({
+        tag: typeof req.query.tag === 'string' ? req.query.tag : 'none',
+        askedReturnTo: options.returnTo ?? null,
+      }),
+      afterCallback: async (_req, res, session, state) => {
+        seen = {
+          state,
+          tokenTypes: [session.tokenSet.token_type],
+          hasRefresh: typeof session.tokenSet.refresh_token === 'string',
+          dpopKeyShown: 'dpop_key' in session.tokenSet,
+        };
+        const sub = session.claims.sub;
+        if (sub === 'mallory') throw new Error('mallory is banned');
+        if (sub === 'geo') throw new AuthError('access_denied', 451, 'Not available in your region.');
+        if (sub === 'newbie') {
+          res.redirect(302, '/signup');
+          return session;
+        }
+        return {
+          ...session,
+          claims: { ...session.claims, sub: 'spoofed', tier: sub === 'alice' ? 'gold' : 'silver', roles: sub === 'alice' ? ['admin', 'dev'] : ['dev'], tag: state.tag },
+        };
+      },
+    },
+    app: (oidc) => {
+      const routes = express();
+      routes.use(oidc);
+      routes.get('/', (req, res) => {
+        res.json({ signedIn: req.oidc.isAuthenticated(), user: req.oidc.user ?? null });
+      });
+      routes.get('/custom-login', (_req, res) => {
+        void res.oidc.login({ returnTo: '/after', authorizationParams: { ui_locales: 'de', scope: 'openid email', prompt: 'login' } });
+      });
+      routes.get('/req-login', (req, res) => {
+        void req.oidc.login(res, { returnTo: '/via-req' });
+      });
+      routes.get('/bad-login', (_req, res) => {
+        void res.oidc.login({ authorizationParams: { redirect_uri: 'https://evil.example/cb' } });
+      });
+      routes.get('/gold', requiresClaim.equals('tier', 'gold'), (_req, res) => {
+        res.json({ ok: 'gold' });
+      });
+      routes.get('/admin', requiresClaim.includes('roles', 'admin', 'dev'), (_req, res) => {
+        res.json({ ok: 'admin' });
+      });
+      routes.get('/scoped', requiresClaim.includes('scope_words', 'read'), (_req, res) => {
+        res.json({ ok: 'scoped' });
+      });
+      routes.get('/named', requiresClaim.check(async (_req, claims) => typeof claims.name === 'string' && claims.name.startsWith('User al')), (_req, res) => {
+        res.json({ ok: 'named' });
+      });
+      return routes;
     },
   });
-  const server = express();
-  server.use(oidc);
-  server.get('/', (req, res) => {
-    res.json({ signedIn: req.oidc.isAuthenticated(), user: req.oidc.user ?? null });
-  });
-  server.get('/custom-login', (_req, res) => {
-    void res.oidc.login({ returnTo: '/after', authorizationParams: { ui_locales: 'de', scope: 'openid email', prompt: 'login' } });
-  });
-  server.get('/req-login', (req, res) => {
-    void req.oidc.login(res, { returnTo: '/via-req' });
-  });
-  server.get('/bad-login', (_req, res) => {
-    void res.oidc.login({ authorizationParams: { redirect_uri: 'https://evil.example/cb' } });
-  });
-  server.get('/gold', requiresClaim.equals('tier', 'gold'), (_req, res) => {
-    res.json({ ok: 'gold' });
-  });
-  server.get('/admin', requiresClaim.includes('roles', 'admin', 'dev'), (_req, res) => {
-    res.json({ ok: 'admin' });
-  });
-  server.get('/scoped', requiresClaim.includes('scope_words', 'read'), (_req, res) => {
-    res.json({ ok: 'scoped' });
-  });
-  server.get('/named', requiresClaim.check(async (_req, claims) => typeof claims.name === 'string' && claims.name.startsWith('User al')), (_req, res) => {
-    res.json({ ok: 'named' });
-  });
-  app.setHandler(server);
-  await waitFor(() => oidc.health(), 10_000, 'redis');
 });
 
 afterAll(async () => {
-  await oidc.close();
   await app.close();
   await other.close();
   await provider.close();
@@ -272,19 +267,8 @@ describe('getLoginState › what it may return', () => {
   let state: () => unknown;
 
   beforeAll(async () => {
-    otherOidc = auth({
-      issuerBaseURL: provider.issuer,
-      baseURL: other.url,
-      clientID: provider.clientId,
-      clientSecret: provider.clientSecret,
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-      getLoginState: () => state() as Record<string, unknown>,
-    });
-    other.setHandler(express().use(otherOidc));
-    await waitFor(() => otherOidc.health(), 10_000, 'redis');
+    // `other` stays open for the file (closed in the file's afterAll): only the router is this block's.
+    otherOidc = (await startLoginApp({ server: other, issuer: provider, prefix, auth: { getLoginState: () => state() as Record<string, unknown> } })).oidc;
   });
 
   afterAll(async () => {
@@ -321,41 +305,23 @@ describe('getLoginState › what it may return', () => {
 
 describe('tokenEndpointParams', () => {
   let issuer: HostileIssuer;
-  let hostileApp: Awaited<ReturnType<typeof startAppServer>>;
-  let hostileOidc: AuthRouter;
+  let hostileApp: LoginApp;
 
   beforeAll(async () => {
     issuer = await startHostileIssuer();
-    hostileApp = await startAppServer();
-    const options: AuthOptions = {
-      issuerBaseURL: issuer.issuer,
-      baseURL: hostileApp.url,
-      clientID: issuer.clientId,
-      clientSecret: 'hostile-secret',
-      secret: SECRET,
-      authRequired: false,
-      refreshMargin: 3600,
-      tokenEndpointParams: { audience: 'https://api.example', resource: 'https://api.example/' },
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-    };
-    hostileOidc = auth(options);
-    hostileApp.setHandler(
-      express()
-        .use(hostileOidc)
-        .get('/token', async (req, res, next) => {
-          try {
-            res.json({ token: await req.oidc.getAccessToken() });
-          } catch (err) {
-            next(err);
-          }
-        }),
-    );
-    await waitFor(() => hostileOidc.health(), 10_000, 'redis');
+    hostileApp = await startLoginApp({
+      issuer,
+      prefix,
+      auth: {
+        clientSecret: 'hostile-secret',
+        refreshMargin: 3600,
+        tokenEndpointParams: { audience: 'https://api.example', resource: 'https://api.example/' },
+      },
+      app: (hostileOidc) => express().use(hostileOidc).get('/token', accessTokenRoute),
+    });
   });
 
   afterAll(async () => {
-    await hostileOidc.close();
     await hostileApp.close();
     await issuer.close();
   });

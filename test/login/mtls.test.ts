@@ -15,13 +15,12 @@ import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src
 import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
 import { makeTestPki, type TestPki } from './mtls-certs.js';
-import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, quiet, SECRET, startAppServer, startLoginApp, testPrefix, type AppServer } from './setup.js';
 
 const prefix = testPrefix('mtls');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 let pki: TestPki;
 let redis: Redis;
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: AppServer;
 let provider: TestProvider;
 let proxy: HttpsServer;
 let proxyUrl: string;
@@ -115,40 +114,38 @@ afterAll(async () => {
   await redis.quit();
 });
 
+/** Puts a new router on the app (the file's afterAll closes the routers, and the app). */
 async function mount(options: Partial<AuthOptions>): Promise<void> {
-  const oidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    secret: SECRET,
-    authRequired: false,
-    clientAuthMethod: 'tls_client_auth',
-    mtls: { key: pki.client.key, cert: pki.client.cert, ca: pki.ca.cert },
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-    ...options,
+  const { oidc } = await startLoginApp({
+    server: app,
+    issuer: provider,
+    prefix,
+    auth: {
+      clientSecret: undefined,
+      clientAuthMethod: 'tls_client_auth',
+      mtls: { key: pki.client.key, cert: pki.client.cert, ca: pki.ca.cert },
+      ...options,
+    },
+    app: (router) =>
+      express()
+        .use(router)
+        .get('/userinfo', requiresAuth(), async (req, res, next) => {
+          try {
+            res.json(await req.oidc.fetchUserInfo());
+          } catch (err) {
+            next(err);
+          }
+        })
+        // Test-only: the raw access token, to try it without the certificate.
+        .get('/access-token', requiresAuth(), async (req, res, next) => {
+          try {
+            res.json({ token: await req.oidc.getAccessToken(), type: req.oidc.accessToken?.token_type });
+          } catch (err) {
+            next(err);
+          }
+        }),
   });
   routers.push(oidc);
-  app.setHandler(
-    express()
-      .use(oidc)
-      .get('/userinfo', requiresAuth(), async (req, res, next) => {
-        try {
-          res.json(await req.oidc.fetchUserInfo());
-        } catch (err) {
-          next(err);
-        }
-      })
-      // Test-only: the raw access token, to try it without the certificate.
-      .get('/access-token', requiresAuth(), async (req, res, next) => {
-        try {
-          res.json({ token: await req.oidc.getAccessToken(), type: req.oidc.accessToken?.token_type });
-        } catch (err) {
-          next(err);
-        }
-      }),
-  );
-  await waitFor(() => oidc.health(), 10_000, 'redis');
 }
 
 async function signIn(browser: Browser): Promise<Hop> {

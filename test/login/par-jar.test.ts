@@ -5,55 +5,31 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
-import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
-import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
+import type { AuthOptions } from '../../src/index.js';
+import { signInAtProvider, type TestProviderOptions } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('par-jar');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 let redis: Redis;
 
-interface Case {
-  url: string;
-  provider: TestProvider;
-  close(): Promise<void>;
-}
+type Case = ProviderApp;
 
+/** An app with a public `/` and a `/bad-prompt` sign-in at a new oidc-provider. */
 async function startCase(providerOptions: Omit<TestProviderOptions, 'redirectUris'>, authOptions: Partial<AuthOptions>): Promise<Case> {
-  const app = await startAppServer();
-  const provider = await startProvider({ ...providerOptions, redirectUris: [`${app.url}/callback`] });
-  const oidc: AuthRouter = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-    ...authOptions,
+  return startProviderApp(providerOptions, {
+    prefix,
+    auth: authOptions,
+    app: (oidc) =>
+      express()
+        .use(oidc)
+        .get('/', (req, res) => {
+          res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
+        })
+        .get('/bad-prompt', (_req, res) => {
+          void res.oidc.login({ authorizationParams: { prompt: 'not-a-prompt' } });
+        }),
   });
-  app.setHandler(
-    express()
-      .use(oidc)
-      .get('/', (req, res) => {
-        res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
-      })
-      .get('/bad-prompt', (_req, res) => {
-        void res.oidc.login({ authorizationParams: { prompt: 'not-a-prompt' } });
-      }),
-  );
-  await waitFor(() => oidc.health(), 10_000, 'redis');
-  return {
-    url: app.url,
-    provider,
-    async close() {
-      await oidc.close();
-      await app.close();
-      await provider.close();
-    },
-  };
 }
 
 async function signIn(c: Case, browser: Browser, login: Hop): Promise<Hop> {

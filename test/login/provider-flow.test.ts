@@ -4,85 +4,71 @@
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { requiresAuth } from '../../src/index.js';
 import { parseForm, signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, testPrefix, waitFor, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('provider-flow');
-let app: Awaited<ReturnType<typeof startAppServer>>;
-let formApp: Awaited<ReturnType<typeof startAppServer>>;
-let formOidc: AuthRouter;
+let app: LoginApp;
+/** A second app, with response_mode=form_post. */
+let formApp: LoginApp;
 let provider: TestProvider;
-let oidc: AuthRouter;
 let redis: Redis;
 
 const COOKIE = 'oidc.sid';
 
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
-  formApp = await startAppServer();
+  const server = await startAppServer();
+  const formServer = await startAppServer();
   provider = await startProvider({
-    redirectUris: [`${app.url}/callback`, `${formApp.url}/callback`],
-    postLogoutRedirectUris: [app.url],
-    backchannelLogoutUri: `${app.url}/backchannel-logout`,
+    redirectUris: [`${server.url}/callback`, `${formServer.url}/callback`],
+    postLogoutRedirectUris: [server.url],
+    backchannelLogoutUri: `${server.url}/backchannel-logout`,
   });
-  oidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    session: { redis: REDIS_URL, prefix },
-    logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+  app = await startLoginApp({
+    server,
+    issuer: provider,
+    prefix,
+    app: (oidc) => {
+      const routes = express();
+      routes.use(oidc);
+      routes.get('/', (req, res) => {
+        res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
+      });
+      routes.get('/profile', requiresAuth(), (req, res) => {
+        res.json({ sub: req.oidc.user?.sub, email: req.oidc.user?.email });
+      });
+      // Test-only: exposes the tokens so the test can look for them in Redis.
+      routes.get('/tokens', requiresAuth(), (req, res) => {
+        res.json({ access: req.oidc.accessToken?.access_token, id: req.oidc.idToken });
+      });
+      routes.get('/userinfo', requiresAuth(), async (req, res, next) => {
+        try {
+          res.json(await req.oidc.fetchUserInfo());
+        } catch (err) {
+          next(err);
+        }
+      });
+      return routes;
+    },
   });
-  const server = express();
-  server.use(oidc);
-  server.get('/', (req, res) => {
-    res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
+  formApp = await startLoginApp({
+    server: formServer,
+    issuer: provider,
+    prefix,
+    auth: { authorizationParams: { response_mode: 'form_post' } },
+    app: (formOidc) =>
+      express()
+        .use(formOidc)
+        .get('/profile', requiresAuth(), (req, res) => {
+          res.json({ sub: req.oidc.user?.sub });
+        }),
   });
-  server.get('/profile', requiresAuth(), (req, res) => {
-    res.json({ sub: req.oidc.user?.sub, email: req.oidc.user?.email });
-  });
-  // Test-only: exposes the tokens so the test can look for them in Redis.
-  server.get('/tokens', requiresAuth(), (req, res) => {
-    res.json({ access: req.oidc.accessToken?.access_token, id: req.oidc.idToken });
-  });
-  server.get('/userinfo', requiresAuth(), async (req, res, next) => {
-    try {
-      res.json(await req.oidc.fetchUserInfo());
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.setHandler(server);
-  formOidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: formApp.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    authorizationParams: { response_mode: 'form_post' },
-    session: { redis: REDIS_URL, prefix },
-    logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-  });
-  formApp.setHandler(
-    express()
-      .use(formOidc)
-      .get('/profile', requiresAuth(), (req, res) => {
-        res.json({ sub: req.oidc.user?.sub });
-      }),
-  );
-  await waitFor(() => oidc.health(), 10_000, 'redis');
-  await waitFor(() => formOidc.health(), 10_000, 'redis');
 });
 
 afterAll(async () => {
-  await oidc.close();
-  await formOidc.close();
   await app.close();
   await formApp.close();
   await provider.close();

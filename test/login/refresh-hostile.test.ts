@@ -4,16 +4,14 @@
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { requiresAuth } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer, type ScriptedAnswer, type TokenContext } from '../helpers/hostile-issuer.js';
 import { Browser } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startAppServer, testPrefix, waitFor } from './setup.js';
+import { accessTokenRoute, assertionRedis, cleanPrefix, expectLoginRedirect, sessionIdOf, startLoginApp, testPrefix, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('refresh-hostile');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: LoginApp;
 let issuer: HostileIssuer;
-let oidc: AuthRouter;
 let redis: Redis;
 
 /** Refresh grants answer this; code grants answer valid tokens that are already due for refresh. */
@@ -21,47 +19,34 @@ let onRefresh: (ctx: TokenContext) => Promise<ScriptedAnswer>;
 
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
   issuer = await startHostileIssuer();
-  oidc = auth({
-    issuerBaseURL: issuer.issuer,
-    baseURL: app.url,
-    clientID: issuer.clientId,
-    clientSecret: 'hostile-client-secret',
-    secret: SECRET,
-    authRequired: false,
-    httpTimeout: 1000,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
+  app = await startLoginApp({
+    issuer,
+    prefix,
+    auth: { clientSecret: 'hostile-client-secret', httpTimeout: 1000 },
+    app: (oidc) => {
+      const server = express();
+      server.use(oidc);
+      server.get('/', (req, res) => {
+        res.json({ signedIn: req.oidc.isAuthenticated() });
+      });
+      server.get('/profile', requiresAuth({ accessToken: true }), (req, res) => {
+        res.json({ sub: req.oidc.user?.sub, name: req.oidc.user?.name });
+      });
+      server.get('/token', accessTokenRoute);
+      server.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        res.status(err.status ?? 500).json({ error: err.code ?? 'server_error' });
+      });
+      return server;
+    },
   });
-  const server = express();
-  server.use(oidc);
-  server.get('/', (req, res) => {
-    res.json({ signedIn: req.oidc.isAuthenticated() });
-  });
-  server.get('/profile', requiresAuth({ accessToken: true }), (req, res) => {
-    res.json({ sub: req.oidc.user?.sub, name: req.oidc.user?.name });
-  });
-  server.get('/token', async (req, res, next) => {
-    try {
-      res.json({ token: await req.oidc.getAccessToken() });
-    } catch (err) {
-      next(err);
-    }
-  });
-  server.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    res.status(err.status ?? 500).json({ error: err.code ?? 'server_error' });
-  });
-  app.setHandler(server);
   issuer.onToken = async (ctx) => {
     if (ctx.request.form.grant_type === 'refresh_token') return onRefresh(ctx);
     return { body: { ...(await ctx.valid()), expires_in: 0 } };
   };
-  await waitFor(() => oidc.health(), 10_000, 'redis');
 });
 
 afterAll(async () => {
-  await oidc.close();
   await app.close();
   await issuer.close();
   await cleanPrefix(redis, prefix);

@@ -4,22 +4,19 @@
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { requiresAuth, type AuthRouter } from '../../src/index.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser } from './browser.js';
-import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, startAppServer, startLoginApp, testPrefix, waitFor, type AppServer, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('refresh');
 /** Access tokens live TTL seconds and are refreshed MARGIN seconds before they expire: a token
  * needs a refresh TTL - MARGIN seconds after it was issued, and a fresh one does not for as long. */
 const TTL = 6;
 const MARGIN = 3;
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-let first: Awaited<ReturnType<typeof startAppServer>>;
-let second: Awaited<ReturnType<typeof startAppServer>>;
+let first: LoginApp;
+let second: LoginApp;
 let provider: TestProvider;
-let oidcA: AuthRouter;
-let oidcB: AuthRouter;
 let redis: Redis;
 
 function appWith(oidc: AuthRouter): express.Express {
@@ -56,32 +53,17 @@ function appWith(oidc: AuthRouter): express.Express {
 
 beforeAll(async () => {
   redis = assertionRedis();
-  first = await startAppServer();
-  second = await startAppServer();
-  provider = await startProvider({ redirectUris: [`${first.url}/callback`], accessTokenTtl: TTL, rotateRefreshToken: true });
+  const firstServer = await startAppServer();
+  const secondServer = await startAppServer();
+  provider = await startProvider({ redirectUris: [`${firstServer.url}/callback`], accessTokenTtl: TTL, rotateRefreshToken: true });
   // Two instances of the app (two processes behind one URL) sharing Redis: same baseURL and secret.
-  const options = {
-    issuerBaseURL: provider.issuer,
-    baseURL: first.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    refreshMargin: MARGIN,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-  };
-  oidcA = auth(options);
-  oidcB = auth(options);
-  first.setHandler(appWith(oidcA));
-  second.setHandler(appWith(oidcB));
-  await waitFor(() => oidcA.health(), 10_000, 'redis');
-  await waitFor(() => oidcB.health(), 10_000, 'redis');
+  const instance = (server: AppServer) =>
+    startLoginApp({ server, issuer: provider, prefix, auth: { baseURL: firstServer.url, refreshMargin: MARGIN }, app: appWith });
+  first = await instance(firstServer);
+  second = await instance(secondServer);
 });
 
 afterAll(async () => {
-  await oidcA.close();
-  await oidcB.close();
   await first.close();
   await second.close();
   await provider.close();

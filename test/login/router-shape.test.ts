@@ -7,27 +7,20 @@ import request from 'supertest';
 import type { Redis } from 'ioredis';
 import { auth, type AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, loginOptions, testPrefix, waitFor } from './setup.js';
 
 const prefix = testPrefix('router-shape');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 let issuer: HostileIssuer;
 let redis: Redis;
 let oidc: AuthRouter;
 
+/** auth() options for an app at http://127.0.0.1:3000 (never listened on: supertest calls the app). */
+const options = (authRequired: boolean) => loginOptions(issuer, 'http://127.0.0.1:3000', prefix, { clientSecret: 'hostile-client-secret', authRequired });
+
 beforeAll(async () => {
   redis = assertionRedis();
   issuer = await startHostileIssuer();
-  oidc = auth({
-    issuerBaseURL: issuer.issuer,
-    baseURL: 'http://127.0.0.1:3000',
-    clientID: issuer.clientId,
-    clientSecret: 'hostile-client-secret',
-    secret: SECRET,
-    authRequired: true,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-  });
+  oidc = auth(options(true));
   await waitFor(() => oidc.health(), 10_000, 'redis');
 });
 
@@ -62,16 +55,7 @@ describe('auth() return value', () => {
   });
 
   it('serves a route added to it, through the router, after the sign-in layer', async () => {
-    const own = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: 'http://127.0.0.1:3000',
-      clientID: issuer.clientId,
-      clientSecret: 'hostile-client-secret',
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-    });
+    const own = auth(options(false));
     try {
       own.get('/extra', (req, res) => {
         res.json({ signedIn: req.oidc.isAuthenticated() });

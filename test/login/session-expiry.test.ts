@@ -4,54 +4,38 @@
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
-import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
+import { requiresAuth } from '../../src/index.js';
+import { signInAtProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, sessionIdOf, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('session-expiry');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const COOKIE = 'oidc.sid';
 const ABSOLUTE = 7200;
-let app: Awaited<ReturnType<typeof startAppServer>>;
-let provider: TestProvider;
-let oidc: AuthRouter;
+let app: ProviderApp;
 let redis: Redis;
 /** Seconds from now the issuer's session ends, as the next ID token will say; undefined: no claim. */
 let expiryOffset: number | undefined = 600;
 
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
-  provider = await startProvider({
-    redirectUris: [`${app.url}/callback`],
-    extraClaims: () => (expiryOffset === undefined ? { session_expiry: undefined } : { session_expiry: Math.floor(Date.now() / 1000) + expiryOffset }),
-  });
-  oidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    clockTolerance: 5,
-    session: { redis: REDIS_URL, prefix, absoluteDuration: ABSOLUTE, touchAfter: 0 },
-    logger: quiet,
-  });
-  app.setHandler(
-    express()
-      .use(oidc)
-      .get('/profile', requiresAuth(), (req, res) => {
-        res.json({ sub: req.oidc.user?.sub });
-      }),
+  app = await startProviderApp(
+    { extraClaims: () => (expiryOffset === undefined ? { session_expiry: undefined } : { session_expiry: Math.floor(Date.now() / 1000) + expiryOffset }) },
+    {
+      prefix,
+      auth: { clockTolerance: 5, session: { redis: REDIS_URL, prefix, absoluteDuration: ABSOLUTE, touchAfter: 0 } },
+      app: (oidc) =>
+        express()
+          .use(oidc)
+          .get('/profile', requiresAuth(), (req, res) => {
+            res.json({ sub: req.oidc.user?.sub });
+          }),
+    },
   );
-  await waitFor(() => oidc.health(), 10_000, 'redis');
 });
 
 afterAll(async () => {
-  await oidc.close();
   await app.close();
-  await provider.close();
   await cleanPrefix(redis, prefix);
   await redis.quit();
 });

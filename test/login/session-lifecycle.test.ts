@@ -8,12 +8,11 @@ import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startLoginApp, testPrefix, waitFor, type LoginAppOptions } from './setup.js';
 
 const prefix = testPrefix('session-lifecycle');
 const CLIENT_SECRET = 'hostile-client-secret';
 const COOKIE = 'oidc.sid';
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 let issuer: HostileIssuer;
 let redis: Redis;
 const cleanups: (() => Promise<void>)[] = [];
@@ -35,47 +34,38 @@ interface TestApp {
   oidc: AuthRouter;
 }
 
+/** An app on its own port at the scripted issuer, closed after the file; `app` builds it (default the router alone). */
+async function startTestApp(options: Partial<AuthOptions>, app?: LoginAppOptions['app']): Promise<TestApp> {
+  const started = await startLoginApp({ issuer, prefix, auth: { clientSecret: CLIENT_SECRET, ...options }, ...(app ? { app } : {}) });
+  cleanups.push(() => started.close());
+  return started;
+}
+
 /** An app on its own port with `auth(options)`, a public `/`, and a protected `/profile`. */
 async function startApp(options: Partial<AuthOptions> = {}, baseURL?: string): Promise<TestApp> {
-  const server = await startAppServer();
-  const oidc = auth({
-    issuerBaseURL: issuer.issuer,
-    baseURL: baseURL ?? server.url,
-    clientID: issuer.clientId,
-    clientSecret: CLIENT_SECRET,
-    secret: SECRET,
-    authRequired: false,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-    ...options,
+  return startTestApp({ ...(baseURL === undefined ? {} : { baseURL }), ...options }, (oidc) => {
+    const app = express();
+    app.use(oidc);
+    app.get('/', (req, res) => {
+      res.json({ signedIn: req.oidc.isAuthenticated() });
+    });
+    app.get('/profile', requiresAuth(), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub });
+    });
+    app.get('/token', requiresAuth({ accessToken: true }), (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.get('/state', async (req, res) => {
+      await req.oidc.getAccessToken().catch(() => undefined);
+      res.json({ afterTokenUse: req.oidc.isAuthenticated() });
+    });
+    app.get('/visit', requiresAuth(), (req, res) => {
+      const data = req.session as unknown as { visits?: number };
+      data.visits = (data.visits ?? 0) + 1;
+      res.json({ visits: data.visits });
+    });
+    return app;
   });
-  const app = express();
-  app.use(oidc);
-  app.get('/', (req, res) => {
-    res.json({ signedIn: req.oidc.isAuthenticated() });
-  });
-  app.get('/profile', requiresAuth(), (req, res) => {
-    res.json({ sub: req.oidc.user?.sub });
-  });
-  app.get('/token', requiresAuth({ accessToken: true }), (_req, res) => {
-    res.json({ ok: true });
-  });
-  app.get('/state', async (req, res) => {
-    await req.oidc.getAccessToken().catch(() => undefined);
-    res.json({ afterTokenUse: req.oidc.isAuthenticated() });
-  });
-  app.get('/visit', requiresAuth(), (req, res) => {
-    const data = req.session as unknown as { visits?: number };
-    data.visits = (data.visits ?? 0) + 1;
-    res.json({ visits: data.visits });
-  });
-  server.setHandler(app);
-  cleanups.push(async () => {
-    await oidc.close();
-    await server.close();
-  });
-  await waitFor(() => oidc.health(), 10_000, 'redis');
-  return { url: server.url, oidc };
 }
 
 async function signIn(app: TestApp, browser: Browser, returnTo = '/profile', callbackBase = app.url): Promise<Hop> {
@@ -380,31 +370,17 @@ describe('Redis outage', () => {
 describe('useExistingSession', () => {
   it('uses the express-session the app mounted, and mounts none of its own', async () => {
     const session = (await import('express-session')).default;
-    const server = await startAppServer();
-    const oidc = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: server.url,
-      clientID: issuer.clientId,
-      clientSecret: CLIENT_SECRET,
-      secret: SECRET,
-      authRequired: false,
-      useExistingSession: true,
-      routes: { backchannelLogout: false },
-      logger: quiet,
-    });
-    const app = express();
-    app.use(session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store: new session.MemoryStore() }));
-    app.use(oidc);
-    app.get('/profile', requiresAuth(), (req, res) => {
-      res.json({ sub: req.oidc.user?.sub });
-    });
-    server.setHandler(app);
-    cleanups.push(async () => {
-      await oidc.close();
-      await server.close();
+    const server = await startTestApp({ useExistingSession: true, routes: { backchannelLogout: false }, session: undefined }, (oidc) => {
+      const app = express();
+      app.use(session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store: new session.MemoryStore() }));
+      app.use(oidc);
+      app.get('/profile', requiresAuth(), (req, res) => {
+        res.json({ sub: req.oidc.user?.sub });
+      });
+      return app;
     });
     const browser = new Browser();
-    const hop = await signIn({ url: server.url, oidc }, browser);
+    const hop = await signIn(server, browser);
     expect(hop.status).toBe(302);
     expect([...browser.cookies(server.url).keys()]).toEqual(['app.sid']);
     expect((await browser.get(`${server.url}/profile`)).status).toBe(200);
@@ -415,27 +391,14 @@ describe('useExistingSession', () => {
 
 describe('errors that are not ours', () => {
   it('leaves errors of the app\'s earlier middleware to the app\'s error handler', async () => {
-    const server = await startAppServer();
-    const oidc = auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: server.url,
-      clientID: issuer.clientId,
-      clientSecret: CLIENT_SECRET,
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: quiet,
-    });
-    const app = express();
-    app.use((_req, _res, next) => next(Object.assign(new Error('app failure'), { appError: true })));
-    app.use(oidc);
-    app.use((err: { appError?: boolean }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-      res.status(599).json({ handledByApp: err.appError === true });
-    });
-    server.setHandler(app);
-    cleanups.push(async () => {
-      await oidc.close();
-      await server.close();
+    const server = await startTestApp({}, (oidc) => {
+      const app = express();
+      app.use((_req, _res, next) => next(Object.assign(new Error('app failure'), { appError: true })));
+      app.use(oidc);
+      app.use((err: { appError?: boolean }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        res.status(599).json({ handledByApp: err.appError === true });
+      });
+      return app;
     });
     const hop = await new Browser().get(`${server.url}/login`);
     expect(hop.status).toBe(599);

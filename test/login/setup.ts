@@ -1,20 +1,33 @@
-/** Shared plumbing of the login tests: an app server on a free port, Redis, polling. */
+/** Shared plumbing of the login tests: an app server on a free port, an app signed in at an issuer, Redis, polling. */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import express, { type RequestHandler } from 'express';
 import { Redis } from 'ioredis';
+import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
+import { startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
 import type { Browser, Hop } from './browser.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+/** A logger that says nothing. */
+export const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A unique Redis key prefix for one test file. */
 export function testPrefix(file: string): string {
   return `test:${file}:${randomBytes(6).toString('hex')}:`;
 }
 
+/** A started app server (startAppServer()). */
+export interface AppServer {
+  server: Server;
+  url: string;
+  setHandler(handler: RequestListener): void;
+  close(): Promise<void>;
+}
+
 /** An HTTP server listening on 127.0.0.1 with its handler set later (the URL is needed first). */
-export async function startAppServer(): Promise<{ server: Server; url: string; setHandler(handler: RequestListener): void; close(): Promise<void> }> {
+export async function startAppServer(): Promise<AppServer> {
   let handler: RequestListener = (_req, res) => {
     res.statusCode = 503;
     res.end();
@@ -31,6 +44,100 @@ export async function startAppServer(): Promise<{ server: Server; url: string; s
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Where a test app signs in: the issuer and the client registered there (a TestProvider, a HostileIssuer, or any such). */
+export interface IssuerClient {
+  issuer: string;
+  clientId: string;
+  /** Sent as `clientSecret` when set (a HostileIssuer has none: give it in the overrides). */
+  clientSecret?: string;
+}
+
+/**
+ * The auth() options of a test app at `baseURL`: the issuer's client, the test secret, no
+ * authRequired, sessions in the test Redis under `prefix`, a quiet logger. `overrides` win; one
+ * set to undefined leaves the option unset.
+ */
+export function loginOptions(issuer: IssuerClient, baseURL: string, prefix: string, overrides: Partial<AuthOptions> = {}): AuthOptions {
+  return {
+    issuerBaseURL: issuer.issuer,
+    baseURL,
+    clientID: issuer.clientId,
+    ...(issuer.clientSecret === undefined ? {} : { clientSecret: issuer.clientSecret }),
+    secret: SECRET,
+    authRequired: false,
+    session: { redis: REDIS_URL, prefix },
+    logger: quiet,
+    ...overrides,
+  };
+}
+
+export interface LoginAppOptions {
+  issuer: IssuerClient;
+  /** The test file's Redis key prefix (testPrefix()). */
+  prefix: string;
+  /** auth() options over loginOptions()'s (baseURL defaults to the app's URL). */
+  auth?: Partial<AuthOptions>;
+  /** The app around the router. Default: the router alone. */
+  app?: (oidc: AuthRouter) => RequestListener;
+  /** A server already started (its URL was needed first, e.g. for the issuer's redirect URIs); close() closes it. */
+  server?: AppServer;
+}
+
+export interface LoginApp {
+  url: string;
+  oidc: AuthRouter;
+  server: AppServer;
+  /** Closes the router, then the server. */
+  close(): Promise<void>;
+}
+
+/** A route that answers `{ token }` from `req.oidc.getAccessToken()` (which refreshes when due); errors go to next(). */
+export const accessTokenRoute: RequestHandler = async (req, res, next) => {
+  try {
+    res.json({ token: await req.oidc.getAccessToken() });
+  } catch (err) {
+    next(err);
+  }
+};
+
+/** An app with `auth()` on its own port, once the router's store answers. */
+export async function startLoginApp(options: LoginAppOptions): Promise<LoginApp> {
+  const server = options.server ?? (await startAppServer());
+  const oidc = auth(loginOptions(options.issuer, server.url, options.prefix, options.auth));
+  server.setHandler(options.app ? options.app(oidc) : express().use(oidc));
+  await waitFor(() => oidc.health(), 10_000, 'redis');
+  return {
+    url: server.url,
+    oidc,
+    server,
+    async close() {
+      await oidc.close();
+      await server.close();
+    },
+  };
+}
+
+export interface ProviderApp extends LoginApp {
+  provider: TestProvider;
+  /** Closes the router, the server, then the provider. */
+  close(): Promise<void>;
+}
+
+/** startLoginApp() at a new oidc-provider whose client redirects to this app's /callback. */
+export async function startProviderApp(providerOptions: Omit<TestProviderOptions, 'redirectUris'>, options: Omit<LoginAppOptions, 'issuer' | 'server'>): Promise<ProviderApp> {
+  const server = await startAppServer();
+  const provider = await startProvider({ ...providerOptions, redirectUris: [`${server.url}/callback`] });
+  const app = await startLoginApp({ ...options, issuer: provider, server });
+  return {
+    ...app,
+    provider,
+    async close() {
+      await app.close();
+      await provider.close();
     },
   };
 }

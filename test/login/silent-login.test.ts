@@ -6,18 +6,16 @@
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { attemptSilentLogin, auth, type AuthRouter } from '../../src/index.js';
+import { attemptSilentLogin, type AuthRouter } from '../../src/index.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, REDIS_URL, SECRET, startAppServer, testPrefix, waitFor } from './setup.js';
+import { assertionRedis, cleanPrefix, quiet, startAppServer, startLoginApp, testPrefix, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('silent-login');
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const SESSION_COOKIE = 'oidc.sid';
 const MARKER = 'oidc.silent_tried';
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: LoginApp;
 let provider: TestProvider;
-let oidc: AuthRouter;
 let redis: Redis;
 
 /** The page the app serves: a page that tries a silent sign-in, saying who is signed in. */
@@ -37,24 +35,12 @@ function pageApp(router: AuthRouter): express.Express {
 
 beforeAll(async () => {
   redis = assertionRedis();
-  app = await startAppServer();
-  provider = await startProvider({ redirectUris: [`${app.url}/callback`], postLogoutRedirectUris: [app.url] });
-  oidc = auth({
-    issuerBaseURL: provider.issuer,
-    baseURL: app.url,
-    clientID: provider.clientId,
-    clientSecret: provider.clientSecret,
-    secret: SECRET,
-    authRequired: false,
-    session: { redis: REDIS_URL, prefix },
-    logger: quiet,
-  });
-  app.setHandler(pageApp(oidc));
-  await waitFor(() => oidc.health(), 10_000, 'redis');
+  const server = await startAppServer();
+  provider = await startProvider({ redirectUris: [`${server.url}/callback`], postLogoutRedirectUris: [server.url] });
+  app = await startLoginApp({ server, issuer: provider, prefix, app: pageApp });
 });
 
 afterAll(async () => {
-  await oidc.close();
   await app.close();
   await provider.close();
   await cleanPrefix(redis, prefix);
@@ -294,31 +280,22 @@ describe('attemptSilentLogin() › logout', () => {
 });
 
 describe('attemptSilentLogin() › when the issuer is down', () => {
-  let downApp: Awaited<ReturnType<typeof startAppServer>>;
-  let downOidc: AuthRouter;
+  let downApp: LoginApp;
   const warnings: string[] = [];
 
   beforeAll(async () => {
     const dead = await startAppServer();
     const deadUrl = dead.url;
     await dead.close();
-    downApp = await startAppServer();
-    downOidc = auth({
-      issuerBaseURL: deadUrl,
-      baseURL: downApp.url,
-      clientID: 'client',
-      clientSecret: 'secret',
-      secret: SECRET,
-      authRequired: false,
-      session: { redis: REDIS_URL, prefix },
-      logger: { ...quiet, warn: (message: string) => void warnings.push(message) },
+    downApp = await startLoginApp({
+      issuer: { issuer: deadUrl, clientId: 'client', clientSecret: 'secret' },
+      prefix,
+      auth: { logger: { ...quiet, warn: (message: string) => void warnings.push(message) } },
+      app: pageApp,
     });
-    downApp.setHandler(pageApp(downOidc));
-    await waitFor(() => downOidc.health(), 10_000, 'redis');
   });
 
   afterAll(async () => {
-    await downOidc.close();
     await downApp.close();
   });
 
