@@ -60,6 +60,10 @@ export const LOGIN_DEFAULTS = {
   absoluteDurationSeconds: 7 * 24 * 60 * 60,
   /** `session.prefix`: prefix of every Redis key `auth()` writes. */
   redisPrefix: 'oidc:',
+  /** `session.localCache.maxEntries`: most session records one process keeps in memory (about 2.5 kB each). */
+  localCacheMaxEntries: 5000,
+  /** `session.localCache.maxAgeSeconds`: longest time a record is served from memory, in seconds. */
+  localCacheMaxAgeSeconds: 30,
   /** Longest wait for the session store during a request before answering 503, in ms. */
   sessionTimeoutMs: 4000,
   /** How many sign-ins may be in flight in one session at once (parallel tabs); the oldest goes. */

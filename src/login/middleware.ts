@@ -14,7 +14,7 @@ import { closeRedisClient, createRedisClient, pingRedis } from '../session/redis
 import { useOnce } from '../session/replay.js';
 import { createSealer } from '../session/seal.js';
 import { sessionData, sessionMiddleware, sessionStoreError } from '../session/middleware.js';
-import { createSessionStore } from '../session/store.js';
+import { closeSessionStore, createSessionStore } from '../session/store.js';
 import { SessionIndex } from '../session/user-index.js';
 import { MemorySessionIndex, memoryUseOnce, type SessionIndexApi } from '../session/memory-index.js';
 import { asyncHandler } from '../util/async-handler.js';
@@ -187,7 +187,13 @@ export function auth(options?: AuthOptions): AuthRouter {
   const prefix = config.session.prefix;
   let store: Store | undefined = config.session.store;
   if (!store && redis) {
-    store = createSessionStore({ client: redis.client, prefix: `${prefix}sess:`, ttlSeconds: config.session.rollingDuration, logger });
+    store = createSessionStore({
+      client: redis.client,
+      prefix: `${prefix}sess:`,
+      ttlSeconds: config.session.rollingDuration,
+      logger,
+      localCache: config.session.localCache,
+    });
   }
   if (!store && !config.useExistingSession) {
     logger.warn('session.allowMemoryStore is on: sessions live in process memory, are lost on restart and are not shared between processes. Never use this in production.');
@@ -623,6 +629,7 @@ export function auth(options?: AuthOptions): AuthRouter {
   };
   router.close = async () => {
     await runtime.coordinator?.close();
+    if (store) await closeSessionStore(store);
     if (redis?.owned) await closeRedisClient(redis.client);
   };
   // What auth() returns is called straight into `oidc` while the router holds only that layer:

@@ -78,6 +78,16 @@ export interface SessionOptions {
   absoluteDuration?: number;
   /** Prefix of every Redis key. Default `'oidc:'`. */
   prefix?: string;
+  /**
+   * Serve records of recently seen sessions from process memory, kept correct by Redis
+   * (server-assisted client-side caching, `CLIENT TRACKING`, Redis 6+): a page view of a cached
+   * session sends no command to Redis. Another process's change to a session (a logout, a
+   * refresh) reaches this one with Redis's invalidation message; when that connection is lost or
+   * silent for a heartbeat (500 ms) the cache turns off until it is back. `false` reads Redis on
+   * every request. Only with `session.redis` on a single node (a Cluster reads Redis every time).
+   * Default `true` (5000 records, each served for at most 30 s).
+   */
+  localCache?: boolean | { maxEntries?: number; maxAgeSeconds?: number };
 }
 
 /** Client authentication methods at the token, PAR and revocation endpoints (OIDC Core §9). */
@@ -272,6 +282,7 @@ export interface LoginConfig {
     touchAfter: number;
     absoluteDuration: number;
     prefix: string;
+    localCache: false | { maxEntries: number; maxAgeSeconds: number };
   };
   useExistingSession: boolean;
   allowInsecureHttp: boolean;
@@ -405,6 +416,20 @@ function isPrivateKey(key: unknown): key is JWK | KeyObject {
 
 function jwkAlg(key: JWK | KeyObject): string | undefined {
   return isPlainObject(key) && typeof key.alg === 'string' ? key.alg : undefined;
+}
+
+/** `session.localCache`: off (`false`), or on with its bounds. */
+function localCacheOption(value: unknown): false | { maxEntries: number; maxAgeSeconds: number } {
+  const defaults = { maxEntries: LOGIN_DEFAULTS.localCacheMaxEntries, maxAgeSeconds: LOGIN_DEFAULTS.localCacheMaxAgeSeconds };
+  if (value === undefined || value === true) return defaults;
+  if (value === false) return false;
+  if (!isPlainObject(value)) throw optionError('session.localCache', 'true, false or { maxEntries, maxAgeSeconds }');
+  const maxEntries = optionalNumber('session.localCache.maxEntries', value.maxEntries, 1, 10_000_000, 'records');
+  if (maxEntries !== undefined && !Number.isInteger(maxEntries)) throw optionError('session.localCache.maxEntries', 'a whole number of records');
+  return {
+    maxEntries: maxEntries ?? defaults.maxEntries,
+    maxAgeSeconds: seconds('session.localCache.maxAgeSeconds', value.maxAgeSeconds, defaults.maxAgeSeconds, 1, 3600),
+  };
 }
 
 function seconds(path: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -621,6 +646,7 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
       touchAfter,
       absoluteDuration,
       prefix: sessionIn.prefix === '' ? '' : optionalString('session.prefix', sessionIn.prefix) ?? LOGIN_DEFAULTS.redisPrefix,
+      localCache: localCacheOption(sessionIn.localCache),
     },
     useExistingSession,
     allowInsecureHttp,

@@ -4,6 +4,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { isPlainObject, optionError, optionalNumber, optionalString } from '../config/assert.js';
 import { ServiceUnavailableError } from '../errors/index.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
+import { TrackedRecordCache, type LocalCacheOptions } from './local-cache.js';
 import { whenReady } from './redis.js';
 
 /** Key prefix of session records when none is given. */
@@ -23,6 +24,12 @@ export interface SessionStoreOptions {
   ttlSeconds?: number;
   /** Where a corrupt record is reported. */
   logger?: Logger;
+  /**
+   * Keep recently read records in process memory, kept correct by Redis (see
+   * `TrackedRecordCache`): `true` or options to turn it on. Single Redis node only (ignored for a
+   * Cluster). Default off.
+   */
+  localCache?: boolean | LocalCacheOptions;
 }
 
 // connect-redis passes each method its own result type: the data parameter stays open here.
@@ -83,9 +90,12 @@ function unavailable(err: unknown): unknown {
 class GuardedRedisStore extends RedisStore {
   /** The ioredis client as given (RedisStore keeps only its own wrapper of it). */
   private redis: Redis | Cluster | undefined;
+  /** Records kept in memory, invalidated by Redis (`localCache`). */
+  cache: TrackedRecordCache | undefined;
 
-  attach(client: Redis | Cluster): this {
+  attach(client: Redis | Cluster, cache?: TrackedRecordCache): this {
     this.redis = client;
+    this.cache = cache;
     return this;
   }
 
@@ -114,19 +124,33 @@ class GuardedRedisStore extends RedisStore {
     const client = this.redis;
     if (cb && client?.status === 'ready') {
       // The page-view path: one GET with a callback, no promise chain (connect-redis' own get
-      // is three awaits deep). Anything unusual takes the guarded path below.
-      client.get(this.prefix + sid, (err, text) => {
+      // is three awaits deep), or no GET at all when the record is cached. Anything unusual takes
+      // the guarded path below.
+      const key = this.prefix + sid;
+      const cache = this.cache;
+      const cached = cache?.hit(key);
+      // The record's text goes along (a third argument other callers ignore): the session
+      // middleware compares the session with it at the end of the request.
+      if (cached !== undefined) {
+        (cb as (err: null, data: unknown, text: string) => unknown)(null, this.readRecord(cached), cached);
+        return Promise.resolve();
+      }
+      const ticket = cache ? cache.begin(key) : -1;
+      client.get(key, (err, text) => {
+        if (cache) cache.settle(key, ticket, err ? null : text);
         if (err) cb(unavailable(err));
         else if (!text) cb(null, null);
-        // The record's text goes along (a third argument other callers ignore): the session
-        // middleware compares the session with it at the end of the request.
-        else (cb as (err: null, data: unknown, text: string) => unknown)(null, (this.serializer as unknown as { read: (text: string) => SessionData | null }).read(text), text);
+        else (cb as (err: null, data: unknown, text: string) => unknown)(null, this.readRecord(text), text);
       });
       return Promise.resolve();
     }
     return this.guard((inner) => super.get(sid, inner), cb);
   }
+  private readRecord(text: string): SessionData | null {
+    return (this.serializer as unknown as { read: (text: string) => SessionData | null }).read(text);
+  }
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
+    this.cache?.invalidate(this.prefix + sid);
     const client = this.redis;
     if (!client || (sess as unknown as Record<symbol, unknown>)[MUST_EXIST] !== true) return this.guard((inner) => super.set(sid, sess, inner), cb);
     return this.guard(async (inner) => {
@@ -143,9 +167,11 @@ class GuardedRedisStore extends RedisStore {
     }, cb);
   }
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
+    this.cache?.invalidate(this.prefix + sid);
     return this.guard((inner) => super.touch(sid, sess, inner), cb);
   }
   override destroy(sid: string, cb?: Callback): Promise<unknown> {
+    this.cache?.invalidate(this.prefix + sid);
     return this.guard((inner) => super.destroy(sid, inner), cb);
   }
   override ids(cb?: Callback): Promise<unknown> {
@@ -175,6 +201,16 @@ class GuardedRedisStore extends RedisStore {
       }
     }, cb);
   }
+}
+
+/** Stops what a store of `createSessionStore()` runs beside Redis (its local cache's connection); other stores: nothing. */
+export async function closeSessionStore(store: Store): Promise<void> {
+  if (store instanceof GuardedRedisStore) await store.cache?.close();
+}
+
+/** The local record cache of a store of `createSessionStore()`, if it has one. */
+export function localCacheOf(store: Store): TrackedRecordCache | undefined {
+  return store instanceof GuardedRedisStore ? store.cache : undefined;
 }
 
 function isCluster(client: Redis | Cluster): client is Cluster {
@@ -252,7 +288,12 @@ export function createSessionStore(options: SessionStoreOptions): Store {
     stringify: (sess: SessionData): string => JSON.stringify(sess),
   };
 
-  const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer }).attach(client);
+  const localCache = options.localCache ?? false;
+  const cache =
+    localCache !== false && !isCluster(client)
+      ? new TrackedRecordCache(client as Redis, prefix, localCache === true ? {} : localCache, logger)
+      : undefined;
+  const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer }).attach(client, cache);
   if (isCluster(client)) {
     // connect-redis does not recognise an ioredis Cluster: it would SCAN one random node and send
     // multi-key DEL/MGET across slots. Per-key commands are enough for get/set/touch/destroy.

@@ -102,6 +102,7 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   'session.touchAfter': (c) => c.session.touchAfter,
   'session.absoluteDuration': (c) => c.session.absoluteDuration,
   'session.prefix': (c) => c.session.prefix,
+  'session.localCache': (c) => c.session.localCache !== false,
   useExistingSession: (c) => c.useExistingSession,
   allowInsecureHttp: (c) => c.allowInsecureHttp,
   logger: null,

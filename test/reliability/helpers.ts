@@ -92,8 +92,12 @@ export class RedisRelay {
   }
 }
 
-/** A redis-server of its own on `port` (no persistence), for "Redis comes up later" tests. */
-export async function startRedisServer(port: number): Promise<{ stop(): Promise<void> }> {
+/**
+ * A redis-server of its own on `port` (no persistence), for "Redis comes up later" tests;
+ * `pause()` / `resume()` stop and continue the process (SIGSTOP / SIGCONT): a Redis that keeps its
+ * connections open but answers nothing.
+ */
+export async function startRedisServer(port: number): Promise<{ stop(): Promise<void>; pause(): void; resume(): void }> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });
@@ -115,9 +119,14 @@ export async function startRedisServer(port: number): Promise<{ stop(): Promise<
   }
   return {
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGTERM');
+      }
       await exited;
     },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
   };
 }
 

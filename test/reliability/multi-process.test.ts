@@ -75,6 +75,19 @@ describe('two app processes sharing Redis', () => {
     expect(home.body).toContain('Welcome back');
   });
 
+  it('a logout on one ends the session on the other at once, though the other held it in memory', async () => {
+    const jar = new CookieJar();
+    expect((await signIn(jar, base, { returnTo: '/profile' })).callback.status).toBe(302);
+    // Process 1 reads the record, then serves it from its local cache (session.localCache, on by default).
+    for (let i = 0; i < 3; i++) expect((await request(jar, `${processURL(1)}/profile`)).status).toBe(200);
+    const cookie = jar.header(processURL(1))!;
+    expect((await request(jar, `${processURL(0)}/logout`)).status).toBe(302);
+    // The old cookie, replayed at process 1 straight after: Redis's invalidation got there first.
+    const after = await request(new CookieJar(), `${processURL(1)}/profile`, { headers: { cookie } });
+    expect(after.status).toBe(302);
+    expect(after.location).toContain('/login?returnTo=/profile');
+  });
+
   it('makes exactly one refresh grant for concurrent /profile requests spread over both processes', async () => {
     const jar = new CookieJar();
     const signedInAt = Date.now();
