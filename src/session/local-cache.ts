@@ -63,6 +63,8 @@ export class TrackedRecordCache {
   private readonly maxEntries: number;
   private readonly maxAgeMs: number;
   private readonly heartbeatMs: number;
+  /** The client's ioredis `keyPrefix`: Redis's key names start with it, this cache's do not. */
+  private readonly keyPrefix: string;
 
   constructor(
     private readonly client: Redis,
@@ -73,6 +75,7 @@ export class TrackedRecordCache {
     this.maxEntries = options.maxEntries ?? LOCAL_CACHE_DEFAULTS.maxEntries;
     this.maxAgeMs = (options.maxAgeSeconds ?? LOCAL_CACHE_DEFAULTS.maxAgeSeconds) * 1000;
     this.heartbeatMs = options.heartbeatMs ?? LOCAL_CACHE_DEFAULTS.heartbeatMs;
+    this.keyPrefix = client.options.keyPrefix ?? '';
   }
 
   /** True while records are served from memory (for tests and health pages). */
@@ -170,7 +173,8 @@ export class TrackedRecordCache {
         return;
       }
       const keys = Array.isArray(message) ? message : [message];
-      for (const key of keys) this.invalidate(Buffer.isBuffer(key) ? key.toString() : String(key));
+      const strip = this.keyPrefix.length;
+      for (const key of keys) this.invalidate((Buffer.isBuffer(key) ? key.toString() : String(key)).slice(strip));
     });
     this.client.once('end', () => void this.close());
     this.timer = setInterval(() => this.beat(), this.heartbeatMs);
@@ -188,7 +192,9 @@ export class TrackedRecordCache {
   private async track(sub: Redis): Promise<void> {
     try {
       const id = await sub.client('ID');
-      await sub.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...(this.prefix ? ['PREFIX', this.prefix] : []));
+      // A client `keyPrefix` is part of the key names Redis sees (and names in its messages).
+      const watched = this.keyPrefix + this.prefix;
+      await sub.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...(watched ? ['PREFIX', watched] : []));
       await sub.subscribe(INVALIDATE_CHANNEL);
     } catch (err) {
       if (sub.status !== 'ready') return; // the connection went: 'ready' comes again

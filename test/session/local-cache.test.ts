@@ -149,6 +149,21 @@ describe('invalidation', () => {
     expect(cache.serving).toBe(true);
   });
 
+  it('follows a client keyPrefix (Redis names the keys with it)', async () => {
+    const { client: prefixed } = createRedisClient({ host: '127.0.0.1', port: 6379, keyPrefix: `${prefix}kp:` }, recordingLogger());
+    try {
+      await whenReady(prefixed, 5000);
+      await other.set(`${prefix}kp:${prefix}withkp`, record(1));
+      const { store, cache } = storeOn(prefixed as Redis);
+      await live(store, cache, 'withkp');
+      expect(await read(store, 'withkp')).toBe(1);
+      await other.set(`${prefix}kp:${prefix}withkp`, record(2));
+      await eventually(async () => (await read(store, 'withkp')) === 2, 3000);
+    } finally {
+      await closeRedisClient(prefixed);
+    }
+  });
+
   it('sees its own writes at once', async () => {
     await other.set(`${prefix}mine`, record(1));
     const { store, cache } = storeOn(client);
