@@ -90,7 +90,8 @@ switch (variant) {
       authRequired: true,
       idpLogout: false,
       // BENCH_ROLLING=0: no touch per request (for profiling what the rolling renewal costs).
-      session: { redis: redis!, prefix, rolling: process.env.BENCH_ROLLING !== '0' },
+      // BENCH_LOCAL_CACHE=0: read Redis on every view (session.localCache: false), for comparison.
+      session: { redis: redis!, prefix, rolling: process.env.BENCH_ROLLING !== '0', localCache: process.env.BENCH_LOCAL_CACHE !== '0' },
     });
     closeAuth = () => router.close();
     app.use(router);

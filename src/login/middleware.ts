@@ -14,7 +14,8 @@ import { closeRedisClient, createRedisClient, pingRedis } from '../session/redis
 import { useOnce } from '../session/replay.js';
 import { createSealer } from '../session/seal.js';
 import { sessionData, sessionMiddleware, sessionStoreError } from '../session/middleware.js';
-import { closeSessionStore, createSessionStore } from '../session/store.js';
+import { InvalidationFeed } from '../session/invalidations.js';
+import { closeSessionStore, createSessionStore, isCluster } from '../session/store.js';
 import { SessionIndex } from '../session/user-index.js';
 import { MemorySessionIndex, memoryUseOnce, type SessionIndexApi } from '../session/memory-index.js';
 import { asyncHandler } from '../util/async-handler.js';
@@ -186,6 +187,12 @@ export function auth(options?: AuthOptions): AuthRouter {
   const redis = config.session.redis !== undefined ? createRedisClient(config.session.redis, logger, 'session.redis') : undefined;
   const prefix = config.session.prefix;
   let store: Store | undefined = config.session.store;
+  // Redis's invalidation messages for the session records (the local cache) and the refresh
+  // results (waiters wake at once): one connection per process, single node only.
+  const invalidations =
+    redis && config.session.localCache !== false && !isCluster(redis.client)
+      ? new InvalidationFeed(redis.client, [`${prefix}sess:`, `${prefix}refresh:`], undefined, logger)
+      : undefined;
   if (!store && redis) {
     store = createSessionStore({
       client: redis.client,
@@ -193,6 +200,7 @@ export function auth(options?: AuthOptions): AuthRouter {
       ttlSeconds: config.session.rollingDuration,
       logger,
       localCache: config.session.localCache,
+      ...(invalidations ? { invalidations } : {}),
     });
   }
   if (!store && !config.useExistingSession) {
@@ -217,7 +225,12 @@ export function auth(options?: AuthOptions): AuthRouter {
     store,
     redis: redis?.client,
     coordinator: redis
-      ? new RefreshCoordinator(redis.client, { prefix: `${prefix}refresh:`, lockTtlMs: LOGIN_DEFAULTS.refreshLockTtlMs, waitMs: LOGIN_DEFAULTS.refreshWaitMs })
+      ? new RefreshCoordinator(redis.client, {
+          prefix: `${prefix}refresh:`,
+          lockTtlMs: LOGIN_DEFAULTS.refreshLockTtlMs,
+          waitMs: LOGIN_DEFAULTS.refreshWaitMs,
+          ...(invalidations ? { invalidations } : {}),
+        })
       : undefined,
     // Without Redis (one process, development) the index and the replay guard live in memory, so
     // back-channel logout and sessions.* still work for the sessions of this process.
@@ -630,6 +643,7 @@ export function auth(options?: AuthOptions): AuthRouter {
   router.close = async () => {
     await runtime.coordinator?.close();
     if (store) await closeSessionStore(store);
+    await invalidations?.close();
     if (redis?.owned) await closeRedisClient(redis.client);
   };
   // What auth() returns is called straight into `oidc` while the router holds only that layer:

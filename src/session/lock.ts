@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { optionalNumber, optionalString, optionError } from '../config/assert.js';
 import { randomToken } from '../crypto/random.js';
 import { InvalidGrantError, ServiceUnavailableError, isAuthError } from '../errors/index.js';
+import type { InvalidationFeed } from './invalidations.js';
 
 /** Key prefix of refresh locks and results when none is given. */
 export const DEFAULT_REFRESH_PREFIX = 'oidc:refresh:';
@@ -23,6 +24,12 @@ export interface RefreshCoordinatorOptions {
   pollMs?: number;
   /** How long a refresh result (or an `invalid_grant` outcome) stays readable, in ms. Default 60000. */
   resultTtlMs?: number;
+  /**
+   * Redis's invalidation messages for keys under `prefix` (see `InvalidationFeed`): a waiter then
+   * wakes as soon as the result is written or the lock released, instead of at its next poll.
+   * Polling stays, as the fallback.
+   */
+  invalidations?: InvalidationFeed;
 }
 
 /** Deletes the lock only when it still holds our token (a late holder must not free another's lock). */
@@ -87,6 +94,7 @@ export class RefreshCoordinator {
   /** Background writes of outcomes Redis refused, retried until written or expired. */
   private readonly pending = new Set<NodeJS.Timeout>();
   private closed = false;
+  private readonly invalidations: InvalidationFeed | undefined;
 
   constructor(client: Redis | Cluster, options: RefreshCoordinatorOptions = {}) {
     if (typeof client !== 'object' || client === null || typeof (client as Redis).set !== 'function') {
@@ -103,6 +111,7 @@ export class RefreshCoordinator {
     this.waitMs = optionalNumber('waitMs', options.waitMs, 0, 600_000, 'milliseconds') ?? 10_000;
     this.pollMs = optionalNumber('pollMs', options.pollMs, 1, 10_000, 'milliseconds') ?? 25;
     this.resultTtlMs = Math.round(optionalNumber('resultTtlMs', options.resultTtlMs, 100, 86_400_000, 'milliseconds') ?? 60_000);
+    this.invalidations = options.invalidations;
   }
 
   /** The lock key of a session (public for tests and operations). */
@@ -254,17 +263,22 @@ export class RefreshCoordinator {
 
   /**
    * Polls until the result appears (returns it), the lock is gone (returns undefined), or the
-   * deadline passes (503). One round trip per poll: both keys share a slot.
+   * deadline passes (503). One round trip per poll: both keys share a slot. With invalidations,
+   * a change of either key ends the pause at once; the wake-up is armed before the read, so a
+   * change that lands between the read and the pause is not missed.
    */
   private async waitForOther(lockKey: string, resultKey: string, deadline: number): Promise<string | undefined> {
+    const feed = this.invalidations;
+    feed?.start();
     let pause = this.pollMs;
     for (;;) {
+      const left = deadline - Date.now();
+      const woken = feed?.live ? feed.changed([resultKey, lockKey], Math.max(0, Math.min(pause, left))) : undefined;
       const [result, lock] = await this.redis(() => this.client.mget(resultKey, lockKey));
       if (result !== null && result !== undefined) return result;
       if (lock === null || lock === undefined) return undefined;
-      const left = deadline - Date.now();
       if (left <= 0) throw new ServiceUnavailableError(WAIT_TIMEOUT);
-      await delay(Math.min(pause, left));
+      await (woken ?? delay(Math.min(pause, left)));
       pause = Math.min(pause * 1.5, this.pollMs * 8);
     }
   }

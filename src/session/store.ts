@@ -4,6 +4,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { isPlainObject, optionError, optionalNumber, optionalString } from '../config/assert.js';
 import { ServiceUnavailableError } from '../errors/index.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
+import { InvalidationFeed } from './invalidations.js';
 import { TrackedRecordCache, type LocalCacheOptions } from './local-cache.js';
 import { whenReady } from './redis.js';
 
@@ -29,7 +30,12 @@ export interface SessionStoreOptions {
    * `TrackedRecordCache`): `true` or options to turn it on. Single Redis node only (ignored for a
    * Cluster). Default off.
    */
-  localCache?: boolean | LocalCacheOptions;
+  localCache?: boolean | (LocalCacheOptions & { heartbeatMs?: number });
+  /**
+   * The invalidation feed the local cache listens to, when the caller runs one (it must watch this
+   * store's prefix) and closes it; without, the store opens its own.
+   */
+  invalidations?: InvalidationFeed;
 }
 
 // connect-redis passes each method its own result type: the data parameter stays open here.
@@ -92,10 +98,13 @@ class GuardedRedisStore extends RedisStore {
   private redis: Redis | Cluster | undefined;
   /** Records kept in memory, invalidated by Redis (`localCache`). */
   cache: TrackedRecordCache | undefined;
+  /** The feed this store opened itself (closed with it). */
+  ownFeed: InvalidationFeed | undefined;
 
-  attach(client: Redis | Cluster, cache?: TrackedRecordCache): this {
+  attach(client: Redis | Cluster, cache?: TrackedRecordCache, ownFeed?: InvalidationFeed): this {
     this.redis = client;
     this.cache = cache;
+    this.ownFeed = ownFeed;
     return this;
   }
 
@@ -205,7 +214,7 @@ class GuardedRedisStore extends RedisStore {
 
 /** Stops what a store of `createSessionStore()` runs beside Redis (its local cache's connection); other stores: nothing. */
 export async function closeSessionStore(store: Store): Promise<void> {
-  if (store instanceof GuardedRedisStore) await store.cache?.close();
+  if (store instanceof GuardedRedisStore) await store.ownFeed?.close();
 }
 
 /** The local record cache of a store of `createSessionStore()`, if it has one. */
@@ -213,7 +222,7 @@ export function localCacheOf(store: Store): TrackedRecordCache | undefined {
   return store instanceof GuardedRedisStore ? store.cache : undefined;
 }
 
-function isCluster(client: Redis | Cluster): client is Cluster {
+export function isCluster(client: Redis | Cluster): client is Cluster {
   return client instanceof Cluster || (client as { isCluster?: unknown }).isCluster === true;
 }
 
@@ -289,11 +298,14 @@ export function createSessionStore(options: SessionStoreOptions): Store {
   };
 
   const localCache = options.localCache ?? false;
-  const cache =
-    localCache !== false && !isCluster(client)
-      ? new TrackedRecordCache(client as Redis, prefix, localCache === true ? {} : localCache, logger)
-      : undefined;
-  const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer }).attach(client, cache);
+  let cache: TrackedRecordCache | undefined;
+  let ownFeed: InvalidationFeed | undefined;
+  if (localCache !== false && !isCluster(client)) {
+    const { heartbeatMs, ...bounds } = localCache === true ? {} : localCache;
+    const feed = options.invalidations ?? (ownFeed = new InvalidationFeed(client as Redis, [prefix], heartbeatMs, logger));
+    cache = new TrackedRecordCache(feed, bounds);
+  }
+  const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer }).attach(client, cache, ownFeed);
   if (isCluster(client)) {
     // connect-redis does not recognise an ioredis Cluster: it would SCAN one random node and send
     // multi-key DEL/MGET across slots. Per-key commands are enough for get/set/touch/destroy.

@@ -279,7 +279,7 @@ describe('when the invalidation connection is in doubt', () => {
     const own = await connect();
     const { store, cache } = storeOn(own);
     await live(store, cache);
-    const sub = (cache as unknown as { sub: Redis }).sub;
+    const sub = (cache as unknown as { feed: { sub: Redis } }).feed.sub;
     expect(sub.status).toBe('ready');
     await closeRedisClient(own);
     await eventually(() => sub.status === 'end', 3000);

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { InvalidGrantError, ServiceUnavailableError } from '../../src/errors/index.js';
+import { InvalidationFeed } from '../../src/session/invalidations.js';
 import { RefreshCoordinator } from '../../src/session/lock.js';
 import { closeRedisClient, createRedisClient } from '../../src/session/redis.js';
 import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from './redis-helper.js';
@@ -192,6 +193,70 @@ describe('session/lock RefreshCoordinator', () => {
       } finally {
         await closeRedisClient(down);
       }
+    });
+  });
+
+  describe('waiting with Redis invalidations', () => {
+    it.each([
+      ['the holder writes its result', 'done'],
+      ['the holder fails and frees the lock', 'failed'],
+    ] as const)('wakes a waiter in another process when %s, not at its next poll', async (_what, outcome) => {
+      const sid = sessionId();
+      const feed = new InvalidationFeed(b, [prefix], 100, recordingLogger());
+      try {
+        feed.start();
+        await eventually(() => feed.live, 5000);
+        // A poll every 10 s, answers awaited for 5 s: only an invalidation can end the waiter's pause in time.
+        const holder = new RefreshCoordinator(a, { prefix, pollMs: 10_000 });
+        const waiter = new RefreshCoordinator(b, { prefix, pollMs: 10_000, invalidations: feed });
+        let finish!: () => void;
+        const released = new Promise<void>((resolve) => (finish = resolve));
+        let calls = 0;
+        const work = async () => {
+          calls++;
+          await released;
+          if (outcome === 'failed') throw new Error('issuer down');
+          return 'fresh-tokens';
+        };
+        const first = settle(holder.run(sid, 'g1', work));
+        await eventually(async () => (await a.exists(holder.lockKey(sid))) === 1, 5000);
+        const second = settle(waiter.run(sid, 'g1', work));
+        // The waiter has read once and is pausing; let the holder finish.
+        await eventually(() => feed['waiters'].size > 0, 5000);
+        finish();
+        const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 5000).unref());
+        const answer = await Promise.race([second, deadline]);
+        expect(answer).not.toBe('late');
+        if (outcome === 'done') {
+          expect(answer).toEqual({ ok: true, value: 'fresh-tokens' });
+          expect(calls).toBe(1);
+        } else {
+          // The lock went without a result: the waiter took it and ran work itself.
+          expect(calls).toBe(2);
+        }
+        expect((await first).ok).toBe(outcome === 'done');
+      } finally {
+        await feed.close();
+      }
+    });
+
+    it('polls as before while the feed is not live', async () => {
+      const sid = sessionId();
+      const feed = new InvalidationFeed(b, [prefix], 100, recordingLogger()); // never started by the test...
+      await feed.close(); // ...and closed: it never goes live
+      const holder = new RefreshCoordinator(a, { prefix });
+      const waiter = new RefreshCoordinator(b, { prefix, pollMs: 10, invalidations: feed });
+      let finish!: () => void;
+      const released = new Promise<void>((resolve) => (finish = resolve));
+      const first = holder.run(sid, 'g1', async () => {
+        await released;
+        return 'v';
+      });
+      await eventually(async () => (await a.exists(holder.lockKey(sid))) === 1, 5000);
+      const second = waiter.run(sid, 'g1', async () => 'not me');
+      finish();
+      await expect(second).resolves.toBe('v');
+      await expect(first).resolves.toBe('v');
     });
   });
 
