@@ -7,6 +7,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { startBenchIssuer, type Alg } from './issuer-keys.js';
+import { runGuard } from './micro-request.js';
 import { requireBearer } from '../src/index.js';
 
 const [amountText = '4000', roundsText = '3'] = process.argv.slice(2);
@@ -20,21 +21,13 @@ const guards: Record<string, RequestHandler> = {
   eojb: auth({ issuer: issuer.issuer, jwksUri, audience: issuer.audience }) as unknown as RequestHandler,
 };
 
-function run(guard: RequestHandler, token: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const res = { statusCode: 200, headersSent: false, setHeader() {}, getHeader() {}, set() { return res; }, status() { return res; }, end: () => reject(new Error('refused')), json: () => reject(new Error('refused')) };
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, host: '127.0.0.1:3000' };
-    const req = { headers, method: 'GET', url: '/api', originalUrl: '/api', protocol: 'http', query: {}, is: () => false, get: (name: string) => headers[name.toLowerCase()], header: (name: string) => headers[name.toLowerCase()], body: undefined };
-    guard(req as unknown as Request, res as unknown as Response, (err?: unknown) => (err ? reject(err as Error) : resolve()));
-  });
-}
 
 async function measure(guard: RequestHandler, tokens: string[]): Promise<{ cpu: number; wall: number }> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: 20 }, async () => {
-    while (next < tokens.length) await run(guard, tokens[next++]!);
+    while (next < tokens.length) await runGuard(guard, tokens[next++]!);
   }));
   const cpu = process.cpuUsage(cpu0);
   return { cpu: (cpu.user + cpu.system) / tokens.length, wall: ((performance.now() - t0) * 1000) / tokens.length };

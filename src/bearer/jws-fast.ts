@@ -72,6 +72,15 @@ interface PreparedKey {
   alg: string;
   keyObject: KeyObject;
   signatureBytes: number;
+  /** The key argument of node:crypto's `verify()` for `alg` (see `verifyKey()`), built once. */
+  verifyInput: KeyObject | VerifyKeyObjectInput;
+}
+
+/** The key argument of node:crypto's `verify()` for this algorithm. */
+function verifyKey(spec: AlgSpec, keyObject: KeyObject): KeyObject | VerifyKeyObjectInput {
+  if (spec.saltLength !== undefined) return { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.saltLength };
+  if (spec.name === 'ECDSA') return { key: keyObject, dsaEncoding: 'ieee-p1363' };
+  return keyObject;
 }
 
 /** One conversion per CryptoKey (jose imports one CryptoKey per JWK and algorithm). */
@@ -100,7 +109,8 @@ function prepareKey(key: unknown, alg: string, spec: AlgSpec): PreparedKey | und
       (spec.signatureBytes !== undefined || (typeof algorithm.modulusLength === 'number' && algorithm.modulusLength >= MIN_RSA_BITS));
     if (ok) {
       const signatureBytes = spec.signatureBytes ?? Math.ceil((algorithm.modulusLength as number) / 8);
-      prepared = { alg, keyObject: KeyObject.from(cryptoKey), signatureBytes };
+      const keyObject = KeyObject.from(cryptoKey);
+      prepared = { alg, keyObject, signatureBytes, verifyInput: verifyKey(spec, keyObject) };
     }
   } catch {
     prepared = null;
@@ -173,6 +183,32 @@ function decodeSegment(segment: string): Record<string, unknown> | undefined {
 }
 
 /**
+ * The last plain header decoded, by its segment: one issuer's tokens mostly share one protected
+ * header (`{ alg, kid, typ }`, byte for byte), so decoding it again for every first-seen token
+ * (base64url, UTF-8, JSON) is work already done. Kept only when every member is a primitive, so
+ * a shallow copy equals a fresh decode.
+ */
+let lastHeaderSegment: string | undefined;
+let lastHeader: PlainJws['header'] | undefined;
+
+/** The header segment decoded, when it is of the plain shape (see `parsePlainJws()`); a new object each time. May throw. */
+function plainHeader(segment: string): PlainJws['header'] | undefined {
+  // Same text, same JSON: a copy of the last one, which passed the checks below.
+  if (segment === lastHeaderSegment) return { ...lastHeader! };
+  const header = decodeSegment(segment);
+  if (header === undefined) return undefined;
+  for (const member in header) if (!PLAIN_HEADER_MEMBERS.has(member)) return undefined;
+  if (typeof header.alg !== 'string' || (header.kid !== undefined && typeof header.kid !== 'string')) return undefined;
+  const plain = header as PlainJws['header'];
+  if (typeof plain.typ !== 'object' || plain.typ === null) {
+    lastHeader = { ...plain };
+    // A flat copy: `segment` is a slice of the token, and would keep the whole token alive.
+    lastHeaderSegment = Buffer.from(segment, 'latin1').toString('latin1');
+  }
+  return plain;
+}
+
+/**
  * Splits and decodes a compact JWS of the plain shape (see the module comment), or `undefined`.
  * Nothing here is verified yet.
  */
@@ -183,14 +219,12 @@ export function parsePlainJws(token: string): PlainJws | undefined {
   const signatureText = token.slice(second + 1);
   if (signatureText.length % 4 === 1 || !BASE64URL.test(signatureText)) return undefined;
   try {
-    const header = decodeSegment(token.slice(0, first));
+    const header = plainHeader(token.slice(0, first));
     if (header === undefined) return undefined;
-    for (const member in header) if (!PLAIN_HEADER_MEMBERS.has(member)) return undefined;
-    if (typeof header.alg !== 'string' || (header.kid !== undefined && typeof header.kid !== 'string')) return undefined;
     const payload = decodeSegment(token.slice(first + 1, second));
     if (payload === undefined) return undefined;
     return {
-      header: header as PlainJws['header'],
+      header,
       payload,
       signingInput: Buffer.from(token.slice(0, second), 'latin1'),
       signature: Buffer.from(signatureText, 'base64url'),
@@ -232,17 +266,10 @@ function claimsPass(jws: PlainJws, plan: Plan, nowMs: number): boolean {
   return true;
 }
 
-/** The key argument of node:crypto's `verify()` for this algorithm. */
-function verifyKey(spec: AlgSpec, key: PreparedKey): KeyObject | VerifyKeyObjectInput {
-  if (spec.saltLength !== undefined) return { key: key.keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.saltLength };
-  if (spec.name === 'ECDSA') return { key: key.keyObject, dsaEncoding: 'ieee-p1363' };
-  return key.keyObject;
-}
-
 function signatureValid(jws: PlainJws, spec: AlgSpec, key: PreparedKey): boolean {
   if (jws.signature.length !== key.signatureBytes) return false;
   try {
-    return verifySignature(spec.digest, jws.signingInput, verifyKey(spec, key), jws.signature);
+    return verifySignature(spec.digest, jws.signingInput, key.verifyInput, jws.signature);
   } catch {
     return false;
   }
@@ -285,7 +312,7 @@ export function acceptPlainJwsLater(token: string, jws: PlainJws, config: JwtVer
   if (pending === undefined) return undefined;
   return new Promise((resolve) => {
     try {
-      verifySignature(pending.spec.digest, jws.signingInput, verifyKey(pending.spec, pending.key), jws.signature, (err, valid) => {
+      verifySignature(pending.spec.digest, jws.signingInput, pending.key.verifyInput, jws.signature, (err, valid) => {
         resolve(err === null && valid ? pending.auth : undefined);
       });
     } catch {

@@ -197,13 +197,16 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     return replay;
   }
 
+  const extractOptions = { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled' };
+
   // The two states a request with credentials can end in; shared, so no request allocates one.
   const bearerState: RequestState = { responder, schemes: ['Bearer'] };
   const dpopState: RequestState = { responder, schemes: ['DPoP'] };
 
   /**
    * The asynchronous part: the DPoP proof, the token check on a cache miss, the bindings and the
-   * replay record. `hit` is the cache's answer when the caller already looked (Bearer scheme).
+   * replay record. `hit` is the cache's answer when the caller already looked (Bearer scheme),
+   * `key` the token's cache key it looked under (`undefined` without a cache).
    */
   async function verifyAndBind(
     req: Request,
@@ -213,6 +216,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     initial: RequestState,
     looked: boolean,
     hit: BearerAuth | undefined,
+    key: string | undefined,
   ): Promise<void> {
     let state = initial;
     try {
@@ -228,16 +232,23 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
           ...(nonces ? { nonces } : {}),
         });
       }
-      const auth = hit ?? (looked ? await verifier.verifyUncached(presented.token) : await verifier.verify(presented.token));
-      // A DPoP-bound token sent as Bearer: tell the client to use DPoP, when this guard accepts it.
-      if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined) state = dpopState;
-      checkDpopBinding(auth.payload, presented.scheme, proof);
-      checkCertificateBinding(auth.payload, () => clientCertificate(req, config.mtls.certificateHeader));
+      const auth = hit ?? (looked ? await verifier.verifyUncached(presented.token, key) : await verifier.verify(presented.token));
+      // A Bearer token without `cnf` has no binding to check (confirmationOf() is `{}`, and the
+      // three checks below pass), as on the cache-hit path in handler().
+      if (presented.scheme === 'DPoP' || auth.payload.cnf !== undefined) {
+        // A DPoP-bound token sent as Bearer: tell the client to use DPoP, when this guard accepts it.
+        if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined) state = dpopState;
+        checkDpopBinding(auth.payload, presented.scheme, proof);
+        checkCertificateBinding(auth.payload, () => clientCertificate(req, config.mtls.certificateHeader));
+      }
       if (proof) {
         await recordDpopProof(replayStore(), dpop.redisKeyPrefix, proof, replayTtlMs);
         if (proof.nonceStale && nonces) res.setHeader('DPoP-Nonce', nonces.current());
       }
-      req.auth = { ...auth, scheme: presented.scheme };
+      // `auth` is this request's own object (a fresh result, or the cache's copy), so it is
+      // completed in place rather than spread into another one.
+      auth.scheme = presented.scheme;
+      req.auth = auth;
     } catch (err) {
       requestStates.set(req, state);
       if (!(err instanceof AuthError)) throw err;
@@ -257,14 +268,20 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     let presented: PresentedToken | undefined;
     let looked = false;
     let hit: BearerAuth | undefined;
+    let key: string | undefined;
+    let headers: Request['headers'] | undefined;
+    let extracted = false;
     try {
-      // A malformed request is answered in the scheme it tried (Bearer unless it said DPoP).
-      const said = /^\s*dpop(\s|$)/i.test(String(req.headers.authorization ?? '')) && dpop.mode !== 'disabled';
-      state = said || dpop.mode === 'required' ? dpopState : bearerState;
+      // `req.headers` is a getter (Node builds the object on first use), read once; `req.body`
+      // and `req.method` only when a form-body token is accepted (nothing else reads them):
+      // without a body parser `req.body` is a lookup through the whole prototype chain of `req`.
+      headers = req.headers;
+      const form = config.allowFormBody;
       presented = extractAccessToken(
-        { headers: req.headers, body: req.body as unknown, query: rawQuery(req), method: req.method },
-        { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled' },
+        { headers, body: form ? (req.body as unknown) : undefined, query: rawQuery(req), method: form ? req.method : undefined },
+        extractOptions,
       );
+      extracted = true;
       if (presented === undefined) {
         state = noCredentials;
         if (config.credentialsRequired) throw new UnauthorizedError(noCredentialsText);
@@ -274,7 +291,9 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
         if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
         if (presented.scheme === 'Bearer') {
           looked = true;
-          hit = verifier.cached(presented.token);
+          // Hashed once: on a miss the same key inserts the verified token.
+          key = verifier.cacheKey(presented.token);
+          hit = key === undefined ? undefined : verifier.cached(presented.token, key);
           // Fast path: a cached token without `cnf` has no DPoP or certificate binding to check
           // (confirmationOf() is `{}`), so it is accepted as is. `hit` is the cache's own copy.
           if (hit !== undefined && hit.payload.cnf === undefined) {
@@ -285,6 +304,12 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
         }
       }
     } catch (err) {
+      if (!extracted && headers !== undefined) {
+        // A malformed request is answered in the scheme it tried (Bearer unless it said DPoP);
+        // worked out here, as no other request needs it.
+        const said = /^\s*dpop(\s|$)/i.test(String(headers.authorization ?? '')) && dpop.mode !== 'disabled';
+        state = said || dpop.mode === 'required' ? dpopState : bearerState;
+      }
       requestStates.set(req, state);
       if (!(err instanceof AuthError)) {
         next(err);
@@ -299,7 +324,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
       next();
       return;
     }
-    verifyAndBind(req, res, next, presented, state, looked, hit).catch(next);
+    verifyAndBind(req, res, next, presented, state, looked, hit, key).catch(next);
   }
   Object.defineProperty(handler, 'name', { value: 'requireBearer' });
   return Object.assign(handler, { verifier });

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { InvalidTokenError, IssuerResponseError } from '../errors/index.js';
 import { IssuerDiscovery, issuerMatches, type IssuerMetadata } from '../issuer/discovery.js';
 import { RemoteKeySet } from '../issuer/jwks.js';
-import { VerifiedTokenCache } from './cache.js';
+import { keyOf, VerifiedTokenCache } from './cache.js';
 import { resolveBearerOptions, type ResolvedBearerConfig, type ResolvedIssuer } from './config.js';
 import { DEFAULT_ASYMMETRIC_ALGORITHMS, ISSUER_SIGNING_ALG_MEMBERS } from './defaults.js';
 import { introspectAccessToken, type IntrospectionConfig } from './introspect.js';
@@ -99,14 +99,14 @@ class IssuerTrust {
   /**
    * `jwtConfig()` without waiting: the config built for the metadata known now, or `undefined`
    * (none built yet, or the metadata changed since). As `jwtConfig()` would, it lets discovery
-   * refresh stale metadata in the background, asking at most once a second.
+   * refresh stale metadata in the background, asking at most once a second. `now` is the
+   * caller's `Date.now()`.
    */
-  jwtConfigNow(): JwtVerifyConfig | undefined {
+  jwtConfigNow(now: number): JwtVerifyConfig | undefined {
     const built = this.built;
     if (built === undefined) return undefined;
     if (this.discovery !== undefined) {
       if (this.discovery.peek() !== built.from) return undefined;
-      const now = Date.now();
       if (now - built.checkedAt > 1000) {
         built.checkedAt = now;
         void this.jwtConfig().catch(() => undefined);
@@ -156,8 +156,14 @@ export interface BearerVerifier {
  * and the check on a miss, so a cached token can be accepted without a promise hop.
  */
 export interface InternalBearerVerifier extends BearerVerifier {
-  /** The cached result for `token` (a copy), or `undefined` on a miss. Synchronous. */
-  cached(token: string): BearerAuth | undefined;
+  /**
+   * The cache key of `token` (its SHA-256), or `undefined` without a cache. The guard works it
+   * out once per request and hands it to `cached()` and, on a miss, `verifyUncached()`, which
+   * would otherwise hash the token again to insert it.
+   */
+  cacheKey(token: string): string | undefined;
+  /** The cached result for `token` (a copy), or `undefined` on a miss. Synchronous. `key`: `cacheKey(token)`. */
+  cached(token: string, key?: string): BearerAuth | undefined;
   /**
    * Whether `verifyUncached()` tries the fast check of plain JWTs (jws-fast.ts) before jose.
    * Always on; tests turn it off to compare the guard's answers with jose's alone.
@@ -165,11 +171,15 @@ export interface InternalBearerVerifier extends BearerVerifier {
   fastPath: boolean;
   /**
    * The fast check alone, without the cache: `undefined` when it does not apply, else a promise
-   * of the accepted result, or of `undefined` when the signature is bad. Does not cache.
+   * of the accepted result, or of `undefined` when the signature is bad. Does not cache. `now`:
+   * `Date.now()`, when the caller has it.
    */
-  verifyFast(token: string): Promise<BearerAuth | undefined> | undefined;
-  /** `verify()` without the cache lookup (the caller just missed); caches an accepted token. */
-  verifyUncached(token: string): Promise<BearerAuth>;
+  verifyFast(token: string, now?: number): Promise<BearerAuth | undefined> | undefined;
+  /**
+   * `verify()` without the cache lookup (the caller just missed); caches an accepted token.
+   * `key`: `cacheKey(token)`, when the caller has it.
+   */
+  verifyUncached(token: string, key?: string): Promise<BearerAuth>;
 }
 
 /**
@@ -206,8 +216,12 @@ export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifie
     return trust;
   }
 
-  function cached(token: string): BearerAuth | undefined {
-    return cache?.get(token, config.clockTolerance);
+  function cacheKey(token: string): string | undefined {
+    return cache === undefined ? undefined : keyOf(token);
+  }
+
+  function cached(token: string, key?: string): BearerAuth | undefined {
+    return cache?.get(token, config.clockTolerance, undefined, key);
   }
 
   async function verify(token: string): Promise<BearerAuth> {
@@ -215,14 +229,14 @@ export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifie
   }
 
   /** Caches an accepted JWT until its `exp` (and `iat + maxTokenAge`) at the latest. */
-  function rememberJwt(auth: BearerAuth, now: number): void {
+  function rememberJwt(auth: BearerAuth, now: number, key: string | undefined): void {
     if (!cache) return;
     const { exp, iat } = auth.payload;
     let notAfter = typeof exp === 'number' ? exp * 1000 : now;
     if (config.maxTokenAge !== undefined && typeof iat === 'number') {
       notAfter = Math.min(notAfter, (iat + config.maxTokenAge + config.clockTolerance) * 1000);
     }
-    cache.set(auth, notAfter, now);
+    cache.set(auth, notAfter, now, key);
   }
 
   /**
@@ -230,7 +244,7 @@ export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifie
    * the plain shape, keys or config not known yet, a claim check fails), else the signature
    * check's promise, `undefined` when it fails. jose then gives the verdict.
    */
-  function verifyFast(token: string): Promise<BearerAuth | undefined> | undefined {
+  function verifyFast(token: string, now = Date.now()): Promise<BearerAuth | undefined> | undefined {
     const jws = parsePlainJws(token);
     if (jws === undefined) return undefined;
     let trust: IssuerTrust | undefined = trusts[0];
@@ -239,24 +253,25 @@ export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifie
       const iss = jws.payload.iss;
       trust = typeof iss === 'string' ? trusts.find((t) => t.matches(iss)) : undefined;
     }
-    const jwtConfig = trust?.jwtConfigNow();
+    const jwtConfig = trust?.jwtConfigNow(now);
     if (trust?.keyFor === undefined || jwtConfig === undefined) return undefined;
     // The signature on libuv's threadpool, not the event loop (see jws-fast.ts).
-    return acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, (jwtConfig.now ?? Date.now)());
+    const clock = jwtConfig.now;
+    return acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, clock === undefined ? now : clock());
   }
 
-  async function verifyUncached(token: string): Promise<BearerAuth> {
+  async function verifyUncached(token: string, key?: string): Promise<BearerAuth> {
     const now = Date.now();
-    const fast = self.fastPath ? verifyFast(token) : undefined;
+    const fast = self.fastPath ? verifyFast(token, now) : undefined;
     const accepted = fast === undefined ? undefined : await fast;
     if (accepted !== undefined) {
-      rememberJwt(accepted, now);
+      rememberJwt(accepted, now, key);
       return accepted;
     }
     if (token.split('.').length === 3) {
       const trust = pickIssuer(token);
       const auth = await verifyAccessToken(token, await trust.jwtConfig());
-      rememberJwt(auth, now);
+      rememberJwt(auth, now, key);
       return auth;
     }
     if (!introspecting) throw new InvalidTokenError('malformed token');
@@ -264,12 +279,13 @@ export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifie
     const auth = await introspectAccessToken(token, introspection);
     const { exp } = auth.payload;
     const limit = now + introspection.cacheMaxTtlSeconds * 1000;
-    cache?.set(auth, typeof exp === 'number' ? Math.min(exp * 1000, limit) : limit, now);
+    cache?.set(auth, typeof exp === 'number' ? Math.min(exp * 1000, limit) : limit, now, key);
     return auth;
   }
 
   const self: InternalBearerVerifier = {
     verify,
+    cacheKey,
     cached,
     verifyUncached,
     verifyFast,

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { VerifiedTokenCache } from '../../src/bearer/cache.js';
+import { keyOf, VerifiedTokenCache } from '../../src/bearer/cache.js';
 import type { BearerAuth } from '../../src/bearer/types.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { mintToken, nowSeconds } from '../helpers/tokens.js';
@@ -75,6 +75,67 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get('a', 0, t0)).toMatchObject({ payload: { sub: 's' }, scopes: ['a'] });
   });
 
+  it('takes the key the caller already worked out (keyOf) as if it had hashed the token itself', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    cache.set(auth('tok-1'), undefined, t0, keyOf('tok-1'));
+    cache.set(auth('tok-2'), undefined, t0);
+    expect(cache.get('tok-1', 5, t0)).toMatchObject({ token: 'tok-1' });
+    expect(cache.get('tok-2', 5, t0, keyOf('tok-2'))).toMatchObject({ token: 'tok-2' });
+    expect(cache.size).toBe(2);
+  });
+
+  it('moves a token stored again to the back of the order (two requests verified it at once)', () => {
+    const cache = new VerifiedTokenCache({ max: 2, maxTtlSeconds: 300 });
+    cache.set(auth('a'), undefined, t0);
+    cache.set(auth('b'), undefined, t0);
+    cache.set(auth('a', { sub: 'again' }), undefined, t0);
+    expect(cache.size).toBe(2);
+    cache.set(auth('c'), undefined, t0);
+    expect(cache.get('b', 5, t0)).toBeUndefined();
+    expect(cache.get('a', 5, t0)).toMatchObject({ payload: { sub: 'again' } });
+    expect(cache.get('c', 5, t0)).toBeDefined();
+  });
+
+  it('entries may share one stored header, yet every hit gets its own copy', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    const header = (kid: string) => ({ alg: 'ES256', kid, typ: 'at+jwt' });
+    cache.set({ ...auth('a'), header: header('k1') }, undefined, t0);
+    cache.set({ ...auth('b'), header: header('k1') }, undefined, t0);
+    cache.set({ ...auth('c'), header: header('k2') }, undefined, t0);
+    cache.set({ ...auth('d'), header: { alg: 'ES256', kid: 'k2' } }, undefined, t0);
+    const a = cache.get('a', 0, t0)!;
+    const b = cache.get('b', 0, t0)!;
+    expect(a.header).toEqual(header('k1'));
+    expect(a.header).not.toBe(b.header);
+    a.header!.kid = 'changed';
+    expect(cache.get('b', 0, t0)!.header).toEqual(header('k1'));
+    expect(cache.get('a', 0, t0)!.header).toEqual(header('k1'));
+    expect(cache.get('c', 0, t0)!.header).toEqual(header('k2'));
+    // One member fewer is another header.
+    expect(cache.get('d', 0, t0)!.header).toEqual({ alg: 'ES256', kid: 'k2' });
+    // So are the same members in another order: each hit keeps its token's order.
+    cache.set({ ...auth('e'), header: { kid: 'k2', alg: 'ES256' } }, undefined, t0);
+    expect(Object.keys(cache.get('e', 0, t0)!.header!)).toEqual(['kid', 'alg']);
+    expect(Object.keys(cache.get('d', 0, t0)!.header!)).toEqual(['alg', 'kid']);
+  });
+
+  it('entries may share equal claim strings and scopes, and each hit still has its own claims and copies', () => {
+    const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
+    const claims = (sub: string, scope: string) => ({ iss: 'https://i.example.test', aud: 'api', sub, scope, nested: { roles: ['r'] } });
+    cache.set({ ...auth('a', claims('1', 'read')), scopes: ['read'] }, undefined, t0);
+    cache.set({ ...auth('b', claims('2', 'read')), scopes: ['read'] }, undefined, t0);
+    cache.set({ ...auth('c', claims('2', 'write')), scopes: ['write'] }, undefined, t0);
+    const a = cache.get('a', 0, t0)!;
+    expect(a).toMatchObject({ payload: claims('1', 'read'), scopes: ['read'] });
+    expect(cache.get('b', 0, t0)).toMatchObject({ payload: claims('2', 'read'), scopes: ['read'] });
+    expect(cache.get('c', 0, t0)).toMatchObject({ payload: claims('2', 'write'), scopes: ['write'] });
+    a.scopes.push('admin');
+    a.payload.iss = 'changed';
+    expect(cache.get('b', 0, t0)).toMatchObject({ payload: { iss: 'https://i.example.test' }, scopes: ['read'] });
+    // Nested claim objects are frozen once stored, as before.
+    expect(Object.isFrozen(cache.get('b', 0, t0)!.payload.nested)).toBe(true);
+  });
+
   it('does not hold the token itself', () => {
     const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
     cache.set(auth('secret-token-value'), undefined, t0);
@@ -99,6 +160,25 @@ describe('requireBearer() verified-token cache', () => {
     for (let i = 0; i < 3; i += 1) expect((await request(app).get('/api/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
     expect(guard.verifier.cache?.hits).toBe(2);
     expect(guard.verifier.cache?.size).toBe(1);
+  });
+
+  it('an app editing req.auth changes nothing later requests see, the first request included', async () => {
+    const { app } = guardedApp(options(), (a) =>
+      a.get('/api/edit', (req, res) => {
+        const seen = { sub: req.auth!.payload.sub, kid: req.auth!.header!.kid, scopes: [...req.auth!.scopes], scheme: req.auth!.scheme };
+        req.auth!.payload.sub = 'changed';
+        req.auth!.header!.kid = 'changed';
+        req.auth!.scopes.push('admin');
+        res.json(seen);
+      }),
+    );
+    const mint = () => mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { scope: 'read' } });
+    const token = await mint();
+    const expected = { sub: 'user-123', kid: jwks.key.kid, scopes: ['read'], scheme: 'Bearer' };
+    // First seen (verified), then twice from the cache; then another token (its entry may share the header).
+    for (let i = 0; i < 3; i += 1) expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${token}`)).body).toEqual(expected);
+    const other = await mint();
+    for (let i = 0; i < 2; i += 1) expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${other}`)).body).toEqual(expected);
   });
 
   it('does not cache refused tokens', async () => {

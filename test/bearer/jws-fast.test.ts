@@ -6,6 +6,7 @@
 import { constants, generateKeyPairSync, KeyObject, sign as cryptoSign, type SignKeyObjectInput, type webcrypto } from 'node:crypto';
 import { jwtVerify, createLocalJWKSet, type JWK } from 'jose';
 import { resolveBearerOptions } from '../../src/bearer/config.js';
+import { parsePlainJws } from '../../src/bearer/jws-fast.js';
 import { verifierFor, type InternalBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 import { startJwksServer, type JwksServer, type TestKey } from '../helpers/jwks-server.js';
@@ -225,5 +226,43 @@ describe('jws-fast: keys jose refuses', () => {
     } finally {
       await jwks.close();
     }
+  });
+});
+
+describe('jws-fast: the header decoded once for tokens that share it', () => {
+  const payload = (n: number) => encodeSegment({ iss: 'https://i.example.test', aud: AUDIENCE, exp: 2_000_000_000, jti: `j-${n}` });
+  const token = (header: Record<string, unknown>, n: number) => `${encodeSegment(header)}.${payload(n)}.AAAA`;
+
+  it('gives each token its own header object, equal to a fresh decode', () => {
+    const header = { alg: 'ES256', kid: 'k-1', typ: 'at+jwt' };
+    const first = parsePlainJws(token(header, 1))!;
+    const second = parsePlainJws(token(header, 2))!;
+    expect(first.header).toEqual(header);
+    expect(second.header).toEqual(header);
+    expect(second.header).not.toBe(first.header);
+    expect(Object.keys(second.header)).toEqual(['alg', 'kid', 'typ']);
+    // Editing one token's header (an app editing req.auth.header) changes no later token's.
+    first.header.kid = 'changed';
+    expect(parsePlainJws(token(header, 3))!.header).toEqual(header);
+    expect(second.payload).toMatchObject({ jti: 'j-2' });
+  });
+
+  it('checks every other header text in full, between and after known ones', () => {
+    const plain = { alg: 'ES256', kid: 'k-1' };
+    expect(parsePlainJws(token(plain, 1))).toBeDefined();
+    expect(parsePlainJws(token({ ...plain, jku: 'https://attacker.example/jwks' }, 2))).toBeUndefined();
+    expect(parsePlainJws(token({ ...plain, kid: 7 }, 3))).toBeUndefined();
+    expect(parsePlainJws(token({ alg: 'ES256', kid: 'k-2' }, 4))!.header).toEqual({ alg: 'ES256', kid: 'k-2' });
+    expect(parsePlainJws(token(plain, 5))!.header).toEqual(plain);
+    // The same members in another order are another text, decoded as such.
+    expect(Object.keys(parsePlainJws(token({ kid: 'k-1', alg: 'ES256' }, 6))!.header)).toEqual(['kid', 'alg']);
+  });
+
+  it('decodes a header whose typ is an object anew each time (no shared nested object)', () => {
+    const header = { alg: 'ES256', typ: { odd: true } };
+    const first = parsePlainJws(token(header, 1))!;
+    const second = parsePlainJws(token(header, 2))!;
+    expect(second.header).toEqual(header);
+    expect(second.header.typ).not.toBe(first.header.typ);
   });
 });
