@@ -32,6 +32,8 @@ export class InvalidationFeed {
   private isLive = false;
   private subscribed = false;
   private awaitingPong = false;
+  /** PINGs sent so far (tells one heartbeat's answer from the next). */
+  private pings = 0;
   private sub: Redis | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Closed, or Redis refused tracking: stays off. */
@@ -187,13 +189,19 @@ export class InvalidationFeed {
     const sub = this.sub;
     if (!sub || !this.subscribed) return;
     if (this.awaitingPong) {
-      if (this.isLive) {
+      // Timers run before this loop turn reads its sockets: an answer that arrived while the
+      // process was busy (GC, a burst of work) is read first, so a late loop is not taken for a
+      // silent Redis. The check waits for the end of the turn.
+      const ping = this.pings;
+      setImmediate(() => {
+        if (!this.awaitingPong || this.pings !== ping || !this.isLive) return;
         this.logger.warn('session record cache off: Redis did not answer the invalidation connection in time');
         this.pause();
-      }
+      });
       return;
     }
     this.awaitingPong = true;
+    this.pings++;
     sub.ping().then(
       () => {
         this.awaitingPong = false;

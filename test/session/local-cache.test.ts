@@ -6,6 +6,7 @@
 import type { SessionData, Store } from 'express-session';
 import { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
+import { InvalidationFeed } from '../../src/session/invalidations.js';
 import type { LocalCacheOptions, TrackedRecordCache } from '../../src/session/local-cache.js';
 import { closeRedisClient, createRedisClient, whenReady } from '../../src/session/redis.js';
 import { closeSessionStore, createSessionStore, localCacheOf } from '../../src/session/store.js';
@@ -273,6 +274,33 @@ describe('when the invalidation connection is in doubt', () => {
         limited.disconnect();
       }
     });
+  });
+
+  it('does not take a busy process for a silent Redis (the answer waits in the socket while the loop is blocked)', async () => {
+    const logger = recordingLogger();
+    const feed = new InvalidationFeed(client, [prefix], 50, logger);
+    let pauses = 0;
+    feed.listen((key) => {
+      if (key === null) pauses++;
+    });
+    try {
+      feed.start();
+      await eventually(() => feed.live, 5000);
+      // Block the loop just after a heartbeat PING went out: its answer arrives meanwhile and
+      // waits in the socket, and the next timer finds the PING unanswered.
+      await eventually(() => (feed as unknown as { awaitingPong: boolean }).awaitingPong, 5000, 1);
+      const until = Date.now() + 300;
+      while (Date.now() < until) {
+        // busy: no I/O is read
+      }
+      const sent = (feed as unknown as { pings: number }).pings;
+      await eventually(() => (feed as unknown as { pings: number }).pings >= sent + 3, 5000);
+      expect(pauses).toBe(0);
+      expect(feed.live).toBe(true);
+      expect(logger.lines.filter((line) => line.level === 'warn')).toEqual([]);
+    } finally {
+      await feed.close();
+    }
   });
 
   it('closes its connection when the app closes the client it was given', async () => {
