@@ -1,10 +1,5 @@
+import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
 import type { InvalidationFeed } from './invalidations.js';
-
-/** Defaults of the per-process session record cache (`auth()` passes `session.localCache`'s own). */
-export const LOCAL_CACHE_DEFAULTS = {
-  maxEntries: 5000,
-  maxAgeSeconds: 30,
-} as const;
 
 export interface LocalCacheOptions {
   /** Most records kept. Default 5000. */
@@ -46,8 +41,8 @@ export class TrackedRecordCache {
     private readonly feed: InvalidationFeed,
     options: LocalCacheOptions = {},
   ) {
-    this.maxEntries = options.maxEntries ?? LOCAL_CACHE_DEFAULTS.maxEntries;
-    this.maxAgeMs = (options.maxAgeSeconds ?? LOCAL_CACHE_DEFAULTS.maxAgeSeconds) * 1000;
+    this.maxEntries = options.maxEntries ?? LOGIN_DEFAULTS.localCacheMaxEntries;
+    this.maxAgeMs = (options.maxAgeSeconds ?? LOGIN_DEFAULTS.localCacheMaxAgeSeconds) * 1000;
     feed.listen((key) => {
       if (key === null) this.reset();
       else this.invalidate(key);
