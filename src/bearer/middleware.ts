@@ -49,12 +49,7 @@ interface RequestState {
   schemes: readonly Scheme[];
 }
 
-/**
- * Where a request's state is kept for `requiredScopes()` and friends: a symbol-keyed property of
- * the request (a WeakMap entry per request cost more, and every one is an ephemeron for the GC).
- */
-const REQUEST_STATE = Symbol('express-oidc-guard.bearer-state');
-type WithState = Request & { [REQUEST_STATE]?: RequestState };
+const requestStates = new WeakMap<Request, RequestState>();
 const DEFAULT_STATE: RequestState = { responder: { realm: DEFAULT_REALM, passErrors: false }, schemes: ['Bearer'] };
 
 /**
@@ -255,12 +250,12 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
       auth.scheme = presented.scheme;
       req.auth = auth;
     } catch (err) {
-      (req as WithState)[REQUEST_STATE] = state;
+      requestStates.set(req, state);
       if (!(err instanceof AuthError)) throw err;
       refuse(err, req, res, next, state);
       return;
     }
-    (req as WithState)[REQUEST_STATE] = state;
+    requestStates.set(req, state);
     next();
   }
 
@@ -315,7 +310,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
         const said = /^\s*dpop(\s|$)/i.test(String(headers.authorization ?? '')) && dpop.mode !== 'disabled';
         state = said || dpop.mode === 'required' ? dpopState : bearerState;
       }
-      (req as WithState)[REQUEST_STATE] = state;
+      requestStates.set(req, state);
       if (!(err instanceof AuthError)) {
         next(err);
         return;
@@ -325,7 +320,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     }
     // No credentials (and none required), or accepted from the cache above.
     if (presented === undefined) {
-      (req as WithState)[REQUEST_STATE] = state;
+      requestStates.set(req, state);
       next();
       return;
     }
@@ -338,7 +333,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
 /** Wraps a synchronous check of `req.auth` into a named middleware that answers like `requireBearer()`. */
 function authCheck(name: string, check: (payload: BearerPayload, scopes: string[]) => void): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
-    const state = (req as WithState)[REQUEST_STATE] ?? DEFAULT_STATE;
+    const state = requestStates.get(req) ?? DEFAULT_STATE;
     const auth = req.auth;
     try {
       if (!auth) throw new UnauthorizedError('no Bearer access token in the request');
