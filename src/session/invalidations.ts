@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 
 /** Time between two liveness checks of the invalidation connection, in ms. */
-export const DEFAULT_HEARTBEAT_MS = 500;
+const DEFAULT_HEARTBEAT_MS = 500;
 
 /** The channel Redis publishes invalidations on for a RESP2 connection that redirects to itself. */
 const INVALIDATE_CHANNEL = '__redis__:invalidate';

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
 import { InvalidationFeed } from '../../src/session/invalidations.js';
 import type { LocalCacheOptions, TrackedRecordCache } from '../../src/session/local-cache.js';
-import { closeRedisClient, createRedisClient, whenReady } from '../../src/session/redis.js';
+import { closeRedisClient } from '../../src/session/redis.js';
 import { closeSessionStore, createSessionStore, localCacheOf } from '../../src/session/store.js';
 import { RedisRelay, startRedisServer } from '../reliability/helpers.js';
 import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix, type RecordingLogger } from './redis-helper.js';
@@ -47,13 +47,13 @@ function record(n: number): string {
 async function withOwnRedis(body: (own: Redis, server: Awaited<ReturnType<typeof startRedisServer>>, port: number) => Promise<void>): Promise<void> {
   const port = await freePort();
   const server = await startRedisServer(port);
-  const { client: own } = createRedisClient(`redis://127.0.0.1:${port}`, recordingLogger());
+  let own: Redis | undefined;
   try {
-    await whenReady(own, 5000);
-    await body(own as Redis, server, port);
+    own = await connect(recordingLogger(), `redis://127.0.0.1:${port}`);
+    await body(own, server, port);
   } finally {
     server.resume();
-    await closeRedisClient(own);
+    if (own) await closeRedisClient(own);
     await server.stop();
   }
 }
@@ -151,11 +151,10 @@ describe('invalidation', () => {
   });
 
   it('follows a client keyPrefix (Redis names the keys with it)', async () => {
-    const { client: prefixed } = createRedisClient({ host: '127.0.0.1', port: 6379, keyPrefix: `${prefix}kp:` }, recordingLogger());
+    const prefixed = await connect(recordingLogger(), { host: '127.0.0.1', port: 6379, keyPrefix: `${prefix}kp:` });
     try {
-      await whenReady(prefixed, 5000);
       await other.set(`${prefix}kp:${prefix}withkp`, record(1));
-      const { store, cache } = storeOn(prefixed as Redis);
+      const { store, cache } = storeOn(prefixed);
       await live(store, cache, 'withkp');
       expect(await read(store, 'withkp')).toBe(1);
       await other.set(`${prefix}kp:${prefix}withkp`, record(2));
@@ -203,11 +202,10 @@ describe('when the invalidation connection is in doubt', () => {
   it('turns off and empties on a lost connection, and comes back with fresh records', async () => {
     const relay = new RedisRelay();
     await relay.open();
-    const { client: viaRelay } = createRedisClient(relay.url, recordingLogger());
-    await whenReady(viaRelay, 5000);
+    const viaRelay = await connect(recordingLogger(), relay.url);
     try {
       await other.set(`${prefix}cut`, record(1));
-      const { store, cache } = storeOn(viaRelay as Redis);
+      const { store, cache } = storeOn(viaRelay);
       await live(store, cache, 'cut');
       expect(await read(store, 'cut')).toBe(1);
       expect(cache.size).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { closeRedisClient, createRedisClient, whenReady } from '../../src/session/redis.js';
 import type { Logger } from '../../src/util/logger.js';
 
@@ -21,9 +21,9 @@ export function recordingLogger(): RecordingLogger {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** A client with this package's defaults, connected. */
-export async function connect(logger: Logger = recordingLogger()): Promise<Redis> {
-  const { client } = createRedisClient(REDIS_URL, logger);
+/** A client with this package's defaults, connected (to the shared Redis unless `source` says otherwise). */
+export async function connect(logger: Logger = recordingLogger(), source: string | RedisOptions = REDIS_URL): Promise<Redis> {
+  const { client } = createRedisClient(source, logger);
   await whenReady(client, 10_000);
   return client as Redis;
 }
