@@ -26,6 +26,32 @@ export interface VerifiedTokenCacheOptions {
   max: number;
   /** Longest an entry lives, in seconds. */
   maxTtlSeconds: number;
+  /**
+   * The prototype of the copies `get()` hands out (default `Object.prototype`). `requireBearer()`
+   * gives one holding, under a symbol, how its later checks answer a refusal: that rides on
+   * `req.auth` instead of a WeakMap entry per request, which costs more than the rest of a hit.
+   * Give an object without an own `constructor`, so the copies still look like plain objects.
+   */
+  resultPrototype?: object;
+}
+
+/** Builds the copies `get()` hands out, with the given prototype. */
+type ResultConstructor = new (payload: BearerPayload, header: BearerAuth['header'], token: string, scopes: string[], issuer: string, kind: BearerAuth['kind']) => BearerAuth;
+
+function resultConstructor(prototype: object): ResultConstructor {
+  // A constructor function, not a class: a class's prototype has its own `constructor`, which
+  // would make `util.inspect(req.auth)` print a class name. Members in the order of the literal
+  // the cache built before, so `req.auth` looks the same.
+  function CachedResult(this: BearerAuth, payload: BearerPayload, header: BearerAuth['header'], token: string, scopes: string[], issuer: string, kind: BearerAuth['kind']): void {
+    this.payload = payload;
+    this.header = header;
+    this.token = token;
+    this.scopes = scopes;
+    this.issuer = issuer;
+    this.kind = kind;
+  }
+  CachedResult.prototype = prototype;
+  return CachedResult as unknown as ResultConstructor;
 }
 
 /**
@@ -53,11 +79,14 @@ export class VerifiedTokenCache {
   private lastPayload: BearerPayload | undefined;
   private lastScopes: string[] | undefined;
   private lastHeader: NonNullable<BearerAuth['header']> | undefined;
+  /** Makes the copies `get()` hands out. */
+  private readonly Result: ResultConstructor;
   /** Hits and misses (for tests and metrics). */
   hits = 0;
   misses = 0;
 
   constructor(options: VerifiedTokenCacheOptions) {
+    this.Result = resultConstructor(options.resultPrototype ?? Object.prototype);
     this.max = options.max;
     this.maxTtlMs = options.maxTtlSeconds * 1000;
     this.refreshAfter = Math.max(1, Math.floor(this.max / 2));
@@ -105,9 +134,9 @@ export class VerifiedTokenCache {
     // A copy: an app that edits `req.auth` must not change what later requests see. Top-level
     // members are copied (cheap, unlike structuredClone on every hit); nested claim objects
     // were frozen when the entry was stored.
-    // Built member by member: a literal of fixed shape costs less than spreading `auth`.
+    // Built member by member: a constructor of fixed shape costs less than spreading `auth`.
     const { payload, header, scopes, issuer, kind, scheme } = entry;
-    const copy: BearerAuth = { payload: { ...payload }, header: header && { ...header }, token, scopes: [...scopes], issuer, kind };
+    const copy = new this.Result({ ...payload }, header && { ...header }, token, [...scopes], issuer, kind);
     if (scheme !== undefined) copy.scheme = scheme;
     return copy;
   }

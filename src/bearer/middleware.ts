@@ -17,7 +17,7 @@ import {
   type DpopReplayStore,
   type VerifiedDpopProof,
 } from './dpop.js';
-import { extractAccessToken, type PresentedToken } from './extract.js';
+import { checkTokenCharacters, extractForGuard, type PresentedToken } from './extract.js';
 import { certificateFromHeader, checkCertificateBinding } from './mtls.js';
 import {
   checkAllScopes,
@@ -51,6 +51,18 @@ interface RequestState {
 
 const requestStates = new WeakMap<Request, RequestState>();
 const DEFAULT_STATE: RequestState = { responder: { realm: DEFAULT_REALM, passErrors: false }, schemes: ['Bearer'] };
+/**
+ * Where a result from a guard's verified-token cache carries that guard's state: on its
+ * prototype (see `VerifiedTokenCacheOptions.resultPrototype`), so a cache hit, the hot path,
+ * stores nothing per request. Not an own member, so it is not seen in `req.auth`.
+ */
+const ACCEPTED_STATE = Symbol('requireBearer state');
+
+/** The state the scope and claim checks answer with: the guard's that set `req.auth`, else the last guard's record for this request. */
+function stateOf(req: Request): RequestState {
+  const auth = req.auth as { [ACCEPTED_STATE]?: RequestState } | undefined;
+  return auth?.[ACCEPTED_STATE] ?? requestStates.get(req) ?? DEFAULT_STATE;
+}
 
 /**
  * Answers a refused request per RFC 6750 §3 and RFC 9449 §7.1: the status, one
@@ -166,7 +178,6 @@ export type BearerMiddleware = RequestHandler & { readonly verifier: BearerVerif
  */
 export function requireBearer(options?: BearerOptions): BearerMiddleware {
   const config = resolveBearerOptions(options);
-  const verifier = verifierFor(config);
   const { dpop } = config;
   const responder: Responder = {
     realm: config.realm,
@@ -202,6 +213,8 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
   // The two states a request with credentials can end in; shared, so no request allocates one.
   const bearerState: RequestState = { responder, schemes: ['Bearer'] };
   const dpopState: RequestState = { responder, schemes: ['DPoP'] };
+  // A cache hit is only ever accepted as a Bearer request (see handler()).
+  const verifier = verifierFor(config, Object.create(Object.prototype, { [ACCEPTED_STATE]: { value: bearerState } }) as object);
 
   /**
    * The asynchronous part: the DPoP proof, the token check on a cache miss, the bindings and the
@@ -271,15 +284,18 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     let key: string | undefined;
     let headers: Request['headers'] | undefined;
     let extracted = false;
+    let fromCache = false;
     try {
       // `req.headers` is a getter (Node builds the object on first use), read once; `req.body`
       // and `req.method` only when a form-body token is accepted (nothing else reads them):
       // without a body parser `req.body` is a lookup through the whole prototype chain of `req`.
       headers = req.headers;
       const form = config.allowFormBody;
-      presented = extractAccessToken(
+      // The header token's characters are checked below, unless the token is found in the cache.
+      presented = extractForGuard(
         { headers, body: form ? (req.body as unknown) : undefined, query: rawQuery(req), method: form ? req.method : undefined },
         extractOptions,
+        true,
       );
       extracted = true;
       if (presented === undefined) {
@@ -288,8 +304,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
         delete req.auth;
       } else {
         state = presented.scheme === 'DPoP' || dpop.mode === 'required' ? dpopState : bearerState;
-        if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
-        if (presented.scheme === 'Bearer') {
+        if (presented.scheme === 'Bearer' && dpop.mode !== 'required') {
           looked = true;
           // Hashed once: on a miss the same key inserts the verified token.
           key = verifier.cacheKey(presented.token);
@@ -300,7 +315,15 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
             hit.scheme = 'Bearer';
             req.auth = hit;
             presented = undefined;
+            fromCache = true;
           }
+        }
+        if (presented !== undefined) {
+          // Any token not accepted from the cache: its characters are checked before anything
+          // else refuses it, so a malformed one gets the same 400 as from extractAccessToken().
+          // (A cached token passed this check when it was verified: its SHA-256 matched.)
+          checkTokenCharacters(presented.token);
+          if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
         }
       }
     } catch (err) {
@@ -318,9 +341,10 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
       refuse(err, req, res, next, state);
       return;
     }
-    // No credentials (and none required), or accepted from the cache above.
+    // No credentials (and none required), or accepted from the cache above (whose result
+    // carries the state: see stateOf()).
     if (presented === undefined) {
-      requestStates.set(req, state);
+      if (!fromCache) requestStates.set(req, state);
       next();
       return;
     }
@@ -333,7 +357,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
 /** Wraps a synchronous check of `req.auth` into a named middleware that answers like `requireBearer()`. */
 function authCheck(name: string, check: (payload: BearerPayload, scopes: string[]) => void): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
-    const state = requestStates.get(req) ?? DEFAULT_STATE;
+    const state = stateOf(req);
     const auth = req.auth;
     try {
       if (!auth) throw new UnauthorizedError('no Bearer access token in the request');

@@ -197,11 +197,14 @@ export function createBearerVerifier(options?: BearerOptions): BearerVerifier {
   return verifierFor(resolveBearerOptions(options));
 }
 
-/** The checker for options already resolved by `resolveBearerOptions()`. */
-export function verifierFor(config: ResolvedBearerConfig): InternalBearerVerifier {
+/**
+ * The checker for options already resolved by `resolveBearerOptions()`. `resultPrototype`: the
+ * prototype of the results its cache hands out (see `VerifiedTokenCacheOptions`).
+ */
+export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: object): InternalBearerVerifier {
   const trusts = config.issuers.map((issuer) => new IssuerTrust(issuer, config));
   const introspecting = trusts.find((t) => t.resolved.introspection !== undefined);
-  const cache = config.cache === false ? undefined : new VerifiedTokenCache(config.cache);
+  const cache = config.cache === false ? undefined : new VerifiedTokenCache({ ...config.cache, ...(resultPrototype ? { resultPrototype } : {}) });
 
   function pickIssuer(token: string): IssuerTrust {
     if (trusts.length === 1) return trusts[0]!;

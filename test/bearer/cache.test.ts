@@ -1,9 +1,12 @@
+import { inspect } from 'node:util';
+import express from 'express';
 import request from 'supertest';
+import { requireBearer, requiredScopes } from '../../src/bearer/middleware.js';
 import { keyOf, VerifiedTokenCache } from '../../src/bearer/cache.js';
 import type { BearerAuth } from '../../src/bearer/types.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { mintToken, nowSeconds } from '../helpers/tokens.js';
-import { AUDIENCE, guardedApp } from './fixtures.js';
+import { AUDIENCE, guardedApp, memoryLogger } from './fixtures.js';
 
 function auth(token: string, payload: Record<string, unknown> = {}): BearerAuth {
   return { payload: { sub: 's', ...payload }, header: { alg: 'ES256' }, token, scopes: ['a'], issuer: 'https://i.example.test', kind: 'jwt' };
@@ -179,6 +182,52 @@ describe('requireBearer() verified-token cache', () => {
     for (let i = 0; i < 3; i += 1) expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${token}`)).body).toEqual(expected);
     const other = await mint();
     for (let i = 0; i < 2; i += 1) expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${other}`)).body).toEqual(expected);
+  });
+
+  it('answers the scope checks after a cache hit with the options of the guard that accepted the token', async () => {
+    // A hit leaves no per-request record: the result carries its guard's answer on its prototype.
+    const app = express();
+    const handled: string[] = [];
+    const errorHandler = (err: { code: string; status: number; headers: Record<string, string> }, _req: express.Request, res: express.Response) => {
+      handled.push(err.code);
+      res.status(err.status).set(err.headers).json({ custom: err.code });
+    };
+    const orders = requireBearer({ ...options(), realm: 'orders', logger: memoryLogger(), errorHandler });
+    const billing = requireBearer({ ...options(), realm: 'billing', logger: memoryLogger() });
+    app.get('/orders', orders, requiredScopes('admin'), (_req, res) => void res.end());
+    // Two guards on one route: the checks answer for the last one, which set req.auth.
+    app.get('/billing', orders, billing, requiredScopes('admin'), (_req, res) => void res.end());
+    const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { scope: 'read' } });
+    const scopeChallenge = (realm: string) => `Bearer realm="${realm}", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"`;
+    for (let i = 0; i < 3; i += 1) {
+      const res = await request(app).get('/orders').set('Authorization', `Bearer ${token}`);
+      expect([res.status, res.headers['www-authenticate'], res.body]).toEqual([403, scopeChallenge('orders'), { custom: 'insufficient_scope' }]);
+      const other = await request(app).get('/billing').set('Authorization', `Bearer ${token}`);
+      expect([other.status, other.headers['www-authenticate'], other.body.error]).toEqual([403, scopeChallenge('billing'), 'insufficient_scope']);
+    }
+    expect(handled).toEqual(['insufficient_scope', 'insufficient_scope', 'insufficient_scope']);
+    expect(orders.verifier.cache?.hits).toBe(5);
+    expect(billing.verifier.cache?.hits).toBe(2);
+    // The first guard verifies (a miss, recorded for the request), the second answers from its cache.
+    const second = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { scope: 'read' } });
+    await billing.verifier.verify(second);
+    const res = await request(app).get('/billing').set('Authorization', `Bearer ${second}`);
+    expect([res.status, res.headers['www-authenticate']]).toEqual([403, scopeChallenge('billing')]);
+    expect(billing.verifier.cache?.hits).toBe(3);
+  });
+
+  it('hands out results from the cache that look like plain objects (inspect, JSON, keys, toStrictEqual)', async () => {
+    const { guard } = guardedApp(options());
+    const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { scope: 'read' } });
+    const fresh = await guard.verifier.verify(token);
+    const hit = await guard.verifier.verify(token);
+    expect(guard.verifier.cache?.hits).toBe(1);
+    expect(hit).toStrictEqual(fresh);
+    expect(hit.constructor).toBe(Object);
+    expect(Object.keys(hit)).toEqual(Object.keys(fresh));
+    expect(Object.getOwnPropertySymbols(hit)).toEqual([]);
+    expect(JSON.stringify(hit)).toBe(JSON.stringify(fresh));
+    expect(inspect(hit, { depth: 0 })).toBe(inspect(fresh, { depth: 0 }));
   });
 
   it('does not cache refused tokens', async () => {

@@ -343,6 +343,14 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       expectDpopRefusal(res, 'invalid_token', 'the Bearer scheme is not accepted; use DPoP');
     });
 
+    it("'required': a Bearer token with illegal characters is a malformed request (400) before it is a wrong scheme", async () => {
+      const res = await request(dpopApp({ mode: 'required' })).get('/api/me').set('Authorization', 'Bearer abc,def');
+      expectRefusal(res, 400, dpopChallenge('invalid_request', 'access token has illegal characters'), {
+        error: 'invalid_request',
+        error_description: 'access token has illegal characters',
+      });
+    });
+
     it("'required': challenges only for DPoP when no credentials are sent", async () => {
       const res = await request(dpopApp({ mode: 'required' })).get('/api/me');
       expectRefusal(res, 401, `DPoP realm="api", algs="${ALGS}"`, { error: 'unauthorized', error_description: 'no DPoP access token in the request' });

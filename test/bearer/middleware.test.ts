@@ -92,6 +92,24 @@ describe('requireBearer()', () => {
       });
     });
 
+    it('checks the characters of every token not found in the verified-token cache, also one that extends a cached token', async () => {
+      // The guard looks a Bearer token up in its cache before checking its characters (a cached
+      // token passed that check): a token that is not exactly the cached one must still get 400.
+      const token = await mint();
+      expect((await request(live.app).get('/api/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+      const hits = live.guard.verifier.cache!.hits;
+      expect((await request(live.app).get('/api/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+      expect(live.guard.verifier.cache!.hits).toBe(hits + 1);
+      for (const tampered of [`${token},`, `${token}%`, `,${token}`]) {
+        const res = await request(live.app).get('/api/me').set('Authorization', `Bearer ${tampered}`);
+        expectRefusal(res, 400, challengeFor('invalid_request', 'access token has illegal characters'), {
+          error: 'invalid_request',
+          error_description: 'access token has illegal characters',
+        });
+      }
+      expect(live.guard.verifier.cache!.hits).toBe(hits + 1);
+    });
+
     it('answers 400 invalid_request for an oversized header and never fetches keys for it', async () => {
       const before = jwks.counts.jwks + jwks.counts.discovery;
       const res = await request(live.app).get('/api/me').set('Authorization', `Bearer ${'a'.repeat(9 * 1024)}`);
