@@ -3,7 +3,9 @@
  * - none: the route unprotected (the baseline);
  * - ours: requireBearer() from this package;
  * - eojb: express-oauth2-jwt-bearer's auth();
- * - expressjwt: express-jwt with jwks-rsa.
+ * - expressjwt: express-jwt with jwks-rsa;
+ * - noop: a middleware that only calls next(), the floor any guard starts from (one more
+ *   handler in the route's stack).
  * Prints `ready <url>`; GET /__rss answers the process RSS in bytes (for the memory figures), GET
  * /__cpu the process CPU time in µs.
  */
@@ -21,6 +23,8 @@ async function guard(): Promise<RequestHandler | undefined> {
   switch (variant) {
     case 'none':
       return undefined;
+    case 'noop':
+      return (_req, _res, next) => next();
     case 'ours':
       return requireBearer({ issuer, jwksUri, audience, algorithms });
     case 'eojb': {

@@ -15,8 +15,13 @@ export interface GuardFigures {
   mode: 'repeat' | 'first-seen';
   rps: Record<Variant, number>;
   ratios: { oursVsNone: number; oursVsEojb: number; oursVsExpressJwt: number };
-  /** First-seen only: the server process's CPU time per request, in µs (median of rounds). */
-  cpuMicrosPerRequest?: Record<Variant, number>;
+  /** The server process's CPU time per request, in µs (median of rounds). */
+  cpuMicrosPerRequest: Record<Variant, number>;
+  /**
+   * Repeat only: a route whose middleware only calls next(), the floor of any guard (Express's
+   * cost of one more handler), in requests/s and CPU µs per request, and as a ratio to unprotected.
+   */
+  floor?: { rps: number; cpuMicrosPerRequest: number; vsNone: number };
 }
 
 const ALGS = ['RS256', 'ES256'] as const;
@@ -36,11 +41,13 @@ const medians = (samples: Record<Variant, number[]>): Record<Variant, number> =>
   Object.fromEntries(VARIANTS.map((v) => [v, Math.round(median(samples[v]))])) as Record<Variant, number>;
 
 export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
-  const children = {} as Record<Variant, Child>;
-  for (const v of VARIANTS) {
+  const children = {} as Record<Variant | 'noop', Child>;
+  for (const v of [...VARIANTS, 'noop'] as const) {
     children[v] = await startChild('guard-server.ts', { BENCH_VARIANT: v, BENCH_ISSUER: issuer.issuer, BENCH_AUDIENCE: issuer.audience });
   }
   const repeat = { RS256: samplesOf(), ES256: samplesOf() };
+  const repeatCpu = { RS256: samplesOf(), ES256: samplesOf() };
+  const floor = { RS256: { rps: [] as number[], cpu: [] as number[] }, ES256: { rps: [] as number[], cpu: [] as number[] } };
   const firstSeen = { RS256: samplesOf(), ES256: samplesOf() };
   const firstSeenCpu = { RS256: samplesOf(), ES256: samplesOf() };
   try {
@@ -50,13 +57,21 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
     // the heap those rounds left: not the repeat case. Rounds interleave the variants (and the
     // algorithms) so drift on a shared machine hits them alike.
     const repeatTokens = { RS256: await issuer.mint('RS256'), ES256: await issuer.mint('ES256') };
-    for (const alg of ALGS) for (const v of VARIANTS) await warm(children[v], repeatTokens[alg]);
+    for (const alg of ALGS) for (const v of [...VARIANTS, 'noop'] as const) await warm(children[v], repeatTokens[alg]);
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const alg of ALGS) {
-        for (const v of VARIANTS) {
+        for (const v of [...VARIANTS, 'noop'] as const) {
+          const before = await cpuMicros(children[v]);
           const res = await load({ url: `${children[v].url}/api`, headers: { authorization: `Bearer ${repeatTokens[alg]}` }, duration: DURATION });
+          const cpu = (await cpuMicros(children[v]) - before) / res.requests;
           if (res.non2xx > 0 || res.errors > 0) throw new Error(`${v} ${alg} repeat: ${res.non2xx} non-2xx, ${res.errors} errors`);
-          repeat[alg][v].push(res.rps);
+          if (v === 'noop') {
+            floor[alg].rps.push(res.rps);
+            floor[alg].cpu.push(cpu);
+          } else {
+            repeat[alg][v].push(res.rps);
+            repeatCpu[alg][v].push(cpu);
+          }
         }
       }
     }
@@ -79,18 +94,20 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
       }
     }
   } finally {
-    await Promise.all(VARIANTS.map((v) => children[v]?.stop()));
+    await Promise.all([...VARIANTS, 'noop' as const].map((v) => children[v]?.stop()));
   }
   const out: GuardFigures[] = [];
   for (const alg of ALGS) {
-    for (const [mode, samples] of [['repeat', repeat[alg]], ['first-seen', firstSeen[alg]]] as const) {
+    for (const [mode, samples, cpu] of [['repeat', repeat[alg], repeatCpu[alg]], ['first-seen', firstSeen[alg], firstSeenCpu[alg]]] as const) {
       const rps = medians(samples);
+      const floorRps = Math.round(median(floor[alg].rps));
       out.push({
         alg,
         mode,
         rps,
         ratios: { oursVsNone: ratio(rps.ours, rps.none), oursVsEojb: ratio(rps.ours, rps.eojb), oursVsExpressJwt: ratio(rps.ours, rps.expressjwt) },
-        ...(mode === 'first-seen' ? { cpuMicrosPerRequest: medians(firstSeenCpu[alg]) } : {}),
+        cpuMicrosPerRequest: medians(cpu),
+        ...(mode === 'repeat' ? { floor: { rps: floorRps, cpuMicrosPerRequest: Math.round(median(floor[alg].cpu)), vsNone: ratio(floorRps, rps.none) } } : {}),
       });
     }
   }
@@ -109,14 +126,27 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
     })),
   );
   printTable(
-    'Guard, first-seen tokens: server CPU per request (µs, median of rounds; less disturbed by a busy machine than req/s)',
-    out.filter((f) => f.cpuMicrosPerRequest).map((f) => ({
+    'Guard, repeat tokens: a middleware that only calls next() (the floor of any guard), against the same route unprotected',
+    out.filter((f) => f.floor).map((f) => ({
       alg: f.alg,
-      unprotected: f.cpuMicrosPerRequest!.none,
-      ours: f.cpuMicrosPerRequest!.ours,
-      'express-oauth2-jwt-bearer': f.cpuMicrosPerRequest!.eojb,
-      'express-jwt': f.cpuMicrosPerRequest!.expressjwt,
-      'eojb/ours': ratio(f.cpuMicrosPerRequest!.eojb, f.cpuMicrosPerRequest!.ours),
+      'next() only, req/s': f.floor!.rps,
+      'next() only/unprotected': f.floor!.vsNone,
+      'ours/unprotected': f.ratios.oursVsNone,
+      'ours/next() only': ratio(f.rps.ours, f.floor!.rps),
+    })),
+  );
+  printTable(
+    'Guard: server CPU per request (µs, median of rounds; less disturbed by a busy machine than req/s)',
+    out.map((f) => ({
+      alg: f.alg,
+      tokens: f.mode,
+      unprotected: f.cpuMicrosPerRequest.none,
+      ...(f.floor ? { 'next() only': f.floor.cpuMicrosPerRequest } : { 'next() only': '-' }),
+      ours: f.cpuMicrosPerRequest.ours,
+      'express-oauth2-jwt-bearer': f.cpuMicrosPerRequest.eojb,
+      'express-jwt': f.cpuMicrosPerRequest.expressjwt,
+      'unprotected/ours': ratio(f.cpuMicrosPerRequest.none, f.cpuMicrosPerRequest.ours),
+      'eojb/ours': ratio(f.cpuMicrosPerRequest.eojb, f.cpuMicrosPerRequest.ours),
     })),
   );
   return out;

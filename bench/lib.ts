@@ -83,6 +83,8 @@ export interface LoadOptions {
 
 export interface LoadResult {
   rps: number;
+  /** Responses received. */
+  requests: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -123,6 +125,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   const seconds = (last - first) / 1000;
   return {
     rps: seconds > 0 ? (count - 1) / seconds : 0,
+    requests: count,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
