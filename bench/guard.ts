@@ -22,6 +22,8 @@ export interface GuardFigures {
    * cost of one more handler), in requests/s and CPU µs per request, and as a ratio to unprotected.
    */
   floor?: { rps: number; cpuMicrosPerRequest: number; vsNone: number };
+  /** Every round's requests/s, in the order measured (the spread behind the medians). */
+  rounds: Record<Variant | 'noop', number[]>;
 }
 
 const ALGS = ['RS256', 'ES256'] as const;
@@ -108,6 +110,7 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
         ratios: { oursVsNone: ratio(rps.ours, rps.none), oursVsEojb: ratio(rps.ours, rps.eojb), oursVsExpressJwt: ratio(rps.ours, rps.expressjwt) },
         cpuMicrosPerRequest: medians(cpu),
         ...(mode === 'repeat' ? { floor: { rps: floorRps, cpuMicrosPerRequest: Math.round(median(floor[alg].cpu)), vsNone: ratio(floorRps, rps.none) } } : {}),
+        rounds: { ...samples, noop: mode === 'repeat' ? floor[alg].rps : [] },
       });
     }
   }
