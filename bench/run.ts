@@ -2,8 +2,10 @@
  * `npm run bench`: every benchmark in one run, on loopback. Figures are medians of BENCH_ROUNDS
  * rounds (default 3) of BENCH_DURATION seconds (default 3), reported as ratios against baselines
  * measured in the same run. Prints tables and writes bench/results/latest.json.
- * Select sections with BENCH_ONLY=guard,memory,pages,signins,refresh,sessions (default: all):
+ * Select sections with BENCH_ONLY=guard,targets,memory,pages,signins,refresh,sessions (default: all):
  * - guard: requireBearer() against express-oauth2-jwt-bearer, express-jwt and no guard;
+ * - targets: the guard's two targets judged over many short paired rounds, with a confidence
+ *   interval (bench/guard-targets.ts);
  * - memory: the guard's RSS over 100,000 first-seen tokens;
  * - pages: signed-in page views, our auth() against express-openid-connect and no auth, with the
  *   Redis commands per view;
@@ -16,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startBenchIssuer } from './issuer-keys.js';
 import { benchGuard } from './guard.js';
+import { benchGuardTargets } from './guard-targets.js';
 import { benchGuardMemory } from './memory.js';
 import { benchPages } from './pages.js';
 import { benchRefresh } from './refresh.js';
@@ -23,7 +26,7 @@ import { benchSessionMemory } from './session-memory.js';
 import { benchSignIns } from './signins.js';
 import { benchDir, CONNECTIONS, DURATION, ROUNDS, startChild } from './lib.js';
 
-const SECTIONS = ['guard', 'memory', 'pages', 'signins', 'refresh', 'sessions'] as const;
+const SECTIONS = ['guard', 'targets', 'memory', 'pages', 'signins', 'refresh', 'sessions'] as const;
 const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
 for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_ONLY: unknown section "${name}" (known: ${SECTIONS.join(', ')})`);
@@ -49,10 +52,11 @@ async function section<T>(name: string, key: string, run: () => Promise<T>): Pro
   timings[name] = Math.round((Date.now() - t) / 1000);
 }
 
-if (only.has('guard') || only.has('memory')) {
+if (only.has('guard') || only.has('targets') || only.has('memory')) {
   const issuer = await startBenchIssuer();
   try {
     await section('guard', 'guard', () => benchGuard(issuer));
+    await section('targets', 'guardTargets', () => benchGuardTargets(issuer));
     await section('memory', 'guardMemory', () => benchGuardMemory(issuer));
   } finally {
     await issuer.close();
