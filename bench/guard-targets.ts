@@ -24,7 +24,7 @@
  * repeat-token round), BENCH_TARGET_TOKENS (3000 first-seen tokens per round and variant).
  */
 import { type Alg, type BenchIssuer } from './issuer-keys.js';
-import { load, printTable, startChild, type Child } from './lib.js';
+import { expectOk, load, printTable, startChild, type Child } from './lib.js';
 
 const PAIRS = Number(process.env.BENCH_TARGET_PAIRS ?? 21);
 const BLOCKS = Math.max(1, Math.min(PAIRS, Number(process.env.BENCH_TARGET_BLOCKS ?? 3)));
@@ -86,9 +86,6 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 export async function benchGuardTargets(issuer: BenchIssuer): Promise<TargetVerdict[]> {
   type Variant = 'none' | 'none2' | 'ours' | 'eojb';
-  const check = (label: string, res: { non2xx: number; errors: number }): void => {
-    if (res.non2xx > 0 || res.errors > 0) throw new Error(`${label}: ${res.non2xx} non-2xx, ${res.errors} errors`);
-  };
   /** Runs `pairs` pairs (or triples) over `BLOCKS` blocks, each with servers started afresh. */
   async function blocks(variants: readonly Variant[], run: (children: Record<Variant, Child>, pair: number, fresh: boolean) => Promise<void>): Promise<void> {
     for (let b = 0; b < BLOCKS; b += 1) {
@@ -110,8 +107,7 @@ export async function benchGuardTargets(issuer: BenchIssuer): Promise<TargetVerd
   const firstSeen = async (child: Child, tokens: string[], label: string): Promise<number> => {
     let i = 0;
     const res = await load({ url: `${child.url}/api`, amount: tokens.length, nextHeaders: () => ({ authorization: `Bearer ${tokens[i++]}` }) });
-    check(label, res);
-    return res.rps;
+    return expectOk(res, label).rps;
   };
   const verdict = (alg: Alg, tokens: TargetVerdict['tokens'], ratio: TargetVerdict['ratio'], target: number, ratios: number[]): TargetVerdict => {
     const { median, low, high } = medianInterval(ratios);
@@ -127,13 +123,11 @@ export async function benchGuardTargets(issuer: BenchIssuer): Promise<TargetVerd
     await blocks(['none', 'ours', 'none2'], async (children, pair, fresh) => {
       if (fresh) {
         // New servers: a warm-up (JIT, and the token into our cache), not counted.
-        for (const v of ['none', 'ours', 'none2'] as const) check(`${v} ${alg} warm-up`, await load({ url: `${children[v].url}/api`, headers, duration: 1 }));
+        for (const v of ['none', 'ours', 'none2'] as const) expectOk(await load({ url: `${children[v].url}/api`, headers, duration: 1 }), `${v} ${alg} warm-up`);
       }
       const rps: Partial<Record<Variant, number>> = {};
       for (const v of orderOf(['none', 'ours', 'none2'] as const, pair)) {
-        const res = await load({ url: `${children[v].url}/api`, headers, duration: SECONDS });
-        check(`${v} ${alg} repeat`, res);
-        rps[v] = res.rps;
+        rps[v] = expectOk(await load({ url: `${children[v].url}/api`, headers, duration: SECONDS }), `${v} ${alg} repeat`).rps;
       }
       ours.push(rps.ours! / rps.none!);
       control.push(rps.none2! / rps.none!);

@@ -4,7 +4,7 @@
  * and ES256, for a repeated token (our verified-token cache) and for first-seen tokens.
  */
 import { type Alg, type BenchIssuer } from './issuer-keys.js';
-import { DURATION, ROUNDS, load, median, printTable, ratio, startChild, type Child } from './lib.js';
+import { DURATION, ROUNDS, load, median, printTable, ratio, startChild, type Child, expectOk } from './lib.js';
 
 const VARIANTS = ['none', 'ours', 'eojb', 'expressjwt'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -66,7 +66,7 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
           const before = await cpuMicros(children[v]);
           const res = await load({ url: `${children[v].url}/api`, headers: { authorization: `Bearer ${repeatTokens[alg]}` }, duration: DURATION });
           const cpu = (await cpuMicros(children[v]) - before) / res.requests;
-          if (res.non2xx > 0 || res.errors > 0) throw new Error(`${v} ${alg} repeat: ${res.non2xx} non-2xx, ${res.errors} errors`);
+          expectOk(res, `${v} ${alg} repeat`);
           if (v === 'noop') {
             floor[alg].rps.push(res.rps);
             floor[alg].cpu.push(cpu);
@@ -90,7 +90,7 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
             nextHeaders: () => ({ authorization: `Bearer ${tokens[i++ % tokens.length]}` }),
           });
           firstSeenCpu[alg][v].push((await cpuMicros(children[v]) - before) / FIRST_SEEN_AMOUNT);
-          if (res.non2xx > 0 || res.errors > 0) throw new Error(`${v} ${alg} first-seen: ${res.non2xx} non-2xx, ${res.errors} errors`);
+          expectOk(res, `${v} ${alg} first-seen`);
           firstSeen[alg][v].push(res.rps);
         }
       }

@@ -133,6 +133,12 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
+/** Fails the run on any error or non-2xx answer (a lost session answers 302, a refused token 401); returns `res`. */
+export function expectOk<T extends Pick<LoadResult, 'non2xx' | 'errors'>>(res: T, label: string): T {
+  if (res.non2xx > 0 || res.errors > 0) throw new Error(`${label}: ${res.non2xx} non-2xx, ${res.errors} errors`);
+  return res;
+}
+
 /** Prints a table of rows with aligned columns. */
 export function printTable(title: string, rows: Record<string, string | number>[]): void {
   if (rows.length === 0) return;

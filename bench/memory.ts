@@ -3,7 +3,7 @@
  * tokens (the verified-token cache must stay within its bound), against the unprotected route.
  */
 import { type BenchIssuer } from './issuer-keys.js';
-import { load, printTable, startChild } from './lib.js';
+import { load, printTable, startChild, expectOk } from './lib.js';
 
 const TOKENS = Number(process.env.BENCH_MEMORY_TOKENS ?? 100_000);
 
@@ -32,7 +32,7 @@ export async function benchGuardMemory(issuer: BenchIssuer): Promise<GuardMemory
       const start = await rss(child.url);
       let i = 0;
       const res = await load({ url: `${child.url}/api`, amount: tokens.length, nextHeaders: () => ({ authorization: `Bearer ${tokens[i++]}` }) });
-      if (res.errors > 0 || res.non2xx > 0) throw new Error(`memory run (${variant}): ${res.non2xx} non-2xx, ${res.errors} errors`);
+      expectOk(res, `memory run (${variant})`);
       return { start, end: await rss(child.url) };
     } finally {
       await child.stop();

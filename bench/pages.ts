@@ -5,7 +5,7 @@
  * session cookie. Also counts the Redis commands of a fixed number of page views per variant.
  */
 import { signIn } from './browser.js';
-import { DURATION, ROUNDS, load, median, printTable, ratio, startChild, type Child } from './lib.js';
+import { DURATION, ROUNDS, load, median, printTable, ratio, startChild, type Child, expectOk } from './lib.js';
 import { benchPrefix, deleteUnder, redisClient } from './login-shared.js';
 import { countCommands } from './redis-count.js';
 
@@ -52,7 +52,7 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
       children[v] = await startChild('login-server.ts', { BENCH_VARIANT: v, BENCH_ISSUER: issuer, BENCH_PREFIX: prefixes[v], BENCH_REDIS_NAME: names[v] });
       cookies[v] = v === 'none' ? {} : { cookie: (await signIn(children[v].url)).cookie };
       const warm = await load({ url: `${children[v].url}/page`, headers: cookies[v], amount: 500, connections: 10 });
-      if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`pages warm-up (${v}): ${warm.non2xx} non-2xx, ${warm.errors} errors`);
+      expectOk(warm, `pages warm-up (${v})`);
     }
 
     const samples = Object.fromEntries(VARIANTS.map((v) => [v, { rps: [] as number[], p50: [] as number[], p99: [] as number[] }])) as Record<
@@ -64,7 +64,7 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
       for (const v of VARIANTS) {
         const res = await load({ url: `${children[v].url}/page`, headers: cookies[v], duration: DURATION });
         // A lost session would answer 302 to /login: non-2xx fails the run.
-        if (res.non2xx > 0 || res.errors > 0) throw new Error(`pages ${v}: ${res.non2xx} non-2xx, ${res.errors} errors`);
+        expectOk(res, `pages ${v}`);
         samples[v].rps.push(res.rps);
         samples[v].p50.push(res.p50);
         samples[v].p99.push(res.p99);
@@ -75,7 +75,7 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
     for (const v of ['ours', 'eoidc'] as const) {
       const counts = await countCommands(names[v], async () => {
         const res = await load({ url: `${children[v].url}/page`, headers: cookies[v], amount: COUNTED_VIEWS, connections: 10 });
-        if (res.non2xx > 0 || res.errors > 0) throw new Error(`pages count ${v}: ${res.non2xx} non-2xx, ${res.errors} errors`);
+        expectOk(res, `pages count ${v}`);
       });
       counted[v] = perView(counts, COUNTED_VIEWS);
     }

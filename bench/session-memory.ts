@@ -5,7 +5,7 @@
  * The process should not grow with sessions: they live in Redis, not in the app.
  */
 import { closedLoop, signIn } from './browser.js';
-import { load, printTable, startChild } from './lib.js';
+import { load, printTable, startChild, expectOk } from './lib.js';
 import { benchPrefix, childRss, deleteUnder, keysUnder, mib, redisClient } from './login-shared.js';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000);
@@ -58,7 +58,7 @@ export async function benchSessionMemory(issuer: string): Promise<SessionMemoryF
 
     let i = 0;
     const use = await load({ url: `${child.url}/page`, amount: SESSIONS, connections: 10, nextHeaders: () => ({ cookie: cookies[i++ % SESSIONS]! }) });
-    if (use.non2xx > 0 || use.errors > 0) throw new Error(`session memory: using the sessions gave ${use.non2xx} non-2xx, ${use.errors} errors`);
+    expectOk(use, 'session memory: using the sessions');
     const afterUse = await childRss(child.url, true);
 
     const keys = await keysUnder(redis, prefix);
