@@ -32,7 +32,8 @@ function invalid(description: string): InvalidRequestError {
   return new InvalidRequestError(description);
 }
 
-function checkToken(token: string): string {
+/** Throws `invalid_request` unless `token` is an RFC 6750 b64token of at most 8 KiB; returns it (see `extractForGuard()`). */
+export function checkTokenCharacters(token: string): string {
   if (token.length > MAX_TOKEN_BYTES) throw invalid('access token too large');
   if (!B64TOKEN.test(token)) throw invalid('access token has illegal characters');
   return token;
@@ -56,7 +57,7 @@ function fromHeader(value: string | string[] | undefined, dpop: boolean, checkCh
   const rest = space === -1 ? '' : trimmed.slice(space + 1).replace(/^ +/, '');
   if (rest === '') throw invalid(`${scheme} credentials without a token`);
   if (rest.includes(' ')) throw invalid('more than one token in the Authorization header');
-  return { token: checkCharacters ? checkToken(rest) : rest, scheme };
+  return { token: checkCharacters ? checkTokenCharacters(rest) : rest, scheme };
 }
 
 function isFormEncoded(contentType: string | string[] | undefined): boolean {
@@ -75,7 +76,7 @@ function fromBody(parts: BearerRequestParts): string | undefined {
   if (Array.isArray(value)) throw invalid('more than one access_token in the body');
   if (typeof value !== 'string') throw invalid('access_token in the body is not a string');
   if (value === '') throw invalid('access_token in the body is empty');
-  return checkToken(value);
+  return checkTokenCharacters(value);
 }
 
 function queryHasToken(query: BearerRequestParts['query']): boolean {
@@ -126,20 +127,15 @@ export function extractAccessToken(parts: BearerRequestParts, options: ExtractOp
 
 /**
  * Internal to `requireBearer()` (not exported by the package): `extractAccessToken()`, where the
- * characters of a header token may be left unchecked (`deferCheck`, honoured only without
- * `allowFormBody`). The caller then calls `checkTokenCharacters()` on any token it does not
+ * characters of a header token are left unchecked (only without `allowFormBody`, so a header and
+ * a body token are judged as by `extractAccessToken()`). The caller then calls `checkTokenCharacters()` on any token it does not
  * already know. A token whose SHA-256 is in the verified-token cache is that token, which was
  * accepted: it passed this check when the guard verified it (or, cached by a direct
  * `verifier.verify()`, was accepted by its issuer as it is). The regular expression is a good
  * part of the guard's cost for a repeated token (bench/micro-guard-repeat.ts).
  */
-export function extractForGuard(parts: BearerRequestParts, options: ExtractOptions, deferCheck: boolean): PresentedToken | undefined {
-  return extract(parts, options, deferCheck && options.allowFormBody !== true);
-}
-
-/** Throws `invalid_request` unless `token` is an RFC 6750 b64token of at most 8 KiB (see `extractForGuard()`). */
-export function checkTokenCharacters(token: string): void {
-  checkToken(token);
+export function extractForGuard(parts: BearerRequestParts, options: ExtractOptions): PresentedToken | undefined {
+  return extract(parts, options, options.allowFormBody !== true);
 }
 
 function extract(parts: BearerRequestParts, options: ExtractOptions, deferCheck: boolean): PresentedToken | undefined {

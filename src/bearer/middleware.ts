@@ -284,7 +284,6 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     let key: string | undefined;
     let headers: Request['headers'] | undefined;
     let extracted = false;
-    let fromCache = false;
     try {
       // `req.headers` is a getter (Node builds the object on first use), read once; `req.body`
       // and `req.method` only when a form-body token is accepted (nothing else reads them):
@@ -295,7 +294,6 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
       presented = extractForGuard(
         { headers, body: form ? (req.body as unknown) : undefined, query: rawQuery(req), method: form ? req.method : undefined },
         extractOptions,
-        true,
       );
       extracted = true;
       if (presented === undefined) {
@@ -315,7 +313,6 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
             hit.scheme = 'Bearer';
             req.auth = hit;
             presented = undefined;
-            fromCache = true;
           }
         }
         if (presented !== undefined) {
@@ -341,10 +338,10 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
       refuse(err, req, res, next, state);
       return;
     }
-    // No credentials (and none required), or accepted from the cache above (whose result
+    // No credentials (and none required), or accepted from the cache above (`hit`, whose result
     // carries the state: see stateOf()).
     if (presented === undefined) {
-      if (!fromCache) requestStates.set(req, state);
+      if (hit === undefined) requestStates.set(req, state);
       next();
       return;
     }

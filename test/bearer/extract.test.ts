@@ -1,4 +1,4 @@
-import { checkTokenCharacters, extractBearerToken, extractForGuard } from '../../src/bearer/extract.js';
+import { checkTokenCharacters, extractAccessToken, extractBearerToken, extractForGuard } from '../../src/bearer/extract.js';
 import { InvalidRequestError } from '../../src/errors/index.js';
 
 function refusal(fn: () => unknown): { code: string; status: number; description: string } {
@@ -129,11 +129,11 @@ describe('extractBearerToken()', () => {
 });
 
 describe('extractForGuard() (the guard\'s deferred character check)', () => {
-  it('leaves a header token\'s characters to the caller with deferCheck, and checkTokenCharacters() refuses them as extraction would', () => {
+  it('leaves a header token\'s characters to the caller, and checkTokenCharacters() refuses them as extraction would', () => {
     const parts = { headers: { authorization: 'Bearer abc,def' } };
-    expect(extractForGuard(parts, {}, true)).toEqual({ token: 'abc,def', scheme: 'Bearer' });
+    expect(extractForGuard(parts, {})).toEqual({ token: 'abc,def', scheme: 'Bearer' });
     expect(refusal(() => checkTokenCharacters('abc,def')).description).toBe('access token has illegal characters');
-    expect(refusal(() => extractForGuard(parts, {}, false)).description).toBe('access token has illegal characters');
+    expect(refusal(() => extractAccessToken(parts, {})).description).toBe('access token has illegal characters');
     expect(() => checkTokenCharacters('abc.DEF-_~+/=')).not.toThrow();
   });
   it('still refuses everything else at once: a query token, two tokens, no token, an oversized header', () => {
@@ -143,10 +143,10 @@ describe('extractForGuard() (the guard\'s deferred character check)', () => {
       [{ headers: { authorization: 'Bearer' } }, 'Bearer credentials without a token'],
       [{ headers: { authorization: `Bearer ${'a'.repeat(9 * 1024)}` } }, 'Authorization header too large'],
     ];
-    for (const [parts, description] of cases) expect(refusal(() => extractForGuard(parts, {}, true)).description).toBe(description);
+    for (const [parts, description] of cases) expect(refusal(() => extractForGuard(parts, {})).description).toBe(description);
   });
   it('checks at once with allowFormBody, so a header and a body token are judged as by extractAccessToken()', () => {
     const parts = { headers: { authorization: 'Bearer a,b', ...form }, body: { access_token: 'c' }, method: 'POST' };
-    expect(refusal(() => extractForGuard(parts, { allowFormBody: true }, true)).description).toBe('access token has illegal characters');
+    expect(refusal(() => extractForGuard(parts, { allowFormBody: true })).description).toBe('access token has illegal characters');
   });
 });
