@@ -8,7 +8,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK } from 'jose';
 import { constantEqual } from '../crypto/constant-equal.js';
 import { AuthError, InvalidDpopProofError, InvalidTokenError, ServiceUnavailableError, UseDpopNonceError } from '../errors/index.js';
-import { useOnce } from '../session/replay.js';
+import { useOnce } from '../redis/replay.js';
 import { confirmationOf } from './confirmation.js';
 import { DEFAULT_DPOP_MEMORY_REPLAY_MAX, MAX_DPOP_PROOF_BYTES } from './defaults.js';
 import type { BearerPayload } from './types.js';

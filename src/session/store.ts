@@ -6,7 +6,7 @@ import { ServiceUnavailableError } from '../errors/index.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 import { InvalidationFeed } from './invalidations.js';
 import { TrackedRecordCache, type LocalCacheOptions } from './local-cache.js';
-import { whenReady } from './redis.js';
+import { whenReady } from '../redis/client.js';
 
 /** Key prefix of session records when none is given. */
 export const DEFAULT_SESSION_PREFIX = 'oidc:sess:';

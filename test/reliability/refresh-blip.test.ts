@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { startServer, type RunningServer } from '../../example-app/listen.js';
-import { createRedisClient, closeRedisClient } from '../../src/session/redis.js';
-import { RefreshCoordinator } from '../../src/session/lock.js';
+import { createRedisClient, closeRedisClient } from '../../src/redis/client.js';
+import { RefreshCoordinator } from '../../src/redis/refresh-coordinator.js';
 import { CookieJar, request, signIn } from '../example-app/helpers/browserless.js';
 import { deletePrefix, eventually, REDIS_URL, RedisRelay, sessionIdOf } from './helpers.js';
 

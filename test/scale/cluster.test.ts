@@ -10,11 +10,11 @@ import session, { type SessionData, type Store } from 'express-session';
 import request from 'supertest';
 import { Cluster } from 'ioredis';
 import { InvalidGrantError, ServiceUnavailableError } from '../../src/errors/index.js';
-import { RefreshCoordinator } from '../../src/session/lock.js';
-import { closeRedisClient, pingRedis, reconnectDelay, whenReady } from '../../src/session/redis.js';
-import { useOnce } from '../../src/session/replay.js';
+import { RefreshCoordinator } from '../../src/redis/refresh-coordinator.js';
+import { closeRedisClient, pingRedis, reconnectDelay, whenReady } from '../../src/redis/client.js';
+import { useOnce } from '../../src/redis/replay.js';
 import { createSessionStore } from '../../src/session/store.js';
-import { SessionIndex } from '../../src/session/user-index.js';
+import { SessionIndex } from '../../src/redis/session-index.js';
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 import { eventually, recordingLogger } from '../session/redis-helper.js';
 
@@ -224,7 +224,7 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
     });
   });
 
-  describe('session/lock RefreshCoordinator on a Cluster', () => {
+  describe('redis/refresh-coordinator RefreshCoordinator on a Cluster', () => {
     it('calls work once for 20 concurrent runs on two Cluster clients; all get its result', async () => {
       const p = `${prefix}${unique('refresh')}:`;
       const onA = new RefreshCoordinator(a, { prefix: p });
@@ -390,7 +390,7 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
     });
   });
 
-  describe('session/user-index SessionIndex on a Cluster', () => {
+  describe('redis/session-index SessionIndex on a Cluster', () => {
     it('adds, lists and removes sessions by sub and by sid, across clients', async () => {
       const p = `${prefix}${unique('index')}:`;
       const onA = new SessionIndex(a, { prefix: p });
@@ -431,7 +431,7 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
     });
   });
 
-  describe('session/replay useOnce on a Cluster', () => {
+  describe('redis/replay useOnce on a Cluster', () => {
     it('accepts a value once across clients, refuses replays, and forgets it after ttlMs', async () => {
       const key = `${prefix}${unique('jti')}`;
       expect(await useOnce(a, key, 500)).toBe(true);

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
 import { InvalidationFeed } from '../../src/session/invalidations.js';
 import type { LocalCacheOptions, TrackedRecordCache } from '../../src/session/local-cache.js';
-import { closeRedisClient } from '../../src/session/redis.js';
+import { closeRedisClient } from '../../src/redis/client.js';
 import { closeSessionStore, createSessionStore, localCacheOf } from '../../src/session/store.js';
 import { RedisRelay, startRedisServer } from '../reliability/helpers.js';
 import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix, type RecordingLogger } from './redis-helper.js';

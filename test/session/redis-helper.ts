@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { closeRedisClient, createRedisClient, whenReady } from '../../src/session/redis.js';
+import { closeRedisClient, createRedisClient, whenReady } from '../../src/redis/client.js';
 import type { Logger } from '../../src/util/logger.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

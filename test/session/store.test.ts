@@ -4,7 +4,7 @@ import session, { type SessionData, type Store } from 'express-session';
 import request from 'supertest';
 import type { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
-import { createRedisClient, closeRedisClient } from '../../src/session/redis.js';
+import { createRedisClient, closeRedisClient } from '../../src/redis/client.js';
 import { createSessionStore, DEFAULT_SESSION_PREFIX } from '../../src/session/store.js';
 import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from './redis-helper.js';
 

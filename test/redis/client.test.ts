@@ -1,7 +1,7 @@
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { closeRedisClient, createRedisClient, pingRedis, reconnectDelay, REDIS_DEFAULTS, whenReady } from '../../src/session/redis.js';
-import { closeServer, eventually, freePort, recordingLogger, REDIS_URL, testPrefix } from './redis-helper.js';
+import { closeRedisClient, createRedisClient, pingRedis, reconnectDelay, REDIS_DEFAULTS, whenReady } from '../../src/redis/client.js';
+import { closeServer, eventually, freePort, recordingLogger, REDIS_URL, testPrefix } from '../session/redis-helper.js';
 
 const key = `${testPrefix('redis')}reconnect`;
 
@@ -45,7 +45,7 @@ class Proxy {
   }
 }
 
-describe('session/redis', () => {
+describe('redis/client', () => {
   describe('createRedisClient(url)', () => {
     it('creates an owned client with the fail-fast defaults', async () => {
       const { client, owned } = track(createRedisClient(REDIS_URL, recordingLogger()));

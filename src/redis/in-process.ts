@@ -1,4 +1,4 @@
-import type { SessionIndexEntry } from './user-index.js';
+import type { SessionIndexEntry } from './session-index.js';
 
 /**
  * What the sign-in middleware needs of a per-user session index: `SessionIndex` (Redis) or, for a

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
-import { closeRedisClient, createRedisClient } from '../../src/session/redis.js';
-import { SessionIndex } from '../../src/session/user-index.js';
-import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from './redis-helper.js';
+import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
+import { SessionIndex } from '../../src/redis/session-index.js';
+import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from '../session/redis-helper.js';
 
 const prefix = testPrefix('user-index');
 let client: Redis;
@@ -19,7 +19,7 @@ afterAll(async () => {
 
 const inAMinute = () => Date.now() + 60_000;
 
-describe('session/user-index SessionIndex', () => {
+describe('redis/session-index SessionIndex', () => {
   it('lists a user\'s sessions by sub and by sid, and removes them', async () => {
     await index.add({ sessionId: 's1', sub: 'alice', sid: 'op-1', expiresAt: inAMinute() });
     await index.add({ sessionId: 's2', sub: 'alice', sid: 'op-2', expiresAt: inAMinute() + 1000 });

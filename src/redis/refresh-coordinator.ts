@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { optionalNumber, optionalString, optionError } from '../config/assert.js';
 import { randomToken } from '../crypto/random.js';
 import { InvalidGrantError, ServiceUnavailableError, isAuthError } from '../errors/index.js';
-import type { InvalidationFeed } from './invalidations.js';
+import type { InvalidationFeed } from '../session/invalidations.js';
 
 /** Key prefix of refresh locks and results when none is given. */
 export const DEFAULT_REFRESH_PREFIX = 'oidc:refresh:';

@@ -2,9 +2,9 @@ import { jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { InvalidGrantError, ServiceUnavailableError } from '../../src/errors/index.js';
 import { InvalidationFeed } from '../../src/session/invalidations.js';
-import { RefreshCoordinator } from '../../src/session/lock.js';
-import { closeRedisClient, createRedisClient } from '../../src/session/redis.js';
-import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from './redis-helper.js';
+import { RefreshCoordinator } from '../../src/redis/refresh-coordinator.js';
+import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
+import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from '../session/redis-helper.js';
 
 const prefix = testPrefix('lock');
 let a: Redis; // "instance A"
@@ -32,7 +32,7 @@ function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false;
   return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 }
 
-describe('session/lock RefreshCoordinator', () => {
+describe('redis/refresh-coordinator RefreshCoordinator', () => {
   it('keys a session\'s lock and results under one Cluster hash tag', () => {
     const c = new RefreshCoordinator(a, { prefix });
     expect(c.lockKey('s1')).toBe(`${prefix}{s1}:lock`);

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
-import { closeRedisClient, createRedisClient } from '../../src/session/redis.js';
-import { useOnce } from '../../src/session/replay.js';
-import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from './redis-helper.js';
+import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
+import { useOnce } from '../../src/redis/replay.js';
+import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from '../session/redis-helper.js';
 
 const prefix = testPrefix('replay');
 let client: Redis;
@@ -16,7 +16,7 @@ afterAll(async () => {
   await cleanup(prefix, client, other);
 });
 
-describe('session/replay useOnce()', () => {
+describe('redis/replay useOnce()', () => {
   it('answers true the first time and false on a replay, across clients', async () => {
     expect(await useOnce(client, `${prefix}jti-1`, 60_000)).toBe(true);
     expect(await useOnce(client, `${prefix}jti-1`, 60_000)).toBe(false);
