@@ -12,6 +12,11 @@ export interface RemoteKeySetOptions {
    * what an attacker sending random `kid`s can make us fetch. Default 30000.
    */
   cooldownMs?: number;
+  /**
+   * Least time between two fetches that `getKeyPromptly` (the sign-in path) starts for an
+   * unknown `kid`, in ms. Default 1000.
+   */
+  promptFloorMs?: number;
   /** Keys older than this are refreshed in the background, in ms. Default 10 minutes. */
   cacheMaxAgeMs?: number;
   /** After a failed fetch, requests that need a fetch fail fast for this long, in ms. Default 1000. */
@@ -19,6 +24,11 @@ export interface RemoteKeySetOptions {
   /** Largest accepted JWKS document, in bytes. Default 512 KiB. */
   maxBytes?: number;
   logger?: Logger;
+  /**
+   * Told, after a fetch, the `kid`s the previous set had and the new one lacks (`undefined` for a
+   * withdrawn key without a `kid`), so results verified with a withdrawn key can be forgotten.
+   */
+  onKeysWithdrawn?: (kids: ReadonlySet<string | undefined>) => void;
 }
 
 type KeyGetter = ReturnType<typeof createLocalJWKSet>;
@@ -34,6 +44,18 @@ interface LocalKeys {
    * needs a `kid` of this set (or none), so the map is bounded by keys × algorithms.
    */
   selected: Map<string, Map<string | undefined, Key>>;
+  /** Each key of the set by an identity (its `kid`, else its public members), to its `kid`. */
+  ids: Map<string, string | undefined>;
+}
+
+/** The keys of a JWKS by identity: `kid:<kid>`, or the key's own members when it has no `kid`. */
+function keyIds(keys: Array<Record<string, unknown>>): Map<string, string | undefined> {
+  const ids = new Map<string, string | undefined>();
+  for (const key of keys) {
+    if (typeof key.kid === 'string') ids.set(`kid:${key.kid}`, key.kid);
+    else ids.set(`jwk:${JSON.stringify([key.kty, key.crv, key.n, key.e, key.x, key.y])}`, undefined);
+  }
+  return ids;
 }
 
 /**
@@ -54,10 +76,15 @@ export class RemoteKeySet {
   private readonly failureBackoffMs: number;
   private readonly maxBytes: number;
   private readonly logger: Logger;
+  private readonly onKeysWithdrawn: ((kids: ReadonlySet<string | undefined>) => void) | undefined;
+  /** Least time between two fetches for an unknown `kid` that `getKeyPromptly` starts, in ms. */
+  readonly promptFloorMs: number;
   private local: LocalKeys | undefined;
   private inFlight: Promise<void> | undefined;
   private lastAttemptAt = -Infinity;
   private lastFailureAt = -Infinity;
+  /** When a fetch for an unknown `kid` was last started (by either path; not the first load, nor a refresh of stale keys). */
+  private lastRefetchAt = -Infinity;
   /** How many JWKS fetches were started (for tests and metrics). */
   fetchCount = 0;
 
@@ -70,6 +97,8 @@ export class RemoteKeySet {
     this.failureBackoffMs = options.failureBackoffMs ?? 1000;
     this.maxBytes = options.maxBytes ?? 512 * 1024;
     this.logger = options.logger ?? defaultLogger;
+    this.promptFloorMs = options.promptFloorMs ?? 1000;
+    this.onKeysWithdrawn = options.onKeysWithdrawn;
   }
 
   /** A key resolver for jose's `jwtVerify(token, keySet.getKey)`. */
@@ -84,6 +113,29 @@ export class RemoteKeySet {
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
       if (Date.now() - this.lastAttemptAt < this.cooldownMs) throw err;
+      this.lastRefetchAt = Date.now();
+      await this.reload(true);
+      return this.select(this.local!, header, token);
+    }
+  };
+
+  /**
+   * `getKey` for a token that came over the back channel (an ID token from the token endpoint):
+   * an unknown `kid` refetches the set at once rather than after the cooldown, because such a
+   * token is the issuer's own answer and cannot be sent in floods, and a key rotated just after
+   * the last fetch must not refuse sign-ins. Single-flight (callers join the fetch under way),
+   * and at most one such fetch per `promptFloorMs`. Never give this to a path anyone can send
+   * tokens to (the Bearer guard, back-channel logout): those keep the cooldown.
+   */
+  readonly getKeyPromptly = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> => {
+    try {
+      return await this.getKey(header, token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
+      if (this.inFlight === undefined) {
+        if (Date.now() - this.lastRefetchAt < this.promptFloorMs) throw err;
+        this.lastRefetchAt = Date.now();
+      }
       await this.reload(true);
       return this.select(this.local!, header, token);
     }
@@ -146,7 +198,13 @@ export class RemoteKeySet {
       const body = res.body;
       if (!isPlainObject(body) || !Array.isArray(body.keys)) throw new Error('JWKS document has no "keys" array');
       const keys = (body.keys as unknown[]).filter(isPlainObject);
-      this.local = { get: createLocalJWKSet({ keys } as JSONWebKeySet), at: Date.now(), selected: new Map() };
+      const previous = this.local;
+      this.local = { get: createLocalJWKSet({ keys } as JSONWebKeySet), at: Date.now(), selected: new Map(), ids: keyIds(keys) };
+      if (previous !== undefined && this.onKeysWithdrawn !== undefined) {
+        const withdrawn = new Set<string | undefined>();
+        for (const [id, kid] of previous.ids) if (!this.local.ids.has(id)) withdrawn.add(kid);
+        if (withdrawn.size > 0) this.onKeysWithdrawn(withdrawn);
+      }
     } catch (err) {
       this.lastFailureAt = Date.now();
       this.logger.warn('JWKS fetch failed; keeping the last good keys', describeCause(err));

@@ -16,6 +16,11 @@ export class IdTokenError extends AuthError {
 export interface IdTokenChecks {
   /** Resolves the issuer's signing key (a `RemoteKeySet.getKey`). */
   getKey: JWTVerifyGetKey;
+  /**
+   * Resolves it for an ID token, which comes over the back channel: may refetch the JWKS at once
+   * for an unknown `kid` (a `RemoteKeySet.getKeyPromptly`). Default `getKey`.
+   */
+  getKeyPromptly?: JWTVerifyGetKey;
   /** The issuer identifier from validated metadata. */
   issuer: string;
   clientID: string;
@@ -94,7 +99,7 @@ export async function validateIdToken(idToken: string, checks: IdTokenChecks): P
     if (typeof header.alg === 'string' && /^HS/.test(header.alg) && checks.algorithms.includes(header.alg) && checks.clientSecret) {
       return new TextEncoder().encode(checks.clientSecret);
     }
-    return checks.getKey(header, token);
+    return (checks.getKeyPromptly ?? checks.getKey)(header, token);
   };
   let payload: JWTPayload;
   let alg: string;

@@ -51,6 +51,7 @@ export function baseIdTokenChecks(runtime: LoginRuntime, metadata: IssuerMetadat
   const { config } = runtime;
   return {
     getKey: runtime.keys.getKey,
+    getKeyPromptly: runtime.keys.getKeyPromptly,
     issuer: metadata.issuer,
     clientID: config.clientID,
     algorithms: idTokenAlgorithms(metadata, config.idTokenSigningAlgs),
