@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Cluster, type ClusterOptions } from 'ioredis';
+import { reconnectDelay } from '../../src/redis/client.js';
 
 const run = promisify(execFile);
 
@@ -101,4 +103,41 @@ export async function startRedisCluster(): Promise<TestCluster> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An ioredis Cluster client configured as docs/redis.md recommends (no offline queue, short
+ * timeouts, capped reconnect backoff), with an `'error'` listener. Yours to close.
+ */
+export function clusterClient(nodes: TestCluster['nodes'], options: ClusterOptions = {}): Cluster {
+  const client = new Cluster(nodes, {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (times: number) => reconnectDelay(times),
+    ...options,
+    redisOptions: { connectTimeout: 2000, commandTimeout: 2000, maxRetriesPerRequest: 1, disconnectTimeout: 500, ...options.redisOptions },
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** The `host:port` of the master that serves a key's slot. */
+export async function masterOf(client: Cluster, key: string): Promise<string> {
+  const slot = Number(await client.cluster('KEYSLOT', key));
+  const ranges = await client.cluster('SLOTS');
+  const master = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+  if (!master) throw new Error(`no master serves slot ${slot}`);
+  return `${master[0]}:${master[1]}`;
+}
+
+/** The commands the cluster's masters answered since the last call (or start), summed, by name. */
+export async function commandCounts(client: Cluster): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const node of client.nodes('master')) {
+    const info = await node.info('commandstats');
+    await node.call('CONFIG', 'RESETSTAT');
+    for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + Number(match[2]));
+    }
+  }
+  return counts;
 }

@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import session, { type SessionData, type Store } from 'express-session';
 import request from 'supertest';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { InvalidGrantError, ServiceUnavailableError } from '../../src/errors/index.js';
 import { RefreshCoordinator } from '../../src/redis/refresh-coordinator.js';
-import { closeRedisClient, pingRedis, reconnectDelay, whenReady } from '../../src/redis/client.js';
+import { closeRedisClient, pingRedis, whenReady } from '../../src/redis/client.js';
 import { useOnce } from '../../src/redis/replay.js';
 import { createSessionStore } from '../../src/session/store.js';
 import { SessionIndex } from '../../src/redis/session-index.js';
-import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
+import { clusterClient, masterOf as masterOfKey, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 import { eventually, recordingLogger } from '../session/redis-helper.js';
 
 const prefix = `test:cluster:${randomBytes(6).toString('base64url')}:`;
@@ -24,17 +24,6 @@ let cluster: TestCluster;
 /** Two clients stand for two processes of one app. */
 let a: Cluster;
 let b: Cluster;
-
-/** A Cluster client configured as docs/redis.md recommends. */
-function clusterClient(nodes: TestCluster['nodes']): Cluster {
-  const client = new Cluster(nodes, {
-    enableOfflineQueue: false,
-    clusterRetryStrategy: (times: number) => reconnectDelay(times),
-    redisOptions: { connectTimeout: 2000, commandTimeout: 2000, maxRetriesPerRequest: 1, disconnectTimeout: 500 },
-  });
-  client.on('error', () => undefined);
-  return client;
-}
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
@@ -59,13 +48,8 @@ async function slotOf(key: string): Promise<number> {
 }
 
 /** The `host:port` of the master that serves a key's slot. */
-async function masterOf(key: string): Promise<string> {
-  const slot = await slotOf(key);
-  const ranges = await a.cluster('SLOTS');
-  const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-  const master = range?.[2];
-  if (!master) throw new Error(`no master serves slot ${slot}`);
-  return `${master[0]}:${master[1]}`;
+function masterOf(key: string): Promise<string> {
+  return masterOfKey(a, key);
 }
 
 function sessionData(expiresInMs?: number, extra: Record<string, unknown> = {}): SessionData {
