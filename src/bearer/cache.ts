@@ -213,6 +213,24 @@ export class VerifiedTokenCache {
     }
   }
 
+  /**
+   * Drops the JWT results of an issuer (`ofIssuer(result.issuer)` is true) signed with one of `kids` (keys its JWKS no longer lists),
+   * and those whose header named no `kid`, since any of the keys may have verified them. A walk
+   * over every entry: keys are withdrawn rarely, and the hot paths stay as they are.
+   */
+  forgetKeys(ofIssuer: (issuer: string) => boolean, kids: ReadonlySet<string | undefined>): number {
+    let dropped = 0;
+    for (const [key, entry] of this.entries) {
+      if (entry.kind !== 'jwt' || !ofIssuer(entry.issuer)) continue;
+      const kid = entry.header?.kid;
+      if (kid === undefined || kids.has(kid)) {
+        this.entries.delete(key);
+        dropped += 1;
+      }
+    }
+    return dropped;
+  }
+
   clear(): void {
     this.entries.clear();
     this.lastPayload = undefined;

@@ -38,9 +38,11 @@ class IssuerTrust {
    */
   private built: { from: IssuerMetadata | undefined; config: JwtVerifyConfig; checkedAt: number } | undefined;
 
+  /** `cache`: the verified-token cache, whose results signed with a withdrawn key are forgotten. */
   constructor(
     readonly resolved: ResolvedIssuer,
     private readonly config: ResolvedBearerConfig,
+    cache: VerifiedTokenCache | undefined,
   ) {
     const { jwks, logger } = config;
     if (resolved.issuerBaseURL !== undefined) {
@@ -53,7 +55,14 @@ class IssuerTrust {
         if (typeof metadata.jwks_uri !== 'string') throw new IssuerResponseError('The issuer metadata has no jwks_uri.');
         return metadata.jwks_uri;
       });
-      const keySet = new RemoteKeySet(uri, { timeoutMs: jwks.timeoutMs, cooldownMs: jwks.cooldownMs, cacheMaxAgeMs: jwks.cacheMaxAgeMs, logger });
+      const keySet = new RemoteKeySet(uri, {
+        timeoutMs: jwks.timeoutMs,
+        cooldownMs: jwks.cooldownMs,
+        cacheMaxAgeMs: jwks.cacheMaxAgeMs,
+        logger,
+        // A token signed with a key the issuer withdrew must not stay accepted from the cache.
+        ...(cache !== undefined ? { onKeysWithdrawn: (kids) => void cache.forgetKeys((iss) => this.matches(iss), kids) } : {}),
+      });
       this.keySet = keySet;
       this.keyFor = (alg, kid) => keySet.keyFor(alg, kid);
     }
@@ -202,9 +211,9 @@ export function createBearerVerifier(options?: BearerOptions): BearerVerifier {
  * prototype of the results its cache hands out (see `VerifiedTokenCacheOptions`).
  */
 export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: object): InternalBearerVerifier {
-  const trusts = config.issuers.map((issuer) => new IssuerTrust(issuer, config));
-  const introspecting = trusts.find((t) => t.resolved.introspection !== undefined);
   const cache = config.cache === false ? undefined : new VerifiedTokenCache({ ...config.cache, ...(resultPrototype ? { resultPrototype } : {}) });
+  const trusts = config.issuers.map((issuer) => new IssuerTrust(issuer, config, cache));
+  const introspecting = trusts.find((t) => t.resolved.introspection !== undefined);
 
   function pickIssuer(token: string): IssuerTrust {
     if (trusts.length === 1) return trusts[0]!;
