@@ -1,6 +1,6 @@
-import { medianInterval, verdictOf } from '../../bench/guard-targets.js';
+import { medianInterval, verdictOf } from '../../bench/suite/stats.js';
 
-// The guard-targets benchmark (bench/guard-targets.ts) decides issue 8's verdicts from these.
+// The bench (bench/suite/) judges its goals over the rounds with these.
 describe('medianInterval() (distribution-free 95 % interval of a median)', () => {
   const ranks = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 

@@ -1,15 +1,17 @@
 /**
- * `npm run bench`: every benchmark in one run, on loopback. Figures are medians of BENCH_ROUNDS
- * rounds (default 3) of BENCH_DURATION seconds (default 3), reported as ratios against baselines
- * measured in the same run. Prints tables and writes bench/results/latest.json.
- * Select sections with BENCH_ONLY=guard,targets,memory,pages,signins,refresh,sessions (default: all):
- * - guard: requireBearer() against express-oauth2-jwt-bearer, express-jwt and no guard;
- * - targets: the guard's two targets judged over many short paired rounds, with a confidence
- *   interval (bench/guard-targets.ts);
- * - memory: the guard's RSS over 100,000 first-seen tokens;
- * - pages: signed-in page views, our auth() against express-openid-connect and no auth, with the
- *   Redis commands per view;
- * - signins: full code-flow sign-ins per second, ours against express-openid-connect;
+ * `npm run bench`: every benchmark in one run, on loopback, by the pinned method: servers under
+ * test on one core (BENCH_APP_CPU, default 0), this process and the load on the other (the npm
+ * script runs it under `taskset -c 1`). Figures are server CPU per request next to requests/s,
+ * medians of BENCH_ROUNDS rounds (default 3) of BENCH_DURATION seconds (default 3), against the
+ * floor and the bare primitive measured in the same run. Prints tables, writes
+ * bench/results/latest.json and the charts in bench/charts/.
+ * Select sections with BENCH_ONLY=guard,memory,pages,signins,refresh,sessions (default: all):
+ * - guard: requireBearer() against express-oauth2-jwt-bearer, express-jwt, a next()-only floor and
+ *   no guard, with a bare crypto.verify() on the same core;
+ * - memory: the guard's RSS over 200,000 first-seen tokens (BENCH_MEMORY_TOKENS);
+ * - pages: signed-in page views, our auth() against express-openid-connect, express-session and no
+ *   auth, with the Redis commands per view;
+ * - signins: app CPU per full code-flow sign-in, ours against express-openid-connect;
  * - refresh: 50 concurrent requests of one expiring session over two processes;
  * - sessions: our app's memory over 10,000 sessions, and the Redis keys they leave.
  */
@@ -18,15 +20,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { startBenchIssuer } from './issuer-keys.js';
 import { benchGuard } from './guard.js';
-import { benchGuardTargets } from './guard-targets.js';
 import { benchGuardMemory } from './memory.js';
 import { benchPages } from './pages.js';
 import { benchRefresh } from './refresh.js';
 import { benchSessionMemory } from './session-memory.js';
 import { benchSignIns } from './signins.js';
-import { benchDir, CONNECTIONS, DURATION, ROUNDS, startChild } from './lib.js';
+import { APP_CPU, benchDir, CONNECTIONS, DURATION, ROUNDS, startChild } from './lib.js';
+import { writeCharts } from './report.js';
 
-const SECTIONS = ['guard', 'targets', 'memory', 'pages', 'signins', 'refresh', 'sessions'] as const;
+const SECTIONS = ['guard', 'memory', 'pages', 'signins', 'refresh', 'sessions'] as const;
 const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
 for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_ONLY: unknown section "${name}" (known: ${SECTIONS.join(', ')})`);
@@ -42,7 +44,7 @@ const results: Record<string, unknown> = {
     node: process.version,
     loadAvgAtStart: load(),
   },
-  settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: CONNECTIONS, sections: [...only] },
+  settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: CONNECTIONS, appCpu: APP_CPU, sections: [...only] },
 };
 const timings: Record<string, number> = {};
 async function section<T>(name: string, key: string, run: () => Promise<T>): Promise<void> {
@@ -52,11 +54,10 @@ async function section<T>(name: string, key: string, run: () => Promise<T>): Pro
   timings[name] = Math.round((Date.now() - t) / 1000);
 }
 
-if (only.has('guard') || only.has('targets') || only.has('memory')) {
+if (only.has('guard') || only.has('memory')) {
   const issuer = await startBenchIssuer();
   try {
     await section('guard', 'guard', () => benchGuard(issuer));
-    await section('targets', 'guardTargets', () => benchGuardTargets(issuer));
     await section('memory', 'guardMemory', () => benchGuardMemory(issuer));
   } finally {
     await issuer.close();
@@ -64,7 +65,7 @@ if (only.has('guard') || only.has('targets') || only.has('memory')) {
 }
 if (only.has('pages') || only.has('signins') || only.has('refresh') || only.has('sessions')) {
   // The sign-in sections share one fast OpenID Provider, in its own process.
-  const issuer = await startChild('login-issuer-server.ts', {});
+  const issuer = await startChild('login-issuer-server.ts', {}, { pinned: false });
   try {
     await section('pages', 'pages', () => benchPages(issuer.url));
     await section('signins', 'signIns', () => benchSignIns(issuer.url));
@@ -80,5 +81,6 @@ results.secondsBySection = timings;
 results.totalSeconds = Math.round((Date.now() - started) / 1000);
 mkdirSync(path.join(benchDir, 'results'), { recursive: true });
 const file = path.join(benchDir, 'results', 'latest.json');
+writeCharts(results as Parameters<typeof writeCharts>[0]);
 writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
 process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)} (${results.totalSeconds} s)\n`);

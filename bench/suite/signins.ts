@@ -1,23 +1,29 @@
 /**
- * Sign-ins: full authorization code round trips per second (GET /login -> issuer authorize ->
- * GET /callback -> GET /page), our auth() against express-openid-connect, both at the same bench
- * issuer and on the same Redis. The parent drives them with a fixed number of concurrent fetch()
- * loops (cookies by hand, redirects not followed); apps and issuer run in child processes.
+ * Sign-ins, by the pinned method: the app's CPU per full sign-in (GET /login -> issuer authorize ->
+ * GET /callback -> GET /page) next to sign-ins per second, our auth() against
+ * express-openid-connect, both at the same bench issuer and on the same Redis. The apps run on the
+ * app core; the parent (fetch() loops, cookies by hand, redirects not followed) and the issuer
+ * share the other one.
  */
 import { closedLoop, signIn } from './browser.js';
-import { DURATION, ROUNDS, median, printTable, ratio, startChild, type Child } from './lib.js';
-import { benchPrefix, deleteUnder, issuerStats, redisClient } from './login-shared.js';
+import { DURATION, ROUNDS, cpuOf, median, printTable, ratio, round1, startChild, type Child } from './lib.js';
+import { benchPrefix, issuerStats, stopAndClean } from './login-shared.js';
 import { countCommands } from './redis-count.js';
 
 const VARIANTS = ['ours', 'eoidc'] as const;
 type Variant = (typeof VARIANTS)[number];
 const CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 10);
 const COUNTED_SIGNINS = Number(process.env.BENCH_COUNTED_SIGNINS ?? 100);
+/** Issue 18's goal: our app CPU per full sign-in at most this fraction of express-openid-connect's. */
+export const SIGNIN_GOAL_VS_EOIDC = 0.5;
 
 export interface SignInFigures {
   concurrency: number;
   perSecond: Record<Variant, number>;
-  ratios: { oursVsEoidc: number };
+  /** App CPU per full sign-in, µs, median of rounds. */
+  cpuPerSignIn: Record<Variant, number>;
+  ratios: { oursVsEoidc: number; cpuOursVsEoidc: number };
+  goal: { value: number; target: number; met: boolean };
   /** Code grants the issuer answered per completed sign-in (must be 1). */
   codeGrantsPerSignIn: Record<Variant, number>;
   /** Redis commands per sign-in (all four requests), by command, from MONITOR. */
@@ -36,13 +42,18 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
       await closedLoop(() => signIn(children[v].url).then(() => undefined), { concurrency: CONCURRENCY, total: 50 });
     }
     const samples = Object.fromEntries(VARIANTS.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
+    const cpuSamples = Object.fromEntries(VARIANTS.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
     const grants = Object.fromEntries(VARIANTS.map((v) => [v, { signIns: 0, codeGrants: 0 }])) as Record<Variant, { signIns: number; codeGrants: number }>;
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const v of VARIANTS) {
         const before = await issuerStats(issuer);
-        const { done, seconds } = await closedLoop(() => signIn(children[v].url).then(() => undefined), { concurrency: CONCURRENCY, durationMs: DURATION * 1000 });
+        const { micros, result } = await cpuOf(children[v], () =>
+          closedLoop(() => signIn(children[v].url).then(() => undefined), { concurrency: CONCURRENCY, durationMs: DURATION * 1000 }),
+        );
+        const { done, seconds } = result;
         const after = await issuerStats(issuer);
         samples[v].push(done / seconds);
+        cpuSamples[v].push(micros / done);
         grants[v].signIns += done;
         grants[v].codeGrants += after.codeGrants - before.codeGrants;
         if (after.refused !== before.refused) throw new Error(`sign-ins ${v}: the issuer refused ${after.refused - before.refused} requests`);
@@ -58,18 +69,24 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
       );
     }
     const perSecond = Object.fromEntries(VARIANTS.map((v) => [v, Math.round(median(samples[v]))])) as Record<Variant, number>;
+    const cpuPerSignIn = Object.fromEntries(VARIANTS.map((v) => [v, round1(median(cpuSamples[v]))])) as Record<Variant, number>;
+    const cpuRatio = ratio(cpuPerSignIn.ours, cpuPerSignIn.eoidc);
     const figures: SignInFigures = {
       concurrency: CONCURRENCY,
       perSecond,
-      ratios: { oursVsEoidc: ratio(perSecond.ours, perSecond.eoidc) },
+      cpuPerSignIn,
+      ratios: { oursVsEoidc: ratio(perSecond.ours, perSecond.eoidc), cpuOursVsEoidc: cpuRatio },
+      goal: { value: cpuRatio, target: SIGNIN_GOAL_VS_EOIDC, met: cpuRatio <= SIGNIN_GOAL_VS_EOIDC },
       codeGrantsPerSignIn: Object.fromEntries(VARIANTS.map((v) => [v, ratio(grants[v].codeGrants, grants[v].signIns)])) as Record<Variant, number>,
       redisPerSignIn,
     };
-    printTable(`Sign-ins (full code-flow round trips/s, ${CONCURRENCY} concurrent browsers, median of rounds)`, [
+    printTable(`Sign-ins: app CPU per full sign-in (µs) and sign-ins/s (${CONCURRENCY} concurrent browsers, median of ${ROUNDS} rounds)`, [
       {
-        ours: perSecond.ours,
-        'express-openid-connect': perSecond.eoidc,
-        'ours/eoidc': figures.ratios.oursVsEoidc,
+        'ours CPU µs': cpuPerSignIn.ours,
+        'eoidc CPU µs': cpuPerSignIn.eoidc,
+        [`ours/eoidc CPU (goal <= ${SIGNIN_GOAL_VS_EOIDC})`]: `${cpuRatio} ${figures.goal.met ? 'met' : 'NOT met'}`,
+        'ours/s': perSecond.ours,
+        'eoidc/s': perSecond.eoidc,
         'code grants per sign-in (ours/eoidc)': `${figures.codeGrantsPerSignIn.ours}/${figures.codeGrantsPerSignIn.eoidc}`,
       },
     ]);
@@ -79,9 +96,6 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
     );
     return figures;
   } finally {
-    await Promise.all(VARIANTS.map((v) => children[v]?.stop()));
-    const redis = redisClient();
-    for (const v of VARIANTS) if (prefixes[v]) await deleteUnder(redis, prefixes[v]);
-    await redis.quit();
+    await stopAndClean(VARIANTS.map((v) => [children[v], prefixes[v]]));
   }
 }

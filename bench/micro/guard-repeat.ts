@@ -5,15 +5,15 @@
  * reported against a middleware that only calls next(). In-process, so it shows nanoseconds
  * that an HTTP benchmark's noise hides.
  *
- * Run: npx tsx bench/micro-guard-repeat.ts [RS256|ES256] [calls=300000] [rounds=5]
+ * Run: npx tsx bench/micro/guard-repeat.ts [RS256|ES256] [calls=300000] [rounds=5]
  * With BENCH_DIST=<folder of another build's index.js> that build's guard runs too, in rounds
  * interleaved with this checkout's, so an optimisation can be judged in one process.
  */
 import type { Request, RequestHandler, Response } from 'express';
-import { startBenchIssuer, type Alg } from './issuer-keys.js';
-import { runGuard } from './micro-request.js';
-type Package = typeof import('../src/index.js');
-const builds: Record<string, Package> = { ours: (await import(new URL('../dist/esm/index.js', import.meta.url).href)) as Package };
+import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
+import { runGuard } from './request.js';
+type Package = typeof import('../../src/index.js');
+const builds: Record<string, Package> = { ours: (await import(new URL('../../dist/esm/index.js', import.meta.url).href)) as Package };
 if (process.env.BENCH_DIST) builds.other = (await import(`file://${process.env.BENCH_DIST}/index.js`)) as Package;
 
 const [alg = 'RS256', callsText = '300000', roundsText = '5'] = process.argv.slice(2);

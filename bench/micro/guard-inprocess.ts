@@ -3,12 +3,12 @@
  * bare request and response object, 20 at a time, and the process CPU (all threads) per token
  * is reported, with ours/eojb. Less exposed to a busy machine than an HTTP benchmark.
  *
- * Run: npx tsx bench/micro-guard-inprocess.ts [amount=4000] [rounds=3]
+ * Run: npx tsx bench/micro/guard-inprocess.ts [amount=4000] [rounds=3]
  */
 import type { Request, RequestHandler, Response } from 'express';
-import { startBenchIssuer, type Alg } from './issuer-keys.js';
-import { runGuard } from './micro-request.js';
-import { requireBearer } from '../src/index.js';
+import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
+import { runGuard } from './request.js';
+import { requireBearer } from '../../src/index.js';
 
 const [amountText = '4000', roundsText = '3'] = process.argv.slice(2);
 const amount = Number(amountText);

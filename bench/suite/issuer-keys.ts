@@ -13,6 +13,8 @@ export interface BenchIssuer {
   issuer: string;
   audience: string;
   mint(alg: Alg, extra?: Record<string, unknown>): Promise<string>;
+  /** The public JWK of `alg`'s key (for the bare verify). */
+  jwk(alg: Alg): JWK;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startBenchIssuer(): Promise<BenchIssuer> {
         .setIssuedAt()
         .setExpirationTime('1h')
         .sign(keys[alg].privateKey),
+    jwk: (alg) => jwks.find((k) => k.alg === alg)!,
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

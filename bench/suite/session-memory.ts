@@ -1,6 +1,7 @@
 /**
  * Memory after many sessions: RSS (and heap, after a forced GC) of our app process before and
- * after 10,000 sign-ins, and after each of those sessions is used once more; then the Redis keys
+ * after 10,000 sign-ins (BENCH_SESSIONS), read after each fifth of them (the curve must flatten
+ * once the local record cache is full), and after each of those sessions is used once more; then the Redis keys
  * the sign-ins left (by kind), whether every one carries a TTL, and their memory in Redis.
  * The process should not grow with sessions: they live in Redis, not in the app.
  */
@@ -16,6 +17,8 @@ export interface SessionMemoryFigures {
   rssMiB: { start: number; afterSignIns: number; afterUse: number };
   heapMiB: { start: number; afterSignIns: number; afterUse: number };
   growthMiB: { rss: number; heap: number };
+  /** RSS and heap (MiB, after a forced GC) after each batch of sign-ins: [sessions so far, rss, heap]. */
+  series: Array<[number, number, number]>;
   signInsPerSecond: number;
   redis: {
     keys: number;
@@ -48,12 +51,22 @@ export async function benchSessionMemory(issuer: string): Promise<SessionMemoryF
     const start = await childRss(child.url, true);
 
     const cookies: string[] = new Array<string>(SESSIONS);
-    const t = await closedLoop(
-      async (i) => {
-        cookies[i] = (await signIn(child.url)).cookie;
-      },
-      { concurrency: CONCURRENCY, total: SESSIONS },
-    );
+    const series: SessionMemoryFigures['series'] = [[0, mib(start.rss), mib(start.heapUsed)]];
+    const batch = Math.ceil(SESSIONS / 5);
+    const t = { done: 0, seconds: 0 };
+    for (let from = 0; from < SESSIONS; from += batch) {
+      const size = Math.min(batch, SESSIONS - from);
+      const part = await closedLoop(
+        async (i) => {
+          cookies[from + i] = (await signIn(child.url)).cookie;
+        },
+        { concurrency: CONCURRENCY, total: size },
+      );
+      t.done += part.done;
+      t.seconds += part.seconds;
+      const now = await childRss(child.url, true);
+      series.push([from + size, mib(now.rss), mib(now.heapUsed)]);
+    }
     const afterSignIns = await childRss(child.url, true);
 
     let i = 0;
@@ -89,6 +102,7 @@ export async function benchSessionMemory(issuer: string): Promise<SessionMemoryF
       rssMiB: { start: mib(start.rss), afterSignIns: mib(afterSignIns.rss), afterUse: mib(afterUse.rss) },
       heapMiB: { start: mib(start.heapUsed), afterSignIns: mib(afterSignIns.heapUsed), afterUse: mib(afterUse.heapUsed) },
       growthMiB: { rss: mib(afterUse.rss - start.rss), heap: mib(afterUse.heapUsed - start.heapUsed) },
+      series,
       signInsPerSecond: Math.round(t.done / t.seconds),
       redis: {
         keys: keys.length,
@@ -108,6 +122,7 @@ export async function benchSessionMemory(issuer: string): Promise<SessionMemoryF
         'sign-ins/s': figures.signInsPerSecond,
       },
     ]);
+    process.stdout.write(`RSS/heap MiB after each batch: ${series.map(([n, r, h]) => `${n}: ${r}/${h}`).join(', ')}\n`);
     printTable('Redis keys left by those sign-ins', [
       {
         keys: keys.length,

@@ -15,9 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { CookieJar, request, signIn } from '../test/example-app/helpers/browserless.js';
-import { tokensFromIdp } from '../test/example-app/helpers/tokens.js';
-import { reported, startSoakApp } from './soak-app.js';
+import { CookieJar, request, signIn } from '../../test/example-app/helpers/browserless.js';
+import { tokensFromIdp } from '../../test/example-app/helpers/tokens.js';
+import { reported, startSoakApp } from '../servers/soak-app.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const USERS = Number(process.env.SOAK_USERS ?? 8);

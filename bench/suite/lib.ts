@@ -1,7 +1,9 @@
 /**
- * Benchmark plumbing: servers run in child processes (so the load generator and the server do not
- * share one event loop), autocannon drives them on loopback, every figure is the median of
- * several rounds, and results are reported as ratios against a baseline measured in the same run.
+ * Benchmark plumbing: servers under test run in child processes pinned to one core (BENCH_APP_CPU,
+ * default 0) while this process, the load generator, runs on the other (`npm run bench` starts it
+ * under `taskset -c 1`); autocannon drives them on loopback; each server answers its own CPU time,
+ * so every figure comes as server CPU per request next to requests/s (see ../shared MEASURING.md:
+ * CPU per request hardly moves when the machine is busy, req/s does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -9,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
-export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const rootDir = path.resolve(benchDir, '..');
 
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -35,11 +37,18 @@ process.once('exit', () => {
   for (const proc of running) proc.kill('SIGTERM');
 });
 
+/** The core the servers under test run on (the load generator runs on the other one). */
+export const APP_CPU = process.env.BENCH_APP_CPU ?? '0';
+
 /**
- * Starts `bench/<script>` under tsx with the given env; resolves when it prints `ready <url>`.
+ * Starts `bench/servers/<script>` under tsx with the given env; resolves when it prints
+ * `ready <url>`. A server under test is pinned to APP_CPU with taskset (`pinned: false` for helpers
+ * such as the issuer, which then share the load generator's core).
  */
-export async function startChild(script: string, env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, [path.join(rootDir, 'node_modules/tsx/dist/cli.mjs'), path.join(benchDir, script)], {
+export async function startChild(script: string, env: Record<string, string>, { pinned = true } = {}): Promise<Child> {
+  const node = [path.join(rootDir, 'node_modules/tsx/dist/cli.mjs'), path.join(benchDir, 'servers', script)];
+  const [command, args] = pinned ? ['taskset', ['-c', APP_CPU, process.execPath, ...node]] : [process.execPath, node];
+  const proc = spawn(command, args, {
     cwd: rootDir,
     env: { ...process.env, ...env, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -68,6 +77,18 @@ export async function startChild(script: string, env: Record<string, string>): P
         proc.kill('SIGTERM');
       }),
   };
+}
+
+/** The child's CPU time so far, in µs (all its threads: libuv's threadpool counts too). */
+export async function cpuMicros(child: Child): Promise<number> {
+  return ((await (await fetch(`${child.url}/__cpu`)).json()) as { micros: number }).micros;
+}
+
+/** Runs `work` and answers the child's CPU time it took, in µs. */
+export async function cpuOf<T>(child: Child, work: () => Promise<T>): Promise<{ micros: number; result: T }> {
+  const before = await cpuMicros(child);
+  const result = await work();
+  return { micros: (await cpuMicros(child)) - before, result };
 }
 
 export interface LoadOptions {
@@ -150,3 +171,4 @@ export function printTable(title: string, rows: Record<string, string | number>[
 }
 
 export const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+export const round1 = (x: number): number => Math.round(x * 10) / 10;

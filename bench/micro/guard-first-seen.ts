@@ -9,14 +9,14 @@
  * Variants: ours (requireBearer() defaults), ours-nocache (`cache: false`), eojb
  * (express-oauth2-jwt-bearer).
  *
- * Run: npx tsx bench/micro-guard-first-seen.ts [RS256|ES256] [amount=4000] [rounds=5] [variants=ours,eojb]
+ * Run: npx tsx bench/micro/guard-first-seen.ts [RS256|ES256] [amount=4000] [rounds=5] [variants=ours,eojb]
  */
 import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { Request, RequestHandler, Response } from 'express';
-import { startBenchIssuer, type Alg } from './issuer-keys.js';
-import { runGuard } from './micro-request.js';
-import { requireBearer } from '../src/index.js';
+import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
+import { runGuard } from './request.js';
+import { requireBearer } from '../../src/index.js';
 
 const [algText = 'RS256', amountText = '4000', roundsText = '5', variantsText = 'ours,eojb'] = process.argv.slice(2);
 const alg = algText as Alg;

@@ -6,12 +6,13 @@
  * - expressjwt: express-jwt with jwks-rsa;
  * - noop: a middleware that only calls next(), the floor any guard starts from (one more
  *   handler in the route's stack).
- * Prints `ready <url>`; GET /__rss answers the process RSS in bytes (for the memory figures), GET
- * /__cpu the process CPU time in µs.
+ * Prints `ready <url>`; the control routes (GET /__cpu, GET /__rss, POST /__verify) are in
+ * ./control.ts.
  */
 import express, { type RequestHandler } from 'express';
+import { mountControl, writeProfile } from './control.js';
 // The package as users run it: the built JavaScript (`npm run bench` builds first), typed from the sources.
-const { requireBearer } = (await import(new URL('../dist/esm/index.js', import.meta.url).href)) as typeof import('../src/index.js');
+const { requireBearer } = (await import(new URL('../../dist/esm/index.js', import.meta.url).href)) as typeof import('../../src/index.js');
 
 const variant = process.env.BENCH_VARIANT ?? 'none';
 const issuer = process.env.BENCH_ISSUER!;
@@ -47,15 +48,7 @@ async function guard(): Promise<RequestHandler | undefined> {
 }
 
 const app = express();
-app.get('/__rss', (_req, res) => {
-  res.json({ rss: process.memoryUsage().rss });
-});
-// CPU time this process used so far (all threads, so WebCrypto's threadpool counts), in µs: the
-// parent divides a delta by the requests sent, a figure less disturbed by a busy machine than req/s.
-app.get('/__cpu', (_req, res) => {
-  const { user, system } = process.cpuUsage();
-  res.json({ micros: user + system });
-});
+mountControl(app);
 const g = await guard();
 const handler: RequestHandler = (_req, res) => {
   res.json({ ok: true });
@@ -70,4 +63,7 @@ const server = app.listen(0, '127.0.0.1', () => {
   const addr = server.address() as { port: number };
   process.stdout.write(`ready http://127.0.0.1:${addr.port}\n`);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => void writeProfile().then(() => process.exit(0)));
+});

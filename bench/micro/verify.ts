@@ -7,19 +7,19 @@
  * whole process's (all threads). Each is run sequentially (one await at a time) and with 20 checks in
  * flight (as under 20 HTTP connections).
  *
- * Run: npx tsx bench/micro-verify.ts [amount]
+ * Run: npx tsx bench/micro/verify.ts [amount]
  */
 import { createPublicKey, verify as nodeVerify, KeyObject, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RemoteKeySet } from '../src/issuer/jwks.js';
-import { acceptPlainJws, acceptPlainJwsLater, parsePlainJws } from '../src/bearer/jws-fast.js';
-import { verifyAccessToken, type JwtVerifyConfig } from '../src/bearer/verify.js';
+import { RemoteKeySet } from '../../src/issuer/jwks.js';
+import { acceptPlainJws, acceptPlainJwsLater, parsePlainJws } from '../../src/bearer/jws-fast.js';
+import { verifyAccessToken, type JwtVerifyConfig } from '../../src/bearer/verify.js';
 
 const require = createRequire(import.meta.url);
-const jose4 = require('../node_modules/express-oauth2-jwt-bearer/node_modules/jose') as typeof import('jose');
+const jose4 = require('../../node_modules/express-oauth2-jwt-bearer/node_modules/jose') as typeof import('jose');
 const AMOUNT = Number(process.argv[2] ?? 4000);
 const INFLIGHT = 20;
 const issuer = 'https://issuer.bench.example';

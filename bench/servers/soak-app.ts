@@ -7,8 +7,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { auth, requireBearer, requiresAuth, type AuthRouter } from '../src/index.js';
-import { startDevIdp, type DevIdp } from '../example-app/idp.js';
+import { auth, requireBearer, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { startDevIdp, type DevIdp } from '../../example-app/idp.js';
 
 export interface SoakApp {
   url: string;

@@ -63,6 +63,14 @@ export async function deleteUnder(redis: Redis, prefix: string): Promise<number>
   return keys.length;
 }
 
+/** Stops the children that started and deletes the keys under their prefixes. */
+export async function stopAndClean(started: Array<[{ stop(): Promise<void> } | undefined, string | undefined]>): Promise<void> {
+  await Promise.all(started.map(([child]) => child?.stop()));
+  const redis = redisClient();
+  for (const [, prefix] of started) if (prefix) await deleteUnder(redis, prefix);
+  await redis.quit();
+}
+
 export async function childRss(url: string, gc = false): Promise<{ rss: number; heapUsed: number }> {
   return (await (await fetch(`${url}/__rss${gc ? '?gc=1' : ''}`)).json()) as { rss: number; heapUsed: number };
 }

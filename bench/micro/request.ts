@@ -1,5 +1,5 @@
 /**
- * Shared by the in-process guard micro benchmarks (bench/micro-guard-*.ts): one request through
+ * Shared by the in-process guard micro benchmarks (bench/micro/guard-*.ts): one request through
  * a guard without HTTP, with the least of Express's `req`/`res` a guard reads. Resolves when the
  * guard calls `next()`, rejects when it answers (a refusal) or passes an error.
  */

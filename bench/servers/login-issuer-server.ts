@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, type IssuerConfig, type IssuerStats } from './login-shared.js';
+import { BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, type IssuerConfig, type IssuerStats } from '../suite/login-shared.js';
 
 
 interface Grant {
