@@ -6,6 +6,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { Cluster } from 'ioredis';
 import {
   AuthError,
   LoginRequiredError,
@@ -141,6 +142,42 @@ async function callApi(req: Request, token: string): Promise<{ status: number; b
   }
 }
 
+/** Least time between two logged Redis Cluster connection errors, in ms (one per reconnect otherwise). */
+const CLUSTER_ERROR_LOG_INTERVAL_MS = 30_000;
+
+/**
+ * A Redis Cluster client for `REDIS_CLUSTER_NODES`, configured as docs/redis.md recommends: no
+ * offline queue, short timeouts, capped reconnect backoff. Credentials and TLS come from the first
+ * URL. The app owns it: `close()` quits it after `auth()` is closed.
+ */
+function connectCluster(nodes: string[], logger: Logger | Console): Cluster {
+  const urls = nodes.map((node) => new URL(node));
+  const first = urls[0]!;
+  const cluster = new Cluster(
+    urls.map((url) => ({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? 6379 : Number(url.port) })),
+    {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+      redisOptions: {
+        ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+        ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+        ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+        connectTimeout: 2000,
+        commandTimeout: 2000,
+        maxRetriesPerRequest: 1,
+      },
+    },
+  );
+  let lastLoggedAt = -Infinity;
+  cluster.on('error', (err: unknown) => {
+    if (Date.now() - lastLoggedAt < CLUSTER_ERROR_LOG_INTERVAL_MS) return;
+    lastLoggedAt = Date.now();
+    // The name only: an ioredis message may quote a URL with a password.
+    logger.warn('redis cluster connection error; reconnecting', { error: err instanceof Error ? err.name : typeof err });
+  });
+  return cluster;
+}
+
 /**
  * Builds the example app (without listening). Starts the embedded development IdP first when
  * `config.issuerBaseURL` is unset, and registers the app there as its client.
@@ -168,6 +205,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // The embedded IdP speaks plain http; off loopback that needs the library's explicit opt-in.
   const allowInsecureHttp = idp !== undefined && !isLoopback(new URL(issuerBaseURL).hostname);
 
+  const cluster = config.redisClusterNodes !== undefined ? connectCluster(config.redisClusterNodes, options.logger ?? console) : undefined;
   try {
     const app = express();
     app.disable('x-powered-by');
@@ -211,7 +249,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         audience: config.audience,
       },
       session: {
-        ...(config.redisURL !== undefined ? { redis: config.redisURL } : { allowMemoryStore: true }),
+        ...(cluster !== undefined ? { redis: cluster } : config.redisURL !== undefined ? { redis: config.redisURL } : { allowMemoryStore: true }),
         ...(options.sessionPrefix !== undefined ? { prefix: options.sessionPrefix } : {}),
       },
       allowInsecureHttp,
@@ -274,10 +312,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       health: () => signIn.health(),
       async close() {
         await signIn.close();
+        await cluster?.quit().catch(() => cluster.disconnect());
         await idp?.close();
       },
     };
   } catch (err) {
+    cluster?.disconnect();
     await idp?.close();
     throw err;
   }

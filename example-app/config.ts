@@ -25,8 +25,14 @@ export interface AppConfig {
   audience: string;
   /** `SESSION_SECRET` (or `SECRET`); a random per-process secret in development when unset. */
   sessionSecret: string;
-  /** `REDIS_URL`; `undefined` means the in-memory session store (development only). */
+  /** `REDIS_URL`; `undefined` (and no cluster) means the in-memory session store (development only). */
   redisURL: string | undefined;
+  /**
+   * `REDIS_CLUSTER_NODES`: a Redis Cluster instead of `REDIS_URL`, as a comma-separated list of
+   * `redis://` or `rediss://` URLs of some of its nodes (the rest are discovered). Credentials and
+   * TLS come from the first URL.
+   */
+  redisClusterNodes: string[] | undefined;
   /** `NODE_ENV === 'production'`. */
   production: boolean;
   /** `IDP_PORT`: port of the embedded IdP (default 0: a free port). */
@@ -96,6 +102,25 @@ function readRedisURL(env: Env): string | undefined {
   return raw;
 }
 
+function readRedisClusterNodes(env: Env): string[] | undefined {
+  const raw = read(env, 'REDIS_CLUSTER_NODES');
+  if (raw === undefined) return undefined;
+  const nodes = raw.split(',').map((node) => node.trim()).filter((node) => node !== '');
+  for (const node of nodes) {
+    let url: URL | undefined;
+    try {
+      url = new URL(node);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+      throw new ConfigError('REDIS_CLUSTER_NODES must be a comma-separated list of redis:// or rediss:// URLs');
+    }
+  }
+  if (nodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES must be a comma-separated list of redis:// or rediss:// URLs');
+  return nodes;
+}
+
 /**
  * The base URL for a port: `BASE_URL` when set, else `http://localhost:<port>`. The server calls
  * this again once it knows the port when `PORT=0`.
@@ -107,8 +132,8 @@ export function baseURLFor(env: Env, port: number): string {
 /**
  * Reads the configuration from the environment.
  *
- * With `NODE_ENV=production`, `REDIS_URL` and `SESSION_SECRET` (or `SECRET`) are required and a
- * {@link ConfigError} names the missing ones. In development a missing secret becomes a random
+ * With `NODE_ENV=production`, `REDIS_URL` (or `REDIS_CLUSTER_NODES`) and `SESSION_SECRET` (or
+ * `SECRET`) are required and a {@link ConfigError} names the missing ones. In development a missing secret becomes a random
  * per-process one and a missing `REDIS_URL` the in-memory store, each with a warning.
  *
  * @param env the environment (default `process.env`)
@@ -122,15 +147,19 @@ export function baseURLFor(env: Env, port: number): string {
 export function loadConfig(env: Env = process.env, port?: number): AppConfig {
   const production = read(env, 'NODE_ENV') === 'production';
   const redisURL = readRedisURL(env);
+  const redisClusterNodes = readRedisClusterNodes(env);
+  if (redisURL !== undefined && redisClusterNodes !== undefined) {
+    throw new ConfigError('set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
   const configuredSecret = read(env, 'SESSION_SECRET') ?? read(env, 'SECRET');
   if (production) {
     const missing: string[] = [];
-    if (redisURL === undefined) missing.push('REDIS_URL');
+    if (redisURL === undefined && redisClusterNodes === undefined) missing.push('REDIS_URL');
     if (configuredSecret === undefined) missing.push('SESSION_SECRET (or SECRET)');
     if (missing.length > 0) {
       throw new ConfigError(
         `refusing to start: NODE_ENV=production requires ${missing.join(' and ')} ` +
-          `(sessions must survive restarts and be signed with a stable secret)`,
+          `(sessions must survive restarts and be signed with a stable secret; REDIS_CLUSTER_NODES may stand for REDIS_URL)`,
       );
     }
   }
@@ -147,7 +176,7 @@ export function loadConfig(env: Env = process.env, port?: number): AppConfig {
   }
 
   const warnings: string[] = [];
-  if (redisURL === undefined) {
+  if (redisURL === undefined && redisClusterNodes === undefined) {
     warnings.push('REDIS_URL is not set: sessions live in memory (lost on restart, one process only). Do not use in production.');
   }
   if (configuredSecret === undefined) {
@@ -168,6 +197,7 @@ export function loadConfig(env: Env = process.env, port?: number): AppConfig {
     audience: read(env, 'AUDIENCE') ?? `${baseURL}/api`,
     sessionSecret: configuredSecret ?? randomBytes(32).toString('base64url'),
     redisURL,
+    redisClusterNodes,
     production,
     idpPort: readPort(env, 'IDP_PORT', 0),
     warnings,
