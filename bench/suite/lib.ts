@@ -50,7 +50,7 @@ export async function startChild(script: string, env: Record<string, string>, { 
   const [command, args] = pinned ? ['taskset', ['-c', APP_CPU, process.execPath, ...node]] : [process.execPath, node];
   const proc = spawn(command, args, {
     cwd: rootDir,
-    env: { ...process.env, ...env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   running.add(proc);
