@@ -27,6 +27,8 @@ import {
   DEFAULT_JWKS_CACHE_MAX_AGE_MS,
   DEFAULT_JWKS_COOLDOWN_MS,
   DEFAULT_JWKS_TIMEOUT_MS,
+  DEFAULT_MAX_TOKEN_LENGTH,
+  MAX_MAX_TOKEN_LENGTH,
   DEFAULT_REALM,
   HMAC_ALGORITHMS,
 } from './defaults.js';
@@ -86,6 +88,8 @@ export interface ResolvedBearerConfig {
   strict: boolean;
   realm: string;
   allowFormBody: boolean;
+  /** Longest accepted access token, in characters. */
+  maxTokenLength: number;
   credentialsRequired: boolean;
   cache: { max: number; maxTtlSeconds: number } | false;
   jwks: { timeoutMs: number; cooldownMs: number; cacheMaxAgeMs: number };
@@ -99,7 +103,7 @@ export interface ResolvedBearerConfig {
 
 const TOP_LEVEL_KEYS = new Set([
   'issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'audience', 'algorithms', 'introspection', 'issuers',
-  'clockTolerance', 'maxTokenAge', 'requiredClaims', 'strict', 'realm', 'allowFormBody',
+  'clockTolerance', 'maxTokenAge', 'requiredClaims', 'strict', 'realm', 'allowFormBody', 'maxTokenLength',
   'credentialsRequired', 'cache', 'jwks', 'allowInsecureHttp', 'logger', 'errorHandler', 'passErrors',
   'dpop', 'mtls',
 ]);
@@ -282,6 +286,12 @@ function resolveIssuer(
   };
 }
 
+function resolveMaxTokenLength(value: unknown): number {
+  const max = optionalNumber('maxTokenLength', value, 1, MAX_MAX_TOKEN_LENGTH, 'characters') ?? DEFAULT_MAX_TOKEN_LENGTH;
+  if (!Number.isInteger(max)) throw optionError('maxTokenLength', 'a whole number of characters');
+  return max;
+}
+
 function resolveLogger(value: unknown): Logger {
   if (value === undefined) return defaultLogger;
   const methods = ['debug', 'info', 'warn', 'error'] as const;
@@ -390,6 +400,7 @@ export function resolveBearerOptions(input: BearerOptions | undefined): Resolved
     strict,
     realm: optionalString('realm', options.realm) ?? DEFAULT_REALM,
     allowFormBody: optionalBoolean('allowFormBody', options.allowFormBody) ?? false,
+    maxTokenLength: resolveMaxTokenLength(options.maxTokenLength),
     credentialsRequired: optionalBoolean('credentialsRequired', options.credentialsRequired) ?? true,
     cache,
     jwks: {

@@ -31,8 +31,16 @@ export const DEFAULT_CLOCK_TOLERANCE_S = 5;
 /** The `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
 export const DEFAULT_REALM = 'api';
 
-/** Longest accepted token (and `Authorization` header), in bytes. Longer is 400 invalid_request, never parsed. */
-export const MAX_TOKEN_BYTES = 8 * 1024;
+/**
+ * Longest accepted token, in characters (`maxTokenLength`). Longer is 400 invalid_request, never
+ * parsed. 16 KiB is Node's own limit for all request headers together (`--max-http-header-size`),
+ * so any token that reaches the app in a header fits; Keycloak or Entra ID tokens with many roles
+ * or groups pass 8 KiB.
+ */
+export const DEFAULT_MAX_TOKEN_LENGTH = 16 * 1024;
+
+/** Largest `maxTokenLength` accepted (a token in a form body may be larger than a header). */
+export const MAX_MAX_TOKEN_LENGTH = 1024 * 1024;
 
 /** Verified-token cache: most entries kept (least recently used are dropped first). */
 export const DEFAULT_CACHE_MAX = 10_000;

@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../errors/index.js';
-import { MAX_TOKEN_BYTES } from './defaults.js';
+import { DEFAULT_MAX_TOKEN_LENGTH } from './defaults.js';
 
 /** What `extractBearerToken` looks at: plain values, no framework types. */
 export interface BearerRequestParts {
@@ -17,6 +17,8 @@ export interface ExtractOptions {
   allowFormBody?: boolean;
   /** Accept the `DPoP` scheme (RFC 9449 §7.1) besides `Bearer`. Default false: `DPoP` is no credentials. */
   dpop?: boolean;
+  /** Longest accepted token, in characters. Default 16384 (see `maxTokenLength`). */
+  maxTokenLength?: number;
 }
 
 /** An access token and the scheme it came with (`Bearer` also for a form-body token). */
@@ -32,21 +34,24 @@ function invalid(description: string): InvalidRequestError {
   return new InvalidRequestError(description);
 }
 
-/** Throws `invalid_request` unless `token` is an RFC 6750 b64token of at most 8 KiB; returns it (see `extractForGuard()`). */
-export function checkTokenCharacters(token: string): string {
-  if (token.length > MAX_TOKEN_BYTES) throw invalid('access token too large');
+/** Scheme, spaces: what an `Authorization` header may hold besides the token. */
+const HEADER_SLACK = 64;
+
+/** Throws `invalid_request` unless `token` is an RFC 6750 b64token of at most `max` characters; returns it (see `extractForGuard()`). */
+export function checkTokenCharacters(token: string, max = DEFAULT_MAX_TOKEN_LENGTH): string {
+  if (token.length > max) throw invalid('access token too large');
   if (!B64TOKEN.test(token)) throw invalid('access token has illegal characters');
   return token;
 }
 
-function fromHeader(value: string | string[] | undefined, dpop: boolean, checkCharacters: boolean): PresentedToken | undefined {
+function fromHeader(value: string | string[] | undefined, dpop: boolean, checkCharacters: boolean, max: number): PresentedToken | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) {
     if (value.length > 1) throw invalid('more than one Authorization header');
     value = value[0];
     if (value === undefined) return undefined;
   }
-  if (value.length > MAX_TOKEN_BYTES) throw invalid('Authorization header too large');
+  if (value.length > max + HEADER_SLACK) throw invalid('Authorization header too large');
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
   const space = trimmed.indexOf(' ');
@@ -57,7 +62,7 @@ function fromHeader(value: string | string[] | undefined, dpop: boolean, checkCh
   const rest = space === -1 ? '' : trimmed.slice(space + 1).replace(/^ +/, '');
   if (rest === '') throw invalid(`${scheme} credentials without a token`);
   if (rest.includes(' ')) throw invalid('more than one token in the Authorization header');
-  return { token: checkCharacters ? checkTokenCharacters(rest) : rest, scheme };
+  return { token: checkCharacters ? checkTokenCharacters(rest, max) : rest, scheme };
 }
 
 function isFormEncoded(contentType: string | string[] | undefined): boolean {
@@ -66,7 +71,7 @@ function isFormEncoded(contentType: string | string[] | undefined): boolean {
   return (value.split(';')[0] ?? '').trim().toLowerCase() === 'application/x-www-form-urlencoded';
 }
 
-function fromBody(parts: BearerRequestParts): string | undefined {
+function fromBody(parts: BearerRequestParts, max: number): string | undefined {
   const method = parts.method?.toUpperCase();
   if (method === 'GET' || method === 'HEAD') return undefined;
   if (!isFormEncoded(parts.headers['content-type'])) return undefined;
@@ -76,7 +81,7 @@ function fromBody(parts: BearerRequestParts): string | undefined {
   if (Array.isArray(value)) throw invalid('more than one access_token in the body');
   if (typeof value !== 'string') throw invalid('access_token in the body is not a string');
   if (value === '') throw invalid('access_token in the body is empty');
-  return checkTokenCharacters(value);
+  return checkTokenCharacters(value, max);
 }
 
 function queryHasToken(query: BearerRequestParts['query']): boolean {
@@ -97,8 +102,8 @@ function queryHasToken(query: BearerRequestParts['query']): boolean {
  *
  * Returns `undefined` when the request carries no Bearer credentials (no header, or another
  * scheme such as `Basic`). Throws `InvalidRequestError` (400) for a malformed request: `Bearer`
- * without a token, two tokens, illegal characters, a token in two places, a header or token
- * over 8 KiB.
+ * without a token, two tokens, illegal characters, a token in two places, a token over
+ * `maxTokenLength` characters (default 16 KiB).
  *
  * @example
  * ```ts
@@ -140,8 +145,9 @@ export function extractForGuard(parts: BearerRequestParts, options: ExtractOptio
 
 function extract(parts: BearerRequestParts, options: ExtractOptions, deferCheck: boolean): PresentedToken | undefined {
   if (queryHasToken(parts.query)) throw invalid('tokens in the query string are not accepted');
-  const header = fromHeader(parts.headers.authorization, options.dpop === true, !deferCheck);
-  const body = options.allowFormBody === true ? fromBody(parts) : undefined;
+  const max = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
+  const header = fromHeader(parts.headers.authorization, options.dpop === true, !deferCheck, max);
+  const body = options.allowFormBody === true ? fromBody(parts, max) : undefined;
   if (header !== undefined && body !== undefined) throw invalid('token sent in more than one place');
   return header ?? (body !== undefined ? { token: body, scheme: 'Bearer' } : undefined);
 }

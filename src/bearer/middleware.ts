@@ -208,7 +208,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
     return replay;
   }
 
-  const extractOptions = { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled' };
+  const extractOptions = { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled', maxTokenLength: config.maxTokenLength };
 
   // The two states a request with credentials can end in; shared, so no request allocates one.
   const bearerState: RequestState = { responder, schemes: ['Bearer'] };
@@ -319,7 +319,7 @@ export function requireBearer(options?: BearerOptions): BearerMiddleware {
           // Any token not accepted from the cache: its characters are checked before anything
           // else refuses it, so a malformed one gets the same 400 as from extractAccessToken().
           // (A cached token passed this check when it was verified: its SHA-256 matched.)
-          checkTokenCharacters(presented.token);
+          checkTokenCharacters(presented.token, config.maxTokenLength);
           if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
         }
       }

@@ -164,6 +164,11 @@ export interface BearerOptions extends TrustedIssuerOptions {
   realm?: string;
   /** Accept `access_token` in an `application/x-www-form-urlencoded` body (RFC 6750 §2.2). Default false. */
   allowFormBody?: boolean;
+  /**
+   * Longest accepted access token, in characters; longer is 400 `invalid_request`, never parsed.
+   * Default 16384 (16 KiB, Node's own limit for all request headers together).
+   */
+  maxTokenLength?: number;
   /** A missing token passes (without `req.auth`); a present bad token is still refused. Default true. */
   credentialsRequired?: boolean;
   /** The verified-token cache, or `false` for none. Default `{ max: 10000, maxTtlSeconds: 300 }`. */

@@ -63,8 +63,8 @@ describe('extractBearerToken()', () => {
         'access token has illegal characters',
       );
     });
-    it('refuses a header over 8 KiB without looking further', () => {
-      const header = `Bearer ${'a'.repeat(9000)}`;
+    it('refuses a header over maxTokenLength (default 16 KiB) without looking further', () => {
+      const header = `Bearer ${'a'.repeat(17_000)}`;
       expect(refusal(() => extractBearerToken({ headers: { authorization: header } })).description).toBe('Authorization header too large');
     });
   });
@@ -100,7 +100,7 @@ describe('extractBearerToken()', () => {
     });
     it('refuses an oversized body token', () => {
       expect(
-        refusal(() => extractBearerToken({ headers: form, body: { access_token: 'a'.repeat(9000) }, method: 'POST' }, { allowFormBody: true })).description,
+        refusal(() => extractBearerToken({ headers: form, body: { access_token: 'a'.repeat(17_000) }, method: 'POST' }, { allowFormBody: true })).description,
       ).toBe('access token too large');
     });
     it('uses the body token next to a non-Bearer Authorization header', () => {
@@ -141,7 +141,7 @@ describe('extractForGuard() (the guard\'s deferred character check)', () => {
       [{ headers: { authorization: 'Bearer a,b' }, query: 'access_token=x' }, 'tokens in the query string are not accepted'],
       [{ headers: { authorization: 'Bearer a, b' } }, 'more than one token in the Authorization header'],
       [{ headers: { authorization: 'Bearer' } }, 'Bearer credentials without a token'],
-      [{ headers: { authorization: `Bearer ${'a'.repeat(9 * 1024)}` } }, 'Authorization header too large'],
+      [{ headers: { authorization: `Bearer ${'a'.repeat(17 * 1024)}` } }, 'Authorization header too large'],
     ];
     for (const [parts, description] of cases) expect(refusal(() => extractForGuard(parts, {})).description).toBe(description);
   });

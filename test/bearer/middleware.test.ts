@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { createServer } from 'node:http';
 import { exportSPKI, generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { startJwksServer, generateTestKey, type JwksServer } from '../helpers/jwks-server.js';
 import { mintToken, rawToken, hmacToken, nowSeconds, encodeSegment, flipChar, signRaw } from '../helpers/tokens.js';
@@ -112,7 +113,9 @@ describe('requireBearer()', () => {
 
     it('answers 400 invalid_request for an oversized header and never fetches keys for it', async () => {
       const before = jwks.counts.jwks + jwks.counts.discovery;
-      const res = await request(live.app).get('/api/me').set('Authorization', `Bearer ${'a'.repeat(9 * 1024)}`);
+      // Over maxTokenLength (16 KiB): a server that admits headers that large lets it reach the guard.
+      const server = createServer({ maxHeaderSize: 64 * 1024 }, live.app);
+      const res = await request(server).get('/api/me').set('Authorization', `Bearer ${'a'.repeat(17 * 1024)}`);
       expectRefusal(res, 400, challengeFor('invalid_request', 'Authorization header too large'), {
         error: 'invalid_request',
         error_description: 'Authorization header too large',

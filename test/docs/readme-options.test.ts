@@ -123,6 +123,7 @@ const BEARER_PATHS: Record<BearerOptionPath, ((c: ResolvedBearerConfig) => unkno
   audience: null,
   issuers: null,
   algorithms: null,
+  maxTokenLength: (c) => c.maxTokenLength,
   'introspection.endpoint': null,
   'introspection.clientId': null,
   'introspection.clientSecret': null,
