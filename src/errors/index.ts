@@ -138,6 +138,14 @@ export class ServiceUnavailableError extends AuthError {
   }
 }
 
+/** The public reason of every "the session store does not answer" error, in one place. */
+export const SESSION_STORE_UNAVAILABLE = 'The session store is unavailable; try again shortly.';
+
+/** The 503 for a session store that failed or did not answer in time (`cause`: why, for logs). */
+export function sessionStoreUnavailable(cause?: unknown): ServiceUnavailableError {
+  return new ServiceUnavailableError(SESSION_STORE_UNAVAILABLE, cause === undefined ? undefined : { cause });
+}
+
 /** 401 `invalid_dpop_proof`: the `DPoP` proof is missing, malformed or fails a check (RFC 9449 §7.1). */
 export class InvalidDpopProofError extends AuthError {
   override readonly name = 'InvalidDpopProofError';

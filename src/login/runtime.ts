@@ -1,15 +1,20 @@
-import type { Request, Response } from 'express';
-import type { Store } from 'express-session';
-import type { IssuerMetadata, IssuerDiscovery } from '../issuer/discovery.js';
-import type { RemoteKeySet } from '../issuer/jwks.js';
-import type { RefreshCoordinator } from '../redis/refresh-coordinator.js';
-import type { RedisClient } from '../redis/client.js';
-import type { Sealer } from '../session/seal.js';
-import type { SessionIndexApi, UseOnce } from '../redis/in-process.js';
+import session, { type Store } from 'express-session';
+import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { IssuerResponseError } from '../errors/index.js';
+import { IssuerDiscovery, type IssuerMetadata } from '../issuer/discovery.js';
+import { RemoteKeySet } from '../issuer/jwks.js';
+import { InvalidationFeed } from '../session/invalidations.js';
+import { RefreshCoordinator } from '../redis/refresh-coordinator.js';
+import { MemorySessionIndex, memoryUseOnce, type SessionIndexApi, type UseOnce } from '../redis/in-process.js';
+import { createRedisClient, type RedisClient } from '../redis/client.js';
+import { useOnce } from '../redis/replay.js';
+import { createSealer, type Sealer } from '../session/seal.js';
+import { createSessionStore, isCluster } from '../session/store.js';
+import { SessionIndex } from '../redis/session-index.js';
 import type { ClientAuth } from './client-auth.js';
-import type { DpopNonces } from './dpop.js';
+import { DpopNonces } from './dpop.js';
 import { idTokenAlgorithms, type IdTokenChecks } from './id-token.js';
-import type { LoginConfig, LoginOptions } from './options.js';
+import type { LoginConfig } from './options.js';
 
 /** AAD of the sealed token set: it never opens as anything else. */
 export const TOKENS_AAD = 'oidc-guard token set';
@@ -24,6 +29,10 @@ export interface LoginRuntime {
   /** The configured store (undefined with `useExistingSession`: then `req.sessionStore`). */
   store: Store | undefined;
   redis: RedisClient | undefined;
+  /** True when `auth()` created the Redis client (so `close()` quits it). */
+  ownsRedis: boolean;
+  /** Redis's invalidation messages (local record cache, refresh results), when in use. */
+  invalidations: InvalidationFeed | undefined;
   coordinator: RefreshCoordinator | undefined;
   /** The per-user session index: on Redis, or in this process's memory without Redis. */
   index: SessionIndexApi | undefined;
@@ -33,11 +42,6 @@ export interface LoginRuntime {
   localRefreshes: Map<string, Promise<string>>;
   /** The latest DPoP nonces of the issuer's endpoints (RFC 9449 §8). */
   dpopNonces: DpopNonces;
-  /**
-   * Starts a sign-in and redirects to the issuer (what `res.oidc.login()` runs; `silent` for
-   * `attemptSilentLogin()`). Rejects on failure, with nothing sent.
-   */
-  startLogin(req: Request, res: Response, options: LoginOptions, mode?: StartLoginMode): Promise<void>;
 }
 
 /** How `startLogin` starts a sign-in. */
@@ -57,5 +61,101 @@ export function baseIdTokenChecks(runtime: LoginRuntime, metadata: IssuerMetadat
     algorithms: idTokenAlgorithms(metadata, config.idTokenSigningAlgs),
     ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
     clockTolerance: config.clockTolerance,
+  };
+}
+
+/** The issuer's metadata (discovered, cached, retried) and its signing keys. */
+function issuerOf(config: LoginConfig): { discovery: IssuerDiscovery; keys: RemoteKeySet } {
+  const { logger, discovery: options } = config;
+  const discovery = new IssuerDiscovery(config.issuerBaseURL, {
+    timeoutMs: config.httpTimeout,
+    logger,
+    ...(options.retryMinDelayMs !== undefined ? { retryMinDelayMs: options.retryMinDelayMs } : {}),
+    ...(options.retryMaxDelayMs !== undefined ? { retryMaxDelayMs: options.retryMaxDelayMs } : {}),
+    ...(options.cacheMaxAgeMs !== undefined ? { cacheMaxAgeMs: options.cacheMaxAgeMs } : {}),
+  });
+  const keys = new RemoteKeySet(
+    async () => {
+      const metadata = await discovery.metadata();
+      if (!metadata.jwks_uri) throw new IssuerResponseError('The authorization server has no jwks_uri.');
+      return metadata.jwks_uri;
+    },
+    { timeoutMs: config.httpTimeout, cooldownMs: options.jwksCooldownMs, logger },
+  );
+  return { discovery, keys };
+}
+
+/** How this client authenticates at the issuer's back-channel endpoints. */
+function clientAuthOf(config: LoginConfig): ClientAuth {
+  return {
+    method: config.clientAuthMethod,
+    clientID: config.clientID,
+    ...(config.clientSecret !== undefined ? { clientSecret: config.clientSecret } : {}),
+    ...(config.clientAssertionSigningKey !== undefined ? { signingKey: config.clientAssertionSigningKey } : {}),
+    signingAlg: config.clientAssertionSigningAlg,
+    assertionLifetimeSeconds: LOGIN_DEFAULTS.clientAssertionLifetimeSeconds,
+    ...(config.mtls !== undefined ? { tls: config.mtls } : {}),
+  };
+}
+
+/** The session store: the app's, else Redis, else (allowMemoryStore, loudly) process memory. */
+function storeOf(config: LoginConfig, redis: RedisClient | undefined, invalidations: InvalidationFeed | undefined): Store | undefined {
+  if (config.session.store) return config.session.store;
+  if (redis) {
+    return createSessionStore({
+      client: redis,
+      prefix: `${config.session.prefix}sess:`,
+      ttlSeconds: config.session.rollingDuration,
+      logger: config.logger,
+      localCache: config.session.localCache,
+      ...(invalidations ? { invalidations } : {}),
+    });
+  }
+  if (config.useExistingSession) return undefined;
+  config.logger.warn('session.allowMemoryStore is on: sessions live in process memory, are lost on restart and are not shared between processes. Never use this in production.');
+  return new session.MemoryStore();
+}
+
+/**
+ * Builds the services of one `auth()` instance from its resolved config: the issuer (discovery,
+ * keys), the sealer, the session store, Redis with its refresh coordinator, session index and
+ * replay guard — or their in-memory stand-ins without Redis.
+ */
+export function createLoginRuntime(config: LoginConfig): LoginRuntime {
+  const { logger } = config;
+  const sealer = createSealer(config.secrets, 'express-oidc-guard session v1');
+  const { discovery, keys } = issuerOf(config);
+  const redis = config.session.redis !== undefined ? createRedisClient(config.session.redis, logger, 'session.redis') : undefined;
+  const prefix = config.session.prefix;
+  // Redis's invalidation messages for the session records (the local cache) and the refresh
+  // results (waiters wake at once): one connection per process, single node only.
+  const invalidations =
+    redis && config.session.localCache !== false && !isCluster(redis.client)
+      ? new InvalidationFeed(redis.client, [`${prefix}sess:`, `${prefix}refresh:`], undefined, logger)
+      : undefined;
+  return {
+    config,
+    discovery,
+    keys,
+    sealer,
+    client: clientAuthOf(config),
+    store: storeOf(config, redis?.client, invalidations),
+    redis: redis?.client,
+    ownsRedis: redis?.owned === true,
+    invalidations,
+    coordinator: redis
+      ? new RefreshCoordinator(redis.client, {
+          prefix: `${prefix}refresh:`,
+          lockTtlMs: LOGIN_DEFAULTS.refreshLockTtlMs,
+          waitMs: LOGIN_DEFAULTS.refreshWaitMs,
+          ...(invalidations ? { invalidations } : {}),
+        })
+      : undefined,
+    // Without Redis (one process, development) the index and the replay guard live in memory, so
+    // back-channel logout and sessions.* still work for the sessions of this process.
+    index: redis ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` }) : config.useExistingSession ? undefined : new MemorySessionIndex(),
+    useOnce: redis ? (key, ttlMs) => useOnce(redis.client, key, ttlMs) : memoryUseOnce(),
+    localRefreshes: new Map(),
+    dpopNonces: new DpopNonces(),
   };
 }

@@ -6,6 +6,7 @@ import { describeCause } from '../util/logger.js';
 import { RequestContext } from './context.js';
 import type { LoginConfig } from './options.js';
 import { safeReturnTo } from './return-to.js';
+import { startLogin } from './routes/login.js';
 
 /**
  * The "silent sign-in was tried" marker: a plain cookie holding `1` (no secret; forging it only
@@ -105,7 +106,7 @@ export function attemptSilentLogin(): RequestHandler {
     }
     markSilentLoginTried(res, config);
     try {
-      await runtime.startLogin(req, res, { returnTo }, { silent: true });
+      await startLogin(runtime, req, res, { returnTo }, { silent: true });
     } catch (err) {
       if (res.headersSent) throw err;
       config.logger.warn('silent sign-in could not start; the page is served signed out', describeCause(err));

@@ -1,0 +1,95 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AuthError, isAuthError } from '../errors/index.js';
+import { renderError } from '../errors/render.js';
+import { sessionData, sessionStoreError } from '../session/middleware.js';
+import { loginEndsAt, RequestContext } from './context.js';
+import { handleError } from './handle-error.js';
+import type { LoginOptions } from './options.js';
+import { requiresAuth } from './requires-auth.js';
+import type { ResponseContext } from './response-context.js';
+import './response-context.js';
+import type { SignInRoutes } from './routes/index.js';
+import { startLogin } from './routes/login.js';
+import type { LoginRuntime } from './runtime.js';
+import { capLifetime } from './session-layer.js';
+
+/** `res.oidc`: starts a sign-in from any route. */
+class ResponseLogin implements ResponseContext {
+  constructor(
+    private readonly runtime: LoginRuntime,
+    private readonly req: Request,
+    private readonly res: Response,
+  ) {}
+
+  async login(options?: LoginOptions): Promise<void> {
+    const { runtime, req, res } = this;
+    try {
+      await startLogin(runtime, req, res, options ?? {});
+    } catch (err) {
+      handleError(runtime, err, req, res, (late?: unknown) => {
+        if (!res.headersSent) renderError(req, res, isAuthError(late) ? late : new AuthError('server_error', 500, 'Something went wrong while signing you in.'));
+      });
+    }
+  }
+}
+
+/**
+ * Sets `req.oidc` and `res.oidc`, and drops a sign-in that is past its lifetime or whose tokens
+ * no longer open (sealed under a secret no longer configured).
+ */
+function attachContext(runtime: LoginRuntime, req: Request, res: Response): RequestContext {
+  const { config } = runtime;
+  res.oidc = new ResponseLogin(runtime, req, res);
+  const sessionError = sessionStoreError(req) ??
+    (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
+  const context = new RequestContext(req, runtime, sessionError);
+  req.oidc = context;
+  const login = sessionData(req)?.oidc?.login;
+  if (login && !context.isAuthenticated()) {
+    const rest = { ...req.session!.oidc };
+    delete rest.login;
+    req.session!.oidc = rest;
+    void runtime.index?.remove({ sessionId: req.sessionID!, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
+  } else if (login && config.useExistingSession) {
+    capLifetime(req, config, loginEndsAt(login, config.session.absoluteDuration));
+  }
+  return context;
+}
+
+/**
+ * The one middleware layer of `auth()`: the session, then the request's context, then our routes
+ * (for their paths) or the page guard of `authRequired` (not two router layers per request).
+ */
+export function requestLayer(runtime: LoginRuntime, sessions: RequestHandler | undefined, routes: SignInRoutes): RequestHandler {
+  const guardPage = runtime.config.authRequired ? requiresAuth() : undefined;
+  function oidcRequest(req: Request, res: Response, next: NextFunction): void {
+    const context = attachContext(runtime, req, res);
+    const pages = (err?: unknown): void => {
+      if (err !== undefined && err !== null) {
+        next(err);
+        return;
+      }
+      // A signed-in user passes at once; everything else takes the full guard (login redirect, 401, 503).
+      if (!guardPage || (context.sessionAvailable && context.isAuthenticated())) {
+        next();
+        return;
+      }
+      guardPage(req, res, next);
+    };
+    if (routes.mayHandle(req.path)) {
+      routes.router(req, res, pages);
+      return;
+    }
+    pages();
+  }
+  return function oidc(req: Request, res: Response, next: NextFunction): void {
+    if (!sessions) {
+      oidcRequest(req, res, next);
+      return;
+    }
+    sessions(req, res, (err?: unknown) => {
+      if (err !== undefined && err !== null) next(err);
+      else oidcRequest(req, res, next);
+    });
+  };
+}

@@ -1,0 +1,43 @@
+import type { RequestHandler } from 'express';
+import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { describeCause } from '../../util/logger.js';
+import { noStore } from '../../util/no-store.js';
+import { RequestContext } from '../context.js';
+import { endSessionUrl, revokeToken } from '../logout.js';
+import type { LoginRuntime } from '../runtime.js';
+import { destroySession } from '../session-ops.js';
+import { markSilentLoginTried } from '../silent-login.js';
+import { needSession, route } from './route.js';
+
+/** `GET|POST /logout`: ends the session here, then at the issuer (RP-Initiated Logout 1.0 §2). */
+export function logoutRoute(runtime: LoginRuntime): RequestHandler {
+  const { config, discovery } = runtime;
+  return route(runtime, 'oidcLogout', async (req, res) => {
+    noStore(res);
+    needSession(req);
+    const context = RequestContext.from(req.oidc)!;
+    const login = req.session!.oidc?.login;
+    const tokens = context.tokenSet();
+    const metadata = await discovery.metadata().catch(() => discovery.peek());
+    if (login && runtime.index) {
+      await runtime.index
+        .remove({ sessionId: req.sessionID, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) })
+        .catch((err: unknown) => config.logger.warn('session index update failed', describeCause(err)));
+    }
+    if (tokens?.refresh_token && metadata && (config.revokeOnLogout ?? Boolean(metadata.revocation_endpoint))) {
+      await revokeToken(metadata, runtime.client, tokens.refresh_token, config.httpTimeout);
+    }
+    await destroySession(req, LOGIN_DEFAULTS.sessionTimeoutMs);
+    if (!config.useExistingSession) {
+      res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
+    }
+    // No silent sign-in right after a logout: the issuer's session may still be alive.
+    markSilentLoginTried(res, config);
+    const idpLogout = config.idpLogout ?? Boolean(metadata?.end_session_endpoint);
+    const target =
+      tokens && metadata && idpLogout
+        ? endSessionUrl(metadata, { clientID: config.clientID, idToken: tokens.id_token, postLogoutRedirectUri: config.postLogoutRedirectUri })
+        : undefined;
+    res.redirect(302, target?.href ?? config.localPostLogoutPath);
+  });
+}
