@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError, InvalidTokenError, UnauthorizedError } from '../errors/index.js';
+import { AuthError, InvalidRequestError, InvalidTokenError, UnauthorizedError } from '../errors/index.js';
 import { buildChallenge } from '../errors/www-authenticate.js';
 import { describeCause, type Logger } from '../util/logger.js';
 import { resolveBearerOptions, type ResolvedDpopConfig } from './config.js';
@@ -132,8 +132,16 @@ function externalUrl(req: Request, dpop: ResolvedDpopConfig): string {
   } else {
     host = host.split(',', 1)[0]?.trim();
   }
-  return `${req.protocol}://${host ?? ''}${absolutePath}`;
+  // Unchecked, a Host of `localhost/intendedPath?` would make the URL `.../intendedPath?/other`,
+  // whose htu (query dropped) is that of a proof made for another path.
+  if (host === undefined || !BARE_HOST.test(host)) {
+    throw new InvalidRequestError('the Host of the request is not a host name with an optional port');
+  }
+  return `${req.protocol}://${host}${absolutePath}`;
 }
+
+/** A bare `host[:port]` (RFC 9110 §7.2): a registered name, an IPv4 address or a bracketed IPv6 one; nothing else. */
+const BARE_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
 /** The DER client certificate: from the trusted proxy's header when configured, else the TLS socket. */
 function clientCertificate(req: Request, header: string | undefined): Uint8Array | undefined {

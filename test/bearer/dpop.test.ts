@@ -438,6 +438,49 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       expectDpopRefusal(res, 'invalid_dpop_proof', 'DPoP proof htu does not match the request URL');
     });
 
+    describe('with trust proxy and no dpop.baseURL, a Host that is not a bare host[:port] (issue 15 §10)', () => {
+      const hostApp = () => {
+        const app = express();
+        app.set('trust proxy', 'loopback');
+        app.get('/api/other', (_req, res, next) => next());
+        return routes(app, explicit()).get('/api/other', (_req, res) => res.send('ok'));
+      };
+      const refusal = { error: 'invalid_request', error_description: 'the Host of the request is not a host name with an optional port' };
+
+      it('refuses a Host of "localhost/intendedPath?" with 400: a proof for /intendedPath is not valid at /other', async () => {
+        const token = await boundToken();
+        const res = await request(hostApp())
+          .get('/api/other')
+          .set('Host', 'localhost/intendedPath?')
+          .set('Authorization', `DPoP ${token}`)
+          .set('DPoP', await proof({ token, url: 'http://localhost/intendedPath' }));
+        expectRefusal(res, 400, dpopChallenge('invalid_request', refusal.error_description), refusal);
+      });
+
+      it.each(['public.example.test/api/me#', 'user@public.example.test', 'public.example.test:443/x'])(
+        'refuses an X-Forwarded-Host of %p from the trusted proxy with 400',
+        async (host) => {
+          const token = await boundToken();
+          const res = await request(hostApp())
+            .get('/api/other')
+            .set('X-Forwarded-Host', host)
+            .set('Authorization', `DPoP ${token}`)
+            .set('DPoP', await proof({ token, url: `http://${host}/api/other` }));
+          expectRefusal(res, 400, dpopChallenge('invalid_request', refusal.error_description), refusal);
+        },
+      );
+
+      it.each(['localhost', 'localhost:3000', 'api.example.test', '127.0.0.1:8080', '[::1]:8443'])('accepts a Host of %p', async (host) => {
+        const token = await boundToken();
+        const res = await request(hostApp())
+          .get('/api/other')
+          .set('Host', host)
+          .set('Authorization', `DPoP ${token}`)
+          .set('DPoP', await proof({ token, url: `http://${host}/api/other` }));
+        expect(res.status).toBe(200);
+      });
+    });
+
     it('answers 500 without a challenge when neither dpop.baseURL nor trust proxy is set', async () => {
       const app = routes(express(), explicit());
       const token = await boundToken();
