@@ -1,0 +1,234 @@
+/**
+ * Interop with an OpenID Provider nobody here wrote: Glewlwyd 2.7 from Debian's packages
+ * (scripts/interop/glewlwyd.ts sets it up). The example app runs as a process, configured by its
+ * environment variables only, and Chromium signs in through Glewlwyd's own login page.
+ *
+ * Run with `npm run test:interop` (not part of `npm test`: it needs the `glewlwyd` package).
+ * Glewlwyd's quirks, and what each became, are in the README ("Glewlwyd").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { IssuerResponseError } from '../../src/errors/index.js';
+import { discover } from '../../src/issuer/discovery.js';
+import { tokenRequest } from '../../src/login/token-endpoint.js';
+import { freePort, startGlewlwyd, USER, type RunningGlewlwyd } from '../../scripts/interop/glewlwyd.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TTL = 20; // access tokens inside the library's 30 s refresh margin: every use refreshes
+
+let dir: string;
+let idp: RunningGlewlwyd;
+let app: ChildProcess;
+let appOutput = '';
+let base: string;
+let audience: string;
+let browser: Browser;
+
+async function startApp(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'example-app/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (appOutput += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (appOutput += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (/^listening on /m.test(appOutput)) resolve();
+      else if (child.exitCode !== null) reject(new Error(`the example app exited:\n${appOutput}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+  return child;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'interop-glewlwyd-'));
+  const port = await freePort();
+  base = `http://localhost:${port}`;
+  audience = `${base}/api`;
+  idp = await startGlewlwyd({ dir, appBaseURL: base, audience, accessTokenTtl: TTL });
+  app = await startApp({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    BASE_URL: base,
+    ISSUER_BASE_URL: idp.issuer,
+    CLIENT_ID: idp.clientID,
+    CLIENT_SECRET: idp.clientSecret,
+    AUDIENCE: audience,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+  });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (app?.exitCode === null) {
+    const exited = new Promise((resolve) => app.once('exit', resolve));
+    app.kill('SIGTERM');
+    await exited;
+  }
+  await idp?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+/** Polls `fn` until it returns true, for at most `ms`. */
+async function eventually(fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Signs in through Glewlwyd's login page; ends on the app's /profile. */
+async function signIn(page: Page): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByRole('link', { name: 'Log in' }).click();
+  await page.waitForURL((url) => url.href.startsWith(`${idp.url}/login.html`));
+  await page.locator('#username').fill(USER.username);
+  await page.locator('#password').fill(USER.password);
+  await page.locator('#loginbut').click();
+  // The consent was given ahead (scripts/interop/glewlwyd.ts); Glewlwyd still asks to continue.
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.waitForURL(`${base}/profile`);
+}
+
+async function profile(page: Page): Promise<{ claims: Record<string, unknown>; api: Record<string, unknown> }> {
+  return {
+    claims: JSON.parse((await page.locator('#claims').textContent()) ?? 'null') as Record<string, unknown>,
+    api: JSON.parse((await page.locator('#api-me').textContent()) ?? 'null') as Record<string, unknown>,
+  };
+}
+
+/** A token from Glewlwyd's token endpoint by the client credentials grant. */
+async function clientCredentialsToken(extra: Record<string, string>): Promise<string> {
+  const res = await fetch(`${idp.issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${idp.clientID}:${idp.clientSecret}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api', ...extra }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+async function withContext(run: (context: BrowserContext, page: Page) => Promise<void>): Promise<void> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  try {
+    await run(context, page);
+  } finally {
+    await context.close();
+  }
+}
+
+describe('Glewlwyd 2.7 (Debian) as the OpenID Provider', () => {
+  it('serves discovery under /api/oidc with that path as issuer, and does not advertise back-channel logout', async () => {
+    const res = await fetch(`${idp.issuer}/.well-known/openid-configuration`);
+    const metadata = (await res.json()) as Record<string, unknown>;
+    expect(metadata.issuer).toBe(idp.issuer);
+    expect(metadata.end_session_endpoint).toBe(`${idp.issuer}/end_session`);
+    expect(metadata.backchannel_logout_supported).toBeUndefined();
+  });
+
+  it('signs in with Chromium through its login page; /profile shows the claims and /api/me accepts its access token', async () => {
+    await withContext(async (_context, page) => {
+      await signIn(page);
+      const { claims, api } = await profile(page);
+      expect(claims).toMatchObject({ iss: idp.issuer, aud: idp.clientID, name: USER.name, email: USER.email });
+      // Glewlwyd writes auth_time 0 (no max_age sent, so the library does not judge it).
+      expect(claims.auth_time).toBe(0);
+      // The access token is for the resource the app asked for (RFC 8707), not the scopes.
+      expect(api).toMatchObject({ iss: idp.issuer, aud: audience, sub: claims.sub, client_id: idp.clientID });
+    });
+  }, 60_000);
+
+  it('refreshes: access tokens live 20 s, so each /profile gets a new one from the refresh token', async () => {
+    await withContext(async (_context, page) => {
+      await signIn(page);
+      const first = (await profile(page)).api;
+      await page.reload();
+      const second = (await profile(page)).api;
+      expect(second).toMatchObject({ iss: idp.issuer, aud: audience, sub: first.sub });
+      expect(second.jti).not.toBe(first.jti);
+    });
+  }, 60_000);
+
+  it('back-channel logout: ending the session at Glewlwyd (as its logout page does) ends the app session', async () => {
+    await withContext(async (context, page) => {
+      await signIn(page);
+      const { claims } = await profile(page);
+      expect(typeof claims.sid).toBe('string');
+      const ended = await context.request.delete(`${idp.url}/api/oidc/session/${String(claims.sid)}`);
+      expect(ended.status()).toBe(200);
+      // Glewlwyd posts the logout token from a thread of its own: poll the app until it took effect.
+      await eventually(async () => {
+        const res = await context.request.get(`${base}/profile`, { maxRedirects: 0 });
+        return res.status() === 302 && res.headers().location === '/login?returnTo=/profile';
+      });
+    });
+  }, 60_000);
+
+  it('RP-initiated logout: Log out goes to its end-session page, which closes the session at both ends', async () => {
+    await withContext(async (_context, page) => {
+      await signIn(page);
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.waitForURL((url) => url.href.startsWith(`${idp.url}/login.html`) && url.searchParams.get('prompt') === 'end_session');
+      await page.getByText('The client wishes you to close the current session').waitFor();
+      await page.getByRole('button', { name: 'Logout' }).click();
+      // Glewlwyd 2.7.5 sends the browser back to post_logout_redirect_uri only when the request
+      // carried a `state`; without one it shows its own page.
+      await page.getByText('Session closed').waitFor();
+      await page.goto(`${base}/`);
+      await expect(page.getByRole('link', { name: 'Log in' }).isVisible()).resolves.toBe(true);
+      // Signed out at Glewlwyd too: signing in asks for the password again.
+      await page.goto(`${base}/profile`);
+      await page.waitForURL((url) => url.href.startsWith(`${idp.url}/login.html`));
+      await page.locator('#password').waitFor();
+    });
+  }, 60_000);
+
+  it('its access tokens are RS256 JWTs of type at+jwt; the guard takes them with aud = resource, refuses them with aud = scope', async () => {
+    const forResource = await clientCredentialsToken({ resource: audience });
+    expect(decodeProtectedHeader(forResource)).toMatchObject({ typ: 'at+jwt', alg: 'RS256' });
+    expect(decodeJwt(forResource).aud).toBe(audience);
+    const me = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${forResource}` } });
+    expect(me.status).toBe(200);
+
+    // Without a resource indicator Glewlwyd puts the scope in `aud`: not for this API.
+    const forScope = await clientCredentialsToken({});
+    expect(decodeJwt(forScope).aud).toBe('api');
+    const refused = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${forScope}` } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  it('refuses a wrong client secret with 403 unauthorized_client (not 401 invalid_client); the library answers 502', async () => {
+    const res = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${idp.clientID}:wrong-secret`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', redirect_uri: `${base}/callback` }),
+    });
+    expect(res.status).toBe(403);
+    await expect(res.json()).resolves.toEqual({ error: 'unauthorized_client' });
+
+    // Only `invalid_grant` means "sign in again"; any other refusal is the issuer's or the
+    // configuration's fault: IssuerResponseError, a 502 page with a short reason.
+    const metadata = await discover(idp.issuer);
+    const refused = tokenRequest(metadata, { method: 'client_secret_basic', clientID: idp.clientID, clientSecret: 'wrong-secret' }, { grant_type: 'refresh_token', refresh_token: 'x' }, 5000);
+    await expect(refused).rejects.toBeInstanceOf(IssuerResponseError);
+    await expect(refused).rejects.toMatchObject({ status: 502 });
+  });
+});
