@@ -446,6 +446,15 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
         return routes(app, explicit()).get('/api/other', (_req, res) => res.send('ok'));
       };
       const refusal = { error: 'invalid_request', error_description: 'the Host of the request is not a host name with an optional port' };
+      /** GET /api/other with `header` set to `host` and a DPoP proof for `http://<host>/api/other`. */
+      const sendWithHost = async (header: 'Host' | 'X-Forwarded-Host', host: string) => {
+        const token = await boundToken();
+        return request(hostApp())
+          .get('/api/other')
+          .set(header, host)
+          .set('Authorization', `DPoP ${token}`)
+          .set('DPoP', await proof({ token, url: `http://${host}/api/other` }));
+      };
 
       it('refuses a Host of "localhost/intendedPath?" with 400: a proof for /intendedPath is not valid at /other', async () => {
         const token = await boundToken();
@@ -460,24 +469,12 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       it.each(['public.example.test/api/me#', 'user@public.example.test', 'public.example.test:443/x'])(
         'refuses an X-Forwarded-Host of %p from the trusted proxy with 400',
         async (host) => {
-          const token = await boundToken();
-          const res = await request(hostApp())
-            .get('/api/other')
-            .set('X-Forwarded-Host', host)
-            .set('Authorization', `DPoP ${token}`)
-            .set('DPoP', await proof({ token, url: `http://${host}/api/other` }));
-          expectRefusal(res, 400, dpopChallenge('invalid_request', refusal.error_description), refusal);
+          expectRefusal(await sendWithHost('X-Forwarded-Host', host), 400, dpopChallenge('invalid_request', refusal.error_description), refusal);
         },
       );
 
       it.each(['localhost', 'localhost:3000', 'api.example.test', '127.0.0.1:8080', '[::1]:8443'])('accepts a Host of %p', async (host) => {
-        const token = await boundToken();
-        const res = await request(hostApp())
-          .get('/api/other')
-          .set('Host', host)
-          .set('Authorization', `DPoP ${token}`)
-          .set('DPoP', await proof({ token, url: `http://${host}/api/other` }));
-        expect(res.status).toBe(200);
+        expect((await sendWithHost('Host', host)).status).toBe(200);
       });
     });
 

@@ -1,6 +1,7 @@
 /** Shared pieces of the Bearer guard tests: an app around the guard, and the one refusal assertion. */
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import type { Response as TestResponse } from 'supertest';
+import type { Server } from 'node:http';
+import request, { type Response as TestResponse } from 'supertest';
 import { requireBearer } from '../../src/bearer/middleware.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 
@@ -42,6 +43,23 @@ export function guardedApp(options: BearerOptions, extra?: (app: express.Express
   };
   app.use(onError);
   return { app, guard };
+}
+
+/**
+ * `guardedApp(options)` listening on 127.0.0.1 (a real HTTP server), with a supertest agent;
+ * `close()` stops it.
+ */
+export function listenGuarded(options: BearerOptions): { agent: ReturnType<typeof request>; guard: ReturnType<typeof guardedApp>['guard']; close(): Promise<void> } {
+  const { app, guard } = guardedApp(options);
+  const server: Server = app.listen(0, '127.0.0.1');
+  return {
+    agent: request(server),
+    guard,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 /**

@@ -3,34 +3,31 @@
  * 8 KB; the limit is the `maxTokenLength` option, whose default fits Node's own 16 KiB header
  * limit, and a well-formed token under it goes through normal verification.
  */
-import type { Server } from 'node:http';
-import request from 'supertest';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { mintToken } from '../helpers/tokens.js';
-import { AUDIENCE, challengeFor, expectRefusal, guardedApp } from './fixtures.js';
+import { AUDIENCE, challengeFor, expectRefusal, listenGuarded } from './fixtures.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import { extractBearerToken } from '../../src/bearer/extract.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 
 let issuer: HostileIssuer;
-let server: Server | undefined;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   issuer = await startHostileIssuer();
 });
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-  server = undefined;
+  await close?.();
+  close = undefined;
 });
 afterAll(async () => {
   await issuer.close();
 });
 
 function start(extra: Partial<BearerOptions> = {}) {
-  const { app } = guardedApp({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, ...extra });
-  server = app.listen(0, '127.0.0.1');
-  return request(server);
+  const listening = listenGuarded({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, ...extra });
+  close = listening.close;
+  return listening.agent;
 }
 
 /** A token of about 12 KB: 330 group names, as an IdP that puts every group in the token sends. */

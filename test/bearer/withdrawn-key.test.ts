@@ -3,30 +3,27 @@
  * from the verified-token cache as soon as a JWKS refresh no longer lists that key, not only after
  * `cache.maxTtlSeconds`.
  */
-import type { Server } from 'node:http';
-import request from 'supertest';
 import { startHostileIssuer, type HostileIssuer, type SigningKey } from '../helpers/hostile-issuer.js';
 import { mintToken } from '../helpers/tokens.js';
-import { AUDIENCE, challengeFor, expectRefusal, guardedApp } from './fixtures.js';
+import { AUDIENCE, challengeFor, expectRefusal, listenGuarded } from './fixtures.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 
 let issuer: HostileIssuer;
-let server: Server | undefined;
+let close: (() => Promise<void>) | undefined;
 
 beforeEach(async () => {
   issuer = await startHostileIssuer();
 });
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-  server = undefined;
+  await close?.();
+  close = undefined;
   await issuer.close();
 });
 
 function start(extra: Partial<BearerOptions> = {}) {
-  const { app, guard } = guardedApp({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, ...extra });
-  server = app.listen(0, '127.0.0.1');
-  return { agent: request(server), guard };
+  const listening = listenGuarded({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, ...extra });
+  close = listening.close;
+  return listening;
 }
 
 const mint = (key: SigningKey, header: Record<string, unknown> = {}) => mintToken({ key, issuer: issuer.issuer, audience: AUDIENCE, header });
