@@ -1,5 +1,6 @@
 import { InsufficientScopeError, InvalidTokenError } from '../errors/index.js';
 import type { BearerPayload } from './types.js';
+import type { ClaimValue } from '../claims.js';
 
 /** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -55,8 +56,7 @@ export function checkAnyScope(granted: readonly string[], accepted: readonly str
   }
 }
 
-/** A JSON value a claim can be compared with. */
-export type ClaimValue = string | number | boolean | null;
+export type { ClaimValue };
 
 /** Throws `InvalidTokenError` (401) unless `payload[claim] === value`. */
 export function checkClaimEquals(payload: BearerPayload, claim: string, value: ClaimValue): void {

@@ -11,6 +11,7 @@ import type { ResponseContext } from './response-context.js';
 import { needsRefresh, refreshGrant } from './refresh.js';
 import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
 import type { SignedInRecord, TokenSet } from './session-data.js';
+import type { UserClaims } from '../claims.js';
 import { hasSession, sessionData } from '../session/middleware.js';
 import { saveSession, type SessionRequest } from './session-ops.js';
 import { backChannelError } from './token-endpoint.js';
@@ -39,9 +40,9 @@ export interface OidcContext {
   /** True when a user is signed in (and the session's tokens can be opened). */
   isAuthenticated(): boolean;
   /** The ID token's claims (without nonce, at_hash, c_hash), or undefined when signed out. */
-  readonly user: Record<string, unknown> | undefined;
+  readonly user: UserClaims | undefined;
   /** Same as `user` (express-openid-connect name). */
-  readonly idTokenClaims: Record<string, unknown> | undefined;
+  readonly idTokenClaims: UserClaims | undefined;
   /** The raw ID token (unsealed on first read), or undefined. */
   readonly idToken: string | undefined;
   /** The access token, or undefined when signed out. It may be expired: prefer `getAccessToken()`. */
@@ -154,12 +155,12 @@ export class RequestContext implements OidcContext {
     return this.signedIn() !== null && this.opened !== null;
   }
 
-  get user(): Record<string, unknown> | undefined {
+  get user(): UserClaims | undefined {
     const record = this.isAuthenticated() ? this.record : null;
-    return record ? { ...record.claims } : undefined;
+    return record ? ({ ...record.claims } as UserClaims) : undefined;
   }
 
-  get idTokenClaims(): Record<string, unknown> | undefined {
+  get idTokenClaims(): UserClaims | undefined {
     return this.user;
   }
 

@@ -5,6 +5,7 @@ import { wantsJson } from '../errors/render.js';
 import { asyncHandler } from '../util/async-handler.js';
 import { isLoginRequired, RequestContext } from './context.js';
 import { handleError } from './handle-error.js';
+import type { ClaimValue } from '../claims.js';
 
 /** Options of `requiresAuth()`. */
 export interface RequiresAuthOptions {
@@ -30,7 +31,7 @@ export function requiresAuth(options: RequiresAuthOptions = {}): RequestHandler 
 }
 
 /** A claim check of a page guard: true lets the signed-in user in. */
-type ClaimPredicate = (req: Request, claims: Record<string, unknown>) => boolean | Promise<boolean>;
+export type ClaimPredicate = (req: Request, claims: Record<string, unknown>) => boolean | Promise<boolean>;
 
 function guard(name: string, needToken: boolean, allowed: ClaimPredicate | undefined): RequestHandler {
   const full = asyncHandler(name, async (req: Request, res: Response, next: NextFunction) => {
@@ -80,8 +81,6 @@ function guard(name: string, needToken: boolean, allowed: ClaimPredicate | undef
   Object.defineProperty(fast, 'name', { value: name });
   return fast;
 }
-
-type ClaimValue = string | number | boolean | null;
 
 function checkClaimName(path: string, claim: unknown): string {
   if (typeof claim !== 'string' || claim.length === 0) throw optionError(path, 'a claim name (a non-empty string)');
