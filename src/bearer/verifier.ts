@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { decodeJwt } from 'jose';
 import { InvalidTokenError, IssuerResponseError } from '../errors/index.js';
 import { IssuerDiscovery, issuerMatches, type IssuerMetadata } from '../issuer/discovery.js';
@@ -6,7 +7,7 @@ import { keyOf, VerifiedTokenCache } from './cache.js';
 import { resolveBearerOptions, type ResolvedBearerConfig, type ResolvedIssuer } from './config.js';
 import { DEFAULT_ASYMMETRIC_ALGORITHMS, ISSUER_SIGNING_ALG_MEMBERS } from './defaults.js';
 import { introspectAccessToken, type IntrospectionConfig } from './introspect.js';
-import { acceptPlainJwsLater, parsePlainJws, type SyncKeyLookup } from './jws-fast.js';
+import { acceptPlainJws, acceptPlainJwsLater, parsePlainJws, type SyncKeyLookup } from './jws-fast.js';
 import { verifyAccessToken, type JwtVerifyConfig } from './verify.js';
 import type { BearerAuth, BearerOptions } from './types.js';
 
@@ -179,11 +180,20 @@ export interface InternalBearerVerifier extends BearerVerifier {
    */
   fastPath: boolean;
   /**
-   * The fast check alone, without the cache: `undefined` when it does not apply, else a promise
-   * of the accepted result, or of `undefined` when the signature is bad. Does not cache. `now`:
-   * `Date.now()`, when the caller has it.
+   * Whether the fast check verifies the signature on the event loop (`true`) or on libuv's
+   * threadpool. Default: inline when this process may run on one core only (taskset, a one-CPU
+   * container): there the threadpool cannot run beside the event loop, so its hand-off is pure
+   * cost (RS256 about 30 µs of CPU inline against 50 µs with the hop, measured on one pinned
+   * core; BENCHMARKS.md). With a second core the hop lets the event loop serve other requests
+   * meanwhile. Tests set it to run the property test both ways.
    */
-  verifyFast(token: string, now?: number): Promise<BearerAuth | undefined> | undefined;
+  inlineSignature: boolean;
+  /**
+   * The fast check alone, without the cache: `undefined` when it does not apply, else the
+   * accepted result (or a promise of it, on the threadpool), `undefined` when the signature is
+   * bad. Does not cache. `now`: `Date.now()`, when the caller has it.
+   */
+  verifyFast(token: string, now?: number): Promise<BearerAuth | undefined> | BearerAuth | undefined;
   /**
    * `verify()` without the cache lookup (the caller just missed); caches an accepted token.
    * `key`: `cacheKey(token)`, when the caller has it.
@@ -256,7 +266,7 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
    * the plain shape, keys or config not known yet, a claim check fails), else the signature
    * check's promise, `undefined` when it fails. jose then gives the verdict.
    */
-  function verifyFast(token: string, now = Date.now()): Promise<BearerAuth | undefined> | undefined {
+  function verifyFast(token: string, now = Date.now()): Promise<BearerAuth | undefined> | BearerAuth | undefined {
     const jws = parsePlainJws(token);
     if (jws === undefined) return undefined;
     let trust: IssuerTrust | undefined = trusts[0];
@@ -267,15 +277,17 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
     }
     const jwtConfig = trust?.jwtConfigNow(now);
     if (trust?.keyFor === undefined || jwtConfig === undefined) return undefined;
-    // The signature on libuv's threadpool, not the event loop (see jws-fast.ts).
+    // The signature inline or on libuv's threadpool (see `inlineSignature`).
     const clock = jwtConfig.now;
-    return acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, clock === undefined ? now : clock());
+    const at = clock === undefined ? now : clock();
+    return self.inlineSignature ? acceptPlainJws(token, jws, jwtConfig, trust.keyFor, at) : acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, at);
   }
 
   async function verifyUncached(token: string, key?: string): Promise<BearerAuth> {
     const now = Date.now();
     const fast = self.fastPath ? verifyFast(token, now) : undefined;
-    const accepted = fast === undefined ? undefined : await fast;
+    // Inline, the result is at hand: no extra turn through a promise.
+    const accepted = fast instanceof Promise ? await fast : fast;
     if (accepted !== undefined) {
       rememberJwt(accepted, now, key);
       return accepted;
@@ -302,6 +314,7 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
     verifyUncached,
     verifyFast,
     fastPath: true,
+    inlineSignature: availableParallelism() < 2,
     config,
     cache,
     jwksFetchCount: () => trusts.reduce((sum, t) => sum + (t.keySet?.fetchCount ?? 0), 0),

@@ -357,13 +357,17 @@ describe('property: the guard answers as the jose path does', () => {
     await jwks.close();
   });
 
-  it.each<[string, BearerOptions]>([
-    ['defaults', {}],
-    ['strict, maxTokenAge, no tolerance', { strict: true, maxTokenAge: 60, clockTolerance: 0 }],
-  ])('%s', async (_name, options) => {
+  // The signature inline (the default on one core) and on the threadpool (with more).
+  it.each<[string, BearerOptions, boolean]>([
+    ['defaults, signature on the threadpool', {}, false],
+    ['defaults, signature inline', {}, true],
+    ['strict, maxTokenAge, no tolerance, signature on the threadpool', { strict: true, maxTokenAge: 60, clockTolerance: 0 }, false],
+    ['strict, maxTokenAge, no tolerance, signature inline', { strict: true, maxTokenAge: 60, clockTolerance: 0 }, true],
+  ])('%s', async (_name, options, inline) => {
     const all: BearerOptions = { issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE, logger: memoryLogger(), cache: false, ...options };
     const guard = requireBearer(all);
     const fastProbe = guard.verifier as InternalBearerVerifier;
+    fastProbe.inlineSignature = inline;
     // The same guard with the fast path switched off: every token goes to jose.
     const reference = requireBearer(all);
     (reference.verifier as InternalBearerVerifier).fastPath = false;
