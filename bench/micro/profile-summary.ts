@@ -1,9 +1,10 @@
 /**
  * Summarises a V8 CPU profile (a server's BENCH_CPU_PROFILE file, or node --cpu-prof output):
  * self time by function and by place (our src/, express, node internals, GC, ...), as shares of
- * the profile and as µs per request when the request count is given.
+ * the busy (not idle) samples, and as µs per request when the measured CPU per request is given
+ * (each share of it).
  *
- * Run: npx tsx bench/micro/profile-summary.ts <file.cpuprofile> [requests] [top=25]
+ * Run: npx tsx bench/micro/profile-summary.ts <file.cpuprofile> [cpu µs per request] [top=25]
  */
 import { readFileSync } from 'node:fs';
 
@@ -20,13 +21,15 @@ interface Profile {
   endTime: number;
 }
 
-const [file, requestsText, topText = '25'] = process.argv.slice(2);
-if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [requests] [top]');
+const [file, perRequestText, topText = '25'] = process.argv.slice(2);
+if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [cpu µs per request] [top]');
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const requests = requestsText ? Number(requestsText) : undefined;
+const perRequest = perRequestText ? Number(perRequestText) : undefined;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
 profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const idle = profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id);
+for (const id of idle) self.delete(id);
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
 function place(url: string, name: string): string {
@@ -48,8 +51,8 @@ for (const [id, t] of self) {
   const p = place(url, functionName);
   byPlace.set(p, (byPlace.get(p) ?? 0) + t);
 }
-const fmt = (t: number) => `${((t / total) * 100).toFixed(1).padStart(5)} %${requests ? `  ${(t / requests).toFixed(2).padStart(7)} µs/req` : ''}`;
-process.stdout.write(`${file}: ${(total / 1000).toFixed(0)} ms sampled${requests ? `, ${requests} requests` : ''}\n\nby place\n`);
+const fmt = (t: number) => `${((t / total) * 100).toFixed(1).padStart(5)} %${perRequest ? `  ${((t / total) * perRequest).toFixed(2).padStart(7)} µs/req` : ''}`;
+process.stdout.write(`${file}: ${(total / 1000).toFixed(0)} ms busy${perRequest ? `, shares of ${perRequest} µs per request` : ''}\n\nby place\n`);
 for (const [p, t] of [...byPlace].sort((a, b) => b[1] - a[1])) process.stdout.write(`${fmt(t)}  ${p}\n`);
 process.stdout.write(`\nby function (self time, top ${topText})\n`);
 for (const [k, t] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, Number(topText))) process.stdout.write(`${fmt(t)}  ${k}\n`);
