@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError, InvalidRequestError, InvalidTokenError, UnauthorizedError } from '../errors/index.js';
+import { noStore } from '../util/no-store.js';
 import { buildChallenge } from '../errors/www-authenticate.js';
 import { describeCause, type Logger } from '../util/logger.js';
 import { resolveBearerOptions, type ResolvedDpopConfig } from './config.js';
@@ -106,7 +107,7 @@ function refuse(err: AuthError, req: Request, res: Response, next: NextFunction,
   for (const [name, value] of Object.entries(err.headers)) {
     res.setHeader(name, name === 'WWW-Authenticate' && challenges.length > 1 ? challenges : value);
   }
-  res.setHeader('Cache-Control', 'no-store');
+  noStore(res);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.end(JSON.stringify(err.toJSON()));
 }

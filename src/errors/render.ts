@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { noStore } from '../util/no-store.js';
 import type { AuthError } from './index.js';
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -33,7 +34,7 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Auth
   }
   res.statusCode = err.status;
   for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
-  res.setHeader('Cache-Control', 'no-store');
+  noStore(res);
   if (wantsJson(req)) {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(JSON.stringify(err.toJSON()));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { isPlainObject } from '../config/assert.js';
-import { IssuerResponseError, ServiceUnavailableError, isAuthError, type AuthError } from '../errors/index.js';
+import { IssuerResponseError, isAuthError, sessionStoreUnavailable, type AuthError } from '../errors/index.js';
 import { backChannelFetch, endpointFor } from './mtls.js';
 import { describeCause } from '../util/logger.js';
 import { LoginRequiredError } from './errors.js';
@@ -207,7 +207,7 @@ export class RequestContext implements OidcContext {
   }
 
   async getAccessToken(): Promise<string> {
-    if (!this.sessionAvailable) throw new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: this.sessionError });
+    if (!this.sessionAvailable) throw sessionStoreUnavailable(this.sessionError);
     const opened = this.open();
     if (!opened) throw new LoginRequiredError();
     if (!needsRefresh(opened.tokens, this.runtime.config.refreshMargin)) return opened.tokens.access_token;

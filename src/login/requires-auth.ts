@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError, ServiceUnavailableError, UnauthorizedError } from '../errors/index.js';
+import { AuthError, UnauthorizedError, sessionStoreUnavailable } from '../errors/index.js';
+import { noStore } from '../util/no-store.js';
 import { optionError } from '../config/assert.js';
 import { wantsJson } from '../errors/render.js';
 import { asyncHandler } from '../util/async-handler.js';
@@ -38,7 +39,7 @@ function guard(name: string, needToken: boolean, allowed: ClaimPredicate | undef
     const context = RequestContext.from((req as { oidc?: unknown }).oidc);
     if (!context) throw new TypeError('requiresAuth() needs auth() mounted before it');
     if (!context.sessionAvailable) {
-      handleError(context.runtime, new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: context.sessionError }), req, res, next);
+      handleError(context.runtime, sessionStoreUnavailable(context.sessionError), req, res, next);
       return;
     }
     let signedIn = context.isAuthenticated();
@@ -65,7 +66,7 @@ function guard(name: string, needToken: boolean, allowed: ClaimPredicate | undef
       handleError(context.runtime, new UnauthorizedError('Sign-in required.'), req, res, next);
       return;
     }
-    res.setHeader('Cache-Control', 'no-store');
+    noStore(res);
     res.redirect(302, context.loginUrl(req.originalUrl));
   });
   if (needToken || allowed) return full;

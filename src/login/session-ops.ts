@@ -1,5 +1,5 @@
 import type { Session, SessionData, Store } from 'express-session';
-import { ServiceUnavailableError } from '../errors/index.js';
+import { ServiceUnavailableError, sessionStoreUnavailable } from '../errors/index.js';
 import { sessionSaved } from '../session/middleware.js';
 import { SessionEndedError } from '../session/store.js';
 import { LoginRequiredError } from './errors.js';
@@ -11,7 +11,6 @@ export interface SessionRequest {
   sessionStore?: Store;
 }
 
-const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
 
 /** Runs a callback-style store operation with a deadline; failures and timeouts become a 503. */
 export function withTimeout(run: (done: (err?: unknown) => void) => void, timeoutMs: number): Promise<void> {
@@ -23,7 +22,7 @@ export function withTimeout(run: (done: (err?: unknown) => void) => void, timeou
       settled = true;
       clearTimeout(timer);
       if (err instanceof SessionEndedError) reject(new LoginRequiredError('The session ended; sign in again.', { cause: err }));
-      else if (err) reject(err instanceof ServiceUnavailableError ? err : new ServiceUnavailableError(UNAVAILABLE, { cause: err }));
+      else if (err) reject(err instanceof ServiceUnavailableError ? err : sessionStoreUnavailable(err));
       else resolve();
     }
     try {
@@ -37,7 +36,7 @@ export function withTimeout(run: (done: (err?: unknown) => void) => void, timeou
 /** Writes the session now (before a redirect that depends on it). */
 export function saveSession(req: SessionRequest, timeoutMs: number): Promise<void> {
   const session = req.session;
-  if (!session) return Promise.reject(new ServiceUnavailableError(UNAVAILABLE));
+  if (!session) return Promise.reject(sessionStoreUnavailable());
   // The session middleware then does not write the same record again at the end of the response.
   return withTimeout((done) => session.save(done), timeoutMs).then(() => sessionSaved(req));
 }
@@ -45,7 +44,7 @@ export function saveSession(req: SessionRequest, timeoutMs: number): Promise<voi
 /** Replaces the session id (and record) at sign-in: no session fixation (OWASP ASVS V3.2.1). */
 export function regenerateSession(req: SessionRequest, timeoutMs: number): Promise<void> {
   const session = req.session;
-  if (!session) return Promise.reject(new ServiceUnavailableError(UNAVAILABLE));
+  if (!session) return Promise.reject(sessionStoreUnavailable());
   return withTimeout((done) => session.regenerate(done), timeoutMs);
 }
 

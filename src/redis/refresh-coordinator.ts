@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { optionalNumber, optionalString, optionError } from '../config/assert.js';
 import { randomToken } from '../crypto/random.js';
-import { InvalidGrantError, ServiceUnavailableError, isAuthError } from '../errors/index.js';
+import { InvalidGrantError, ServiceUnavailableError, isAuthError, sessionStoreUnavailable } from '../errors/index.js';
 import type { InvalidationFeed } from '../session/invalidations.js';
 
 /** Key prefix of refresh locks and results when none is given. */
@@ -44,7 +44,6 @@ const GRANT_FAILED_MARK = 'x';
 /** Most outcomes one instance remembers (see `recent`). */
 const MAX_REMEMBERED = 10_000;
 
-const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
 const WAIT_TIMEOUT = 'A token refresh for this session is still running; try again shortly.';
 
 type Outcome = { value: string } | { error: InvalidGrantError };
@@ -138,7 +137,7 @@ export class RefreshCoordinator {
   async run(sessionId: string, generation: string, work: () => Promise<string>): Promise<string> {
     checkId('sessionId', sessionId);
     checkId('generation', generation);
-    if (this.closed) throw new ServiceUnavailableError(UNAVAILABLE, { cause: new Error('refresh coordinator is closed') });
+    if (this.closed) throw sessionStoreUnavailable(new Error('refresh coordinator is closed'));
 
     const lockKey = this.lockKey(sessionId);
     const resultKey = this.resultKey(sessionId, generation);
@@ -292,7 +291,7 @@ export class RefreshCoordinator {
     try {
       return await command();
     } catch (err) {
-      throw new ServiceUnavailableError(UNAVAILABLE, { cause: err });
+      throw sessionStoreUnavailable(err);
     }
   }
 }
@@ -319,7 +318,7 @@ function decode(stored: string): Outcome {
     return { error: description ? new InvalidGrantError(description) : new InvalidGrantError() };
   }
   if (stored.startsWith(OK_MARK)) return { value: stored.slice(OK_MARK.length) };
-  throw new ServiceUnavailableError(UNAVAILABLE, { cause: new Error('unrecognised refresh result record') });
+  throw sessionStoreUnavailable(new Error('unrecognised refresh result record'));
 }
 
 function checkId(name: string, value: unknown): void {

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { ServiceUnavailableError } from '../errors/index.js';
+import { sessionStoreUnavailable } from '../errors/index.js';
 
 /**
  * Records that a one-time value was used and says whether this was the first use: `true` the
@@ -24,6 +24,6 @@ export async function useOnce(client: Redis | Cluster, key: string, ttlMs: numbe
     const answer = await client.set(key, '1', 'PX', Math.ceil(ttlMs), 'NX');
     return answer === 'OK';
   } catch (err) {
-    throw new ServiceUnavailableError('The session store is unavailable; try again shortly.', { cause: err });
+    throw sessionStoreUnavailable(err);
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { optionError, optionalString } from '../config/assert.js';
-import { ServiceUnavailableError } from '../errors/index.js';
+import { sessionStoreUnavailable } from '../errors/index.js';
 
 /** Key prefix of the per-user and per-`sid` indexes when none is given. */
 export const DEFAULT_INDEX_PREFIX = 'oidc:idx:';
@@ -38,7 +38,6 @@ if ARGV[5] == '1' then return redis.call('zrange', KEYS[1], 0, -1) end
 return {}
 `;
 
-const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
 
 function digest(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('base64url');
@@ -124,7 +123,7 @@ export class SessionIndex {
       const members = await this.client.eval(UPDATE, 1, key, String(Date.now()), add, score, remove, list ? '1' : '0');
       return Array.isArray(members) ? members.map(String) : [];
     } catch (err) {
-      throw new ServiceUnavailableError(UNAVAILABLE, { cause: err });
+      throw sessionStoreUnavailable(err);
     }
   }
 }

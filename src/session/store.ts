@@ -2,7 +2,7 @@ import { RedisStore } from 'connect-redis';
 import type { SessionData, Store } from 'express-session';
 import { Cluster, type Redis } from 'ioredis';
 import { isPlainObject, optionError, optionalNumber, optionalString } from '../config/assert.js';
-import { ServiceUnavailableError } from '../errors/index.js';
+import { ServiceUnavailableError, sessionStoreUnavailable } from '../errors/index.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 import { InvalidationFeed } from './invalidations.js';
 import { TrackedRecordCache, type LocalCacheOptions } from './local-cache.js';
@@ -42,7 +42,6 @@ export interface SessionStoreOptions {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Callback = (err?: unknown, data?: any) => unknown;
 
-const UNAVAILABLE = 'The session store is unavailable; try again shortly.';
 /** How long a store call waits for the client's connection in progress, in ms. */
 const FIRST_CONNECT_WAIT_MS = 2000;
 
@@ -84,7 +83,7 @@ export function requireExisting(sess: object): void {
 
 function unavailable(err: unknown): unknown {
   if (err instanceof ServiceUnavailableError || err instanceof SessionEndedError) return err;
-  return new ServiceUnavailableError(UNAVAILABLE, { cause: err });
+  return sessionStoreUnavailable(err);
 }
 
 /**
