@@ -244,10 +244,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       authorizationParams: {
         scope: config.scope,
         // RFC 8707 resource indicator and the `audience` some issuers (Auth0) use instead: the
-        // access token is then a JWT for this app's API.
-        resource: config.audience,
-        audience: config.audience,
+        // access token is then a JWT for this app's API (AUDIENCE_PARAMS picks them).
+        ...Object.fromEntries(config.audienceParams.map((param) => [param, config.audience])),
       },
+      ...(config.idTokenSigningAlgs !== undefined ? { idTokenSigningAlgs: config.idTokenSigningAlgs } : {}),
       session: {
         ...(cluster !== undefined ? { redis: cluster } : config.redisURL !== undefined ? { redis: config.redisURL } : { allowMemoryStore: true }),
         ...(options.sessionPrefix !== undefined ? { prefix: options.sessionPrefix } : {}),

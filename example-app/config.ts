@@ -37,9 +37,23 @@ export interface AppConfig {
   production: boolean;
   /** `IDP_PORT`: port of the embedded IdP (default 0: a free port). */
   idpPort: number;
+  /**
+   * `ID_TOKEN_SIGNING_ALGS`: the ID token algorithms accepted (comma-separated, e.g. `HS256` for an
+   * issuer that signs with the client secret); `undefined`: the issuer's asymmetric ones.
+   */
+  idTokenSigningAlgs: string[] | undefined;
+  /**
+   * `AUDIENCE_PARAMS`: the authorization parameters that carry `AUDIENCE` at login, among
+   * `resource` (RFC 8707) and `audience` (Auth0); default both, `none` for neither (Entra ID
+   * refuses `resource` on its v2.0 endpoint).
+   */
+  audienceParams: AudienceParam[];
   /** Start-up warnings (memory store, generated secret, ...), printed by the server. */
   warnings: string[];
 }
+
+/** An authorization parameter that can carry the API audience at login. */
+export type AudienceParam = 'resource' | 'audience';
 
 /** A configuration the app refuses to start with; the message is one line naming the cause. */
 export class ConfigError extends Error {
@@ -121,6 +135,36 @@ function readRedisClusterNodes(env: Env): string[] | undefined {
   return nodes;
 }
 
+/** A comma-separated list (`undefined` when unset or empty). */
+function readList(env: Env, name: string): string[] | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  return items.length > 0 ? items : undefined;
+}
+
+function readIdTokenAlgs(env: Env): string[] | undefined {
+  const algs = readList(env, 'ID_TOKEN_SIGNING_ALGS');
+  for (const alg of algs ?? []) {
+    if (!/^(RS|PS|ES|HS)(256|384|512)$|^EdDSA$|^ES256K$/.test(alg)) {
+      throw new ConfigError(`ID_TOKEN_SIGNING_ALGS must list JWS algorithms such as RS256 or HS256 (never none), got "${alg.slice(0, 20)}"`);
+    }
+  }
+  return algs;
+}
+
+function readAudienceParams(env: Env): AudienceParam[] {
+  const items = readList(env, 'AUDIENCE_PARAMS');
+  if (items === undefined) return ['resource', 'audience'];
+  if (items.length === 1 && items[0] === 'none') return [];
+  for (const item of items) {
+    if (item !== 'resource' && item !== 'audience') {
+      throw new ConfigError(`AUDIENCE_PARAMS must be "resource", "audience", both (comma-separated) or "none", got "${item.slice(0, 20)}"`);
+    }
+  }
+  return [...new Set(items as AudienceParam[])];
+}
+
 /**
  * The base URL for a port: `BASE_URL` when set, else `http://localhost:<port>`. The server calls
  * this again once it knows the port when `PORT=0`.
@@ -200,6 +244,8 @@ export function loadConfig(env: Env = process.env, port?: number): AppConfig {
     redisClusterNodes,
     production,
     idpPort: readPort(env, 'IDP_PORT', 0),
+    idTokenSigningAlgs: readIdTokenAlgs(env),
+    audienceParams: readAudienceParams(env),
     warnings,
   };
 }

@@ -84,9 +84,21 @@ function reasonFor(err: unknown): string {
   }
 }
 
+/** Google's documented second spelling of its issuer in ID tokens (no scheme). */
+const GOOGLE_ISSUER = 'https://accounts.google.com';
+
+/**
+ * The `iss` values an ID token may carry: the issuer, exactly; for Google also `accounts.google.com`,
+ * which Google documents as valid in its ID tokens although its metadata names the https form.
+ */
+function acceptedIssuers(issuer: string): string | string[] {
+  return issuer === GOOGLE_ISSUER ? [GOOGLE_ISSUER, 'accounts.google.com'] : issuer;
+}
+
 /**
  * Validates an ID token per OIDC Core §3.1.3.7 (and §12.2 after a refresh): signature with the
- * issuer's keys and an allowed algorithm (never `none`), `iss` exact, `aud` contains the client,
+ * issuer's keys and an allowed algorithm (never `none`), `iss` exact (Google's scheme-less spelling
+ * aside), `aud` contains the client,
  * `azp` is the client when present or when there are several audiences, `exp`, `iat` (with
  * `clockTolerance`), `nonce` (constant time), `at_hash` when present, `auth_time` when `max_age`
  * was sent, `sub` unchanged after a refresh. Returns the claims.
@@ -105,7 +117,7 @@ export async function validateIdToken(idToken: string, checks: IdTokenChecks): P
   let alg: string;
   try {
     const result = await jwtVerify(idToken, getKey, {
-      issuer: checks.issuer,
+      issuer: acceptedIssuers(checks.issuer),
       audience: checks.clientID,
       algorithms: checks.algorithms,
       clockTolerance: checks.clockTolerance,
