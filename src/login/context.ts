@@ -10,8 +10,10 @@ import type { LoginOptions } from './options.js';
 import type { ResponseContext } from './response-context.js';
 import { needsRefresh, refreshGrant } from './refresh.js';
 import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from './runtime.js';
-import type { SignedInRecord, TokenSet } from './session-data.js';
+import { loginEndsAt, openSignedIn, sealSignedIn, type SignedInRecord, type TokenSet } from './session-data.js';
 import type { UserClaims } from '../claims.js';
+
+export { loginEndsAt };
 import { hasSession, sessionData } from '../session/middleware.js';
 import { saveSession, type SessionRequest } from './session-ops.js';
 import { backChannelError } from './token-endpoint.js';
@@ -94,6 +96,7 @@ export class RequestContext implements OidcContext {
   readonly [INTERNAL] = true;
   private opened: { record: SignedInRecord; tokens: TokenSet } | null | undefined;
   private record: SignedInRecord | null | undefined;
+  private storedRecord: SignedInRecord | null | undefined;
 
   constructor(
     private readonly req: ContextRequest,
@@ -113,46 +116,57 @@ export class RequestContext implements OidcContext {
   }
 
   /**
-   * The session's signed-in record when it is well formed, within its lifetime and its tokens
-   * open (checked once per process for each sealed value, see `Sealer.opens`); else null. Reads
-   * the record without building `req.session`.
+   * The session's sealed signed-in record, opened for this session id whatever its lifetime, or
+   * null. One that does not open (edited in the store, copied from another session's key, or
+   * sealed under a secret no longer configured) is logged once, without any of its content.
+   * Reads the record without building `req.session`.
    */
-  private signedIn(): SignedInRecord | null {
-    if (this.record !== undefined) return this.record;
-    const record = sessionData(this.req)?.oidc?.login;
-    let valid: SignedInRecord | null = null;
-    if (record && typeof record.sub === 'string' && typeof record.createdAt === 'number' && this.runtime.sealer.opens(record.tokens, TOKENS_AAD)) {
-      if (loginEndsAt(record, this.runtime.config.session.absoluteDuration) > Date.now()) valid = record;
+  storedLogin(): SignedInRecord | null {
+    if (this.storedRecord !== undefined) return this.storedRecord;
+    const opened = openSignedIn(this.runtime.sealer, sessionData(this.req)?.oidc?.login, this.req.sessionID);
+    if ('record' in opened) {
+      this.storedRecord = opened.record;
+      return opened.record;
     }
-    this.record = valid;
-    return valid;
+    // One line, with nothing of the record in it: it may hold anything an attacker wrote.
+    if (opened.failure === 'untrusted') {
+      this.runtime.config.logger.warn('session record does not open for its session (edited or copied in the store, or sealed under a secret no longer configured); signed out');
+    } else if (opened.failure === 'earlier-format') {
+      this.runtime.config.logger.warn('session record is not sealed for its session (written by version 0.1, or edited in the store); signed out');
+    }
+    this.storedRecord = null;
+    return null;
   }
 
-  /** The signed-in record and its unsealed tokens, or null (tokens that do not open: signed out). */
+  /** The session's signed-in record when it opens and is within its lifetime; else null. */
+  private signedIn(): SignedInRecord | null {
+    if (this.record !== undefined) return this.record;
+    const record = this.storedLogin();
+    this.record = record && loginEndsAt(record, this.runtime.config.session.absoluteDuration) > Date.now() ? record : null;
+    return this.record;
+  }
+
+  /** The signed-in record and its tokens, or null. */
   private open(): { record: SignedInRecord; tokens: TokenSet } | null {
     if (this.opened !== undefined) return this.opened;
     const record = this.signedIn();
-    let opened: { record: SignedInRecord; tokens: TokenSet } | null = null;
-    if (record) {
-      const tokens = this.runtime.sealer.unseal<TokenSet>(record.tokens, TOKENS_AAD);
-      if (tokens && typeof tokens.access_token === 'string' && typeof tokens.id_token === 'string') opened = { record, tokens };
-    }
-    this.opened = opened;
-    return opened;
+    this.opened = record ? { record, tokens: record.tokens } : null;
+    return this.opened;
   }
 
   /** Forgets what was read (after the session changed). */
   private reset(): void {
     this.opened = undefined;
     this.record = undefined;
+    this.storedRecord = undefined;
   }
 
   /**
-   * True when the session holds a sign-in within its lifetime whose sealed tokens open (under a
-   * configured secret, unaltered).
+   * True when the session holds a sign-in within its lifetime whose sealed record opens for this
+   * session (under a configured secret, unaltered, not copied from another session).
    */
   isAuthenticated(): boolean {
-    return this.signedIn() !== null && this.opened !== null;
+    return this.signedIn() !== null;
   }
 
   get user(): UserClaims | undefined {
@@ -227,6 +241,9 @@ export class RequestContext implements OidcContext {
     // refresh grant; a later request (new access token, even with a non-rotated refresh token)
     // makes its own.
     const generation = createHash('sha256').update(`${refreshToken}\0${tokens.access_token}`, 'utf8').digest('base64url');
+    // The result may wait in Redis for other requests of this session: bound to the session and
+    // the token state it replaces, so no other record's result opens here.
+    const resultAad = `${TOKENS_AAD}\0${sessionId}\0${generation}`;
     const work = async (): Promise<string> => {
       const metadata = await runtime.discovery.metadata();
       const next = await refreshGrant({
@@ -239,7 +256,7 @@ export class RequestContext implements OidcContext {
         params: runtime.config.tokenEndpointParams,
         dpopNonces: runtime.dpopNonces,
       });
-      return runtime.sealer.seal(next, TOKENS_AAD);
+      return runtime.sealer.seal(next, resultAad);
     };
     let sealed: string;
     try {
@@ -251,29 +268,19 @@ export class RequestContext implements OidcContext {
       }
       throw err;
     }
-    const next = runtime.sealer.unseal<TokenSet>(sealed, TOKENS_AAD);
+    const next = runtime.sealer.unseal<TokenSet>(sealed, resultAad);
     if (!next) {
       await this.signOut('refreshed token set cannot be opened');
       throw new LoginRequiredError('The sign-in expired; sign in again.');
     }
     const session = this.req.session!;
-    const current = session.oidc?.login;
-    if (!current) throw new LoginRequiredError();
-    let claims = current.claims;
+    if (session.oidc?.login === undefined) throw new LoginRequiredError();
+    let claims = record.claims;
     if (next.id_token !== tokens.id_token) {
       // Validated by whichever request ran the refresh grant; only the claims are read here.
       claims = publicClaims(decodeJwt(next.id_token));
     }
-    session.oidc = {
-      ...session.oidc,
-      login: {
-        ...current,
-        claims,
-        tokens: sealed,
-        ...(next.expires_at !== undefined ? { accessTokenExpiresAt: next.expires_at } : {}),
-      },
-    };
-    if (next.expires_at === undefined) delete session.oidc.login!.accessTokenExpiresAt;
+    session.oidc = { ...session.oidc, login: sealSignedIn(runtime.sealer, { ...record, claims, tokens: next }, sessionId) };
     this.reset();
     await saveSession(this.req, runtime.config.httpTimeout);
     return next;
@@ -296,16 +303,18 @@ export class RequestContext implements OidcContext {
   /** Ends the sign-in of this session (keeps pending logins), saves, and drops it from the index. */
   async signOut(reason: string, cause?: unknown): Promise<void> {
     const session = this.req.session;
-    const record = session?.oidc?.login;
+    const record = this.storedLogin();
     this.runtime.config.logger.info('session signed out', { reason, ...(cause ? describeCause(cause) : {}) });
-    if (!session || !record) return;
+    if (!session || session.oidc?.login === undefined) return;
     const rest = { ...session.oidc };
     delete rest.login;
     session.oidc = rest;
     this.reset();
-    await this.runtime.index
-      ?.remove({ sessionId: this.req.sessionID!, sub: record.sub, ...(record.sid !== undefined ? { sid: record.sid } : {}) })
-      .catch((err: unknown) => this.runtime.config.logger.warn('session index update failed', describeCause(err)));
+    if (record) {
+      await this.runtime.index
+        ?.remove({ sessionId: this.req.sessionID!, sub: record.sub, ...(record.sid !== undefined ? { sid: record.sid } : {}) })
+        .catch((err: unknown) => this.runtime.config.logger.warn('session index update failed', describeCause(err)));
+    }
     await saveSession(this.req, this.runtime.config.httpTimeout);
   }
 
@@ -340,11 +349,6 @@ export class RequestContext implements OidcContext {
   }
 }
 
-/** When a sign-in ends at the latest, ms since the epoch: `absoluteDuration` after it began, or earlier by `session_expiry`. */
-export function loginEndsAt(record: Pick<SignedInRecord, 'createdAt' | 'expiresAt'>, absoluteDurationSeconds: number): number {
-  const absolute = record.createdAt + absoluteDurationSeconds * 1000;
-  return typeof record.expiresAt === 'number' ? Math.min(absolute, record.expiresAt) : absolute;
-}
 
 /** The claims worth keeping in the session: protocol-only members go. */
 export function publicClaims(claims: Record<string, unknown>): Record<string, unknown> {

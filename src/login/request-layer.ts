@@ -44,14 +44,15 @@ function attachContext(runtime: LoginRuntime, req: Request, res: Response): Requ
     (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
   const context = new RequestContext(req, runtime, sessionError);
   req.oidc = context;
-  const login = sessionData(req)?.oidc?.login;
-  if (login && !context.isAuthenticated()) {
+  if (sessionData(req)?.oidc?.login !== undefined && !context.isAuthenticated()) {
+    // Past the absolute lifetime, or a record that does not open for this session: signed out.
+    const login = context.storedLogin();
     const rest = { ...req.session!.oidc };
     delete rest.login;
     req.session!.oidc = rest;
-    void runtime.index?.remove({ sessionId: req.sessionID!, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
-  } else if (login && config.useExistingSession) {
-    capLifetime(req, config, loginEndsAt(login, config.session.absoluteDuration));
+    if (login) void runtime.index?.remove({ sessionId: req.sessionID!, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
+  } else if (config.useExistingSession && context.isAuthenticated()) {
+    capLifetime(req, config, loginEndsAt(context.storedLogin()!, config.session.absoluteDuration));
   }
   return context;
 }

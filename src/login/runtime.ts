@@ -9,6 +9,7 @@ import { MemorySessionIndex, memoryUseOnce, type SessionIndexApi, type UseOnce }
 import { createRedisClient, type RedisClient } from '../redis/client.js';
 import { useOnce } from '../redis/replay.js';
 import { createSealer, type Sealer } from '../session/seal.js';
+import { SESSION_SEAL_CONTEXT } from './session-data.js';
 import { createSessionStore, isCluster } from '../session/store.js';
 import { SessionIndex } from '../redis/session-index.js';
 import type { ClientAuth } from './client-auth.js';
@@ -123,7 +124,7 @@ function storeOf(config: LoginConfig, redis: RedisClient | undefined, invalidati
  */
 export function createLoginRuntime(config: LoginConfig): LoginRuntime {
   const { logger } = config;
-  const sealer = createSealer(config.secrets, 'express-oidc-guard session v1');
+  const sealer = createSealer(config.secrets, SESSION_SEAL_CONTEXT);
   const { discovery, keys } = issuerOf(config);
   const redis = config.session.redis !== undefined ? createRedisClient(config.session.redis, logger, 'session.redis') : undefined;
   const prefix = config.session.prefix;

@@ -1,15 +1,19 @@
+import { isPlainObject } from '../config/assert.js';
+import type { Sealer } from '../session/seal.js';
 import type { DpopPrivateJwk } from './dpop.js';
 
 /**
- * What the sign-in half keeps in `req.session.oidc`. Everything secret (tokens, PKCE verifiers,
- * nonces) is sealed (AES-256-GCM, see `session/seal.ts`) before it gets here, so the session
- * store only ever holds ciphertext for those; the rest is non-secret bookkeeping.
+ * What the sign-in half keeps in `req.session.oidc`. The session store is outside the trust
+ * boundary: the signed-in record is sealed as a whole (AES-256-GCM, see `session/seal.ts`) with
+ * the session id as associated data, so a record edited in the store, or copied there from
+ * another session's key, does not open; each pending sign-in is sealed too. What stays in clear
+ * is bookkeeping an attacker gains nothing by changing.
  */
 export interface OidcSessionData {
   /** Sign-ins in flight (one per tab), oldest first. */
   pending?: PendingLoginRecord[];
-  /** Present once a user signed in. */
-  login?: SignedInRecord;
+  /** Present once a user signed in: the sealed `SignedInRecord` (see `sealSignedIn`). */
+  login?: string;
 }
 
 /** One sign-in in flight, as stored. */
@@ -41,17 +45,15 @@ export interface PendingLogin {
   silent?: true;
 }
 
-/** A signed-in user, as stored. */
+/** A signed-in user, as sealed into `OidcSessionData.login`. */
 export interface SignedInRecord {
   sub: string;
   /** The OP session id (`sid` claim), for back-channel logout. */
   sid?: string;
   /** The ID token's claims without the protocol ones (nonce, at_hash, c_hash). */
   claims: Record<string, unknown>;
-  /** The sealed `TokenSet`. */
-  tokens: string;
-  /** When the access token expires, seconds since the epoch (not secret; decides refreshes). */
-  accessTokenExpiresAt?: number;
+  /** The token set. */
+  tokens: TokenSet;
   /** When the user signed in, ms since the epoch (absolute session lifetime). */
   createdAt: number;
   /**
@@ -74,4 +76,72 @@ export interface TokenSet {
   scope?: string;
   /** The session's DPoP private key (RFC 9449), when `dpop` is on; the tokens are bound to it. */
   dpop_key?: DpopPrivateJwk;
+}
+
+/** The sealing context (HKDF info) of everything `auth()` seals into the session. */
+export const SESSION_SEAL_CONTEXT = 'express-oidc-guard session v1';
+
+/** What the signed-in record is sealed to: its purpose and the session id (see `sealSignedIn`). */
+function signedInAad(sessionId: string): string {
+  return `oidc-guard signed-in session\0${sessionId}`;
+}
+
+/** Seals a signed-in record for the session `sessionId`: it opens under that id only. */
+export function sealSignedIn(sealer: Sealer, record: SignedInRecord, sessionId: string): string {
+  return sealer.seal(record, signedInAad(sessionId));
+}
+
+/**
+ * The signed-in record stored for `sessionId`, opened: `record`, or why there is none to trust.
+ * - `none`: the session holds no sign-in;
+ * - `earlier-format`: a record of version 0.1 (claims in clear, only the tokens sealed): not
+ *   trusted either, since nothing bound it to its session;
+ * - `untrusted`: it does not open for this id (edited, copied from another session's key, or
+ *   sealed under a secret no longer configured), or opened to something that is not a record.
+ * Opened values are remembered by the sealer (see `Sealer.unsealRemembered`): a page view costs a
+ * map lookup and a parse, not a decryption. Never logs (the caller says it once per request).
+ */
+export function openSignedIn(
+  sealer: Sealer,
+  stored: unknown,
+  sessionId: string | undefined,
+): { record: SignedInRecord } | { failure: 'none' | 'earlier-format' | 'untrusted' } {
+  if (stored === undefined || stored === null) return { failure: 'none' };
+  if (typeof stored !== 'string') return { failure: isPlainObject(stored) ? 'earlier-format' : 'untrusted' };
+  if (typeof sessionId !== 'string') return { failure: 'untrusted' };
+  const record = sealer.unsealRemembered<SignedInRecord>(stored, signedInAad(sessionId));
+  return isSignedInRecord(record) ? { record } : { failure: 'untrusted' };
+}
+
+function isSignedInRecord(value: unknown): value is SignedInRecord {
+  if (!isPlainObject(value) || typeof value.sub !== 'string' || typeof value.createdAt !== 'number' || !isPlainObject(value.claims)) return false;
+  const tokens = value.tokens;
+  return isPlainObject(tokens) && typeof tokens.access_token === 'string' && typeof tokens.id_token === 'string';
+}
+
+/** When a sign-in ends at the latest, ms since the epoch: `absoluteDuration` after it began, or earlier by `session_expiry`. */
+export function loginEndsAt(record: Pick<SignedInRecord, 'createdAt' | 'expiresAt'>, absoluteDurationSeconds: number): number {
+  const absolute = record.createdAt + absoluteDurationSeconds * 1000;
+  return typeof record.expiresAt === 'number' ? Math.min(absolute, record.expiresAt) : absolute;
+}
+
+/**
+ * The latest a session may live, ms since the epoch, or undefined for no cap: a signed-in session
+ * ends with its sign-in; one that holds nothing but sign-ins in flight (no other data of the app)
+ * ends with the last of them, so a `/login` never completed leaves nothing behind that outlives
+ * it (and an emptied one ends at once).
+ */
+export function sessionEndsAt(sealer: Sealer, data: object, sessionId: string | undefined, absoluteDurationSeconds: number): number | undefined {
+  const oidc = (data as { oidc?: OidcSessionData }).oidc;
+  if (oidc?.login !== undefined) {
+    const opened = openSignedIn(sealer, oidc.login, sessionId);
+    return 'record' in opened ? loginEndsAt(opened.record, absoluteDurationSeconds) : undefined;
+  }
+  for (const key of Object.keys(data)) if (key !== 'cookie' && key !== 'oidc') return undefined;
+  if (oidc === undefined) return undefined;
+  let end = 0;
+  for (const pending of Array.isArray(oidc.pending) ? oidc.pending : []) {
+    if (typeof pending?.expiresAt === 'number' && pending.expiresAt > end) end = pending.expiresAt;
+  }
+  return end;
 }

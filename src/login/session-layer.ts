@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import type session from 'express-session';
 import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
 import { sessionMiddleware } from '../session/middleware.js';
-import { loginEndsAt } from './context.js';
+import { sessionEndsAt } from './session-data.js';
 import type { LoginConfig } from './options.js';
 import type { LoginRuntime } from './runtime.js';
 import type { SessionRequest } from './session-ops.js';
@@ -46,10 +46,8 @@ export function sessionLayer(runtime: LoginRuntime): RequestHandler | undefined 
     // refresh) cannot undo a logout or back-channel logout that ended it meanwhile.
     mustExist: (data) => data.oidc?.login !== undefined,
     // A renewal never takes the cookie (or the record) past the end of the sign-in.
-    expiryCap: (data) => {
-      const login = data.oidc?.login;
-      return login && typeof login.createdAt === 'number' ? loginEndsAt(login, config.session.absoluteDuration) : undefined;
-    },
+    // A session holding only sign-ins in flight lives no longer than they do.
+    expiryCap: (data, sessionId) => sessionEndsAt(runtime.sealer, data, sessionId, config.session.absoluteDuration),
     logger: config.logger,
   });
 }

@@ -52,8 +52,8 @@ export interface SessionMiddlewareOptions {
    * existing record (see `requireExisting`), never re-created once destroyed elsewhere.
    */
   mustExist?: (data: Partial<SessionData>) => boolean;
-  /** The latest expiry (epoch ms) a session's cookie may get, from its data; undefined for none. */
-  expiryCap?: (data: Partial<SessionData>) => number | undefined;
+  /** The latest expiry (epoch ms) a session's cookie may get, from its data and id; undefined for none. */
+  expiryCap?: (data: Partial<SessionData>, sessionId: string | undefined) => number | undefined;
   logger: Logger;
   /** Sessions whose last renewal (and verified cookie values) this process remembers, oldest forgotten first. Default 10000. */
   renewalMemory?: number;
@@ -254,8 +254,8 @@ function renewalDue(instance: Instance, id: string, expires: number, now: number
 }
 
 /** The expiry a renewal gives now: the cookie's lifetime, capped by `expiryCap`. */
-function renewedExpiry(instance: Instance, data: Partial<SessionData> | null | undefined, now: number): number {
-  const cap = data ? instance.options.expiryCap?.(data) : undefined;
+function renewedExpiry(instance: Instance, data: Partial<SessionData> | null | undefined, sessionId: string | undefined, now: number): number {
+  const cap = data ? instance.options.expiryCap?.(data, sessionId) : undefined;
   const idle = now + instance.idleMs;
   return cap !== undefined && cap < idle ? Math.max(now + 1000, cap) : idle;
 }
@@ -263,7 +263,7 @@ function renewedExpiry(instance: Instance, data: Partial<SessionData> | null | u
 /** Resets the session's cookie to a renewal's expiry (express-session's `touch()`, capped). */
 function renewCookie(instance: Instance, sess: SessionObject, now: number): number {
   if (instance.idleMs === Infinity) return Infinity;
-  const expires = renewedExpiry(instance, sess, now);
+  const expires = renewedExpiry(instance, sess, sess.id, now);
   const maxAge = expires - now;
   sess.cookie.originalMaxAge = maxAge;
   sess.cookie.maxAge = maxAge;
@@ -496,7 +496,7 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
         if (typeof raw === 'string') state.raw = raw;
         r.sessionID = cookieId;
         const now = Date.now();
-        state.renewDue = renewalDue(instance, cookieId!, renewedExpiry(instance, record, now), now);
+        state.renewDue = renewalDue(instance, cookieId!, renewedExpiry(instance, record, cookieId, now), now);
         // The renewal happens at the end of the response, whether or not the request builds the session.
         if (state.renewDue) hook(state);
       } else {

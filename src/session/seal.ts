@@ -2,7 +2,8 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 import { optionError } from '../config/assert.js';
 
 /**
- * Encryption at rest for what this package keeps in the session store (the token set).
+ * Encryption at rest for what this package keeps in the session store (the signed-in record and
+ * the pending sign-ins).
  *
  * Not an RFC format: AES-256-GCM (NIST SP 800-38D) with a key per secret derived by HKDF-SHA256
  * (RFC 5869). A sealed value reads `v1.<kid>.<iv>.<ciphertext>.<tag>`, every part base64url
@@ -35,6 +36,12 @@ export interface Sealer {
    * value costs a map lookup instead of a decryption — a page view asks on every request.
    */
   opens(sealed: unknown, aad?: string): boolean;
+  /**
+   * `unseal`, remembering the values that opened as `opens` does: asking again for the same value
+   * costs a map lookup and a `JSON.parse` of its plaintext (a fresh copy each time, so callers may
+   * change what they get) instead of a decryption. A page view opens its session record this way.
+   */
+  unsealRemembered<T = unknown>(sealed: unknown, aad?: string): T | undefined;
 }
 
 /** Shortest secret accepted, in characters. */
@@ -162,18 +169,26 @@ export function createSealer(secrets: string | readonly string[], context: strin
    * their GCM tag: a short key hashes faster than the whole value, and a hit still needs the whole
    * value to be equal.
    */
-  const opened = new Map<string, { sealed: string; aad: string }>();
-  function opens(sealed: unknown, aad?: string): boolean {
-    if (typeof sealed !== 'string') return false;
+  const opened = new Map<string, { sealed: string; aad: string; json: string }>();
+  /** The plaintext JSON of `sealed` under `aad`, from memory or decrypted (then remembered). */
+  function openedJson(sealed: unknown, aad: string | undefined): string | undefined {
+    if (typeof sealed !== 'string') return undefined;
     const context = aad ?? '';
     const tag = sealed.slice(sealed.lastIndexOf('.') + 1);
     const known = opened.get(tag);
-    if (known !== undefined && known.sealed === sealed && known.aad === context) return true;
-    if (unseal(sealed, context) === undefined) return false;
-    opened.set(tag, { sealed, aad: context });
+    if (known !== undefined && known.sealed === sealed && known.aad === context) return known.json;
+    const value = unseal(sealed, context);
+    if (value === undefined) return undefined;
+    const json = JSON.stringify(value);
+    opened.set(tag, { sealed, aad: context, json });
     if (opened.size > OPENED_MEMORY) opened.delete(opened.keys().next().value!);
-    return true;
+    return json;
+  }
+  const opens = (sealed: unknown, aad?: string): boolean => openedJson(sealed, aad) !== undefined;
+  function unsealRemembered<T = unknown>(sealed: unknown, aad?: string): T | undefined {
+    const json = openedJson(sealed, aad);
+    return json === undefined ? undefined : (JSON.parse(json) as T);
   }
 
-  return { seal, unseal, keyIds, opens };
+  return { seal, unseal, keyIds, opens, unsealRemembered };
 }

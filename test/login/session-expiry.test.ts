@@ -8,6 +8,7 @@ import { requiresAuth } from '../../src/index.js';
 import { signInAtProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
 import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, sessionIdOf, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
+import { editLogin, readLogin } from '../session/stored-login.js';
 
 const prefix = testPrefix('session-expiry');
 const COOKIE = 'oidc.sid';
@@ -65,7 +66,7 @@ describe('session_expiry claim › caps the absolute lifetime', () => {
     const left = cookieLifetimeMs(done);
     expect(left).toBeLessThanOrEqual(600_000);
     expect(left).toBeGreaterThan(500_000);
-    const record = JSON.parse((await redis.get(sessionKey(browser)))!) as { oidc: { login: { expiresAt?: number; claims: Record<string, unknown> } } };
+    const record = { oidc: { login: (await readLogin(redis, sessionKey(browser)))! } };
     expect(record.oidc.login.expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 599_000);
     expect(record.oidc.login.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
     expect(record.oidc.login.expiresAt).toBe((record.oidc.login.claims.session_expiry as number) * 1000);
@@ -79,11 +80,11 @@ describe('session_expiry claim › caps the absolute lifetime', () => {
     await signIn(browser);
     expect((await browser.get(`${app.url}/profile`)).status).toBe(200);
     const key = sessionKey(browser);
-    const record = JSON.parse((await redis.get(key))!) as { oidc: { login?: { expiresAt: number } } };
-    record.oidc.login!.expiresAt = Date.now() - 1000;
-    await redis.set(key, JSON.stringify(record), 'KEEPTTL');
+    await editLogin(redis, key, (login) => {
+      login.expiresAt = Date.now() - 1000;
+    });
     expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
-    expect((JSON.parse((await redis.get(key))!) as typeof record).oidc.login).toBeUndefined();
+    expect((JSON.parse((await redis.get(key))!) as { oidc: { login?: unknown } }).oidc.login).toBeUndefined();
   });
 
   it('keeps absoluteDuration when session_expiry is later', async () => {

@@ -9,6 +9,7 @@ import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { Browser, type Hop } from './browser.js';
 import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startLoginApp, testPrefix, waitFor, type LoginAppOptions } from './setup.js';
+import { editLogin } from '../session/stored-login.js';
 
 const prefix = testPrefix('session-lifecycle');
 const CLIENT_SECRET = 'hostile-client-secret';
@@ -220,9 +221,9 @@ describe('session lifetimes and writes', () => {
     const browser = new Browser();
     await signIn(app, browser);
     const key = sessionKey(browser, app.url);
-    const record = JSON.parse((await redis.get(key))!) as { oidc: { login: { createdAt: number } } };
-    record.oidc.login.createdAt = Date.now() - 7201_000;
-    await redis.set(key, JSON.stringify(record), 'KEEPTTL');
+    await editLogin(redis, key, (login) => {
+      login.createdAt = Date.now() - 7201_000;
+    });
     expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
     expect(JSON.parse((await redis.get(key))!).oidc.login).toBeUndefined();
   });
@@ -231,9 +232,9 @@ describe('session lifetimes and writes', () => {
     const browser = new Browser();
     await signIn(app, browser);
     const key = sessionKey(browser, app.url);
-    const record = JSON.parse((await redis.get(key))!) as { oidc: { login: { createdAt: number } } };
-    record.oidc.login.createdAt = Date.now() - 7200_000 + 600_000; // 10 minutes left
-    await redis.set(key, JSON.stringify(record), 'KEEPTTL');
+    await editLogin(redis, key, (login) => {
+      login.createdAt = Date.now() - 7200_000 + 600_000; // 10 minutes left
+    });
     const hop = await browser.get(`${app.url}/profile`);
     expect(hop.status).toBe(200);
     const line = hop.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`))!;
@@ -242,14 +243,14 @@ describe('session lifetimes and writes', () => {
     expect(left).toBeGreaterThan(500_000);
   });
 
-  it('reads a session whose sealed tokens were altered as signed out', async () => {
+  it('reads a session whose sealed record (tokens and all) was altered as signed out', async () => {
     const browser = new Browser();
     await signIn(app, browser);
     const key = sessionKey(browser, app.url);
-    const record = JSON.parse((await redis.get(key))!) as { oidc: { login: { tokens: string } } };
-    const parts = record.oidc.login.tokens.split('.');
+    const record = JSON.parse((await redis.get(key))!) as { oidc: { login: string } };
+    const parts = record.oidc.login.split('.');
     parts[3] = `${parts[3]!.slice(0, -2)}${parts[3]!.endsWith('AA') ? 'BA' : 'AA'}`;
-    record.oidc.login.tokens = parts.join('.');
+    record.oidc.login = parts.join('.');
     await redis.set(key, JSON.stringify(record), 'KEEPTTL');
     expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
     expectLoginRedirect(await browser.get(`${app.url}/token`), '/token');

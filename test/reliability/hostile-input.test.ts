@@ -13,6 +13,7 @@ import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issue
 import { Browser } from '../login/browser.js';
 import { assertionRedis, cleanPrefix, SECRET, startAppServer, testPrefix, waitFor } from '../login/setup.js';
 import type { Redis } from 'ioredis';
+import { sealSignedIn } from '../../src/login/session-data.js';
 
 const prefix = testPrefix('reliability-hostile');
 const OTHER_SECRET = 'another-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -195,15 +196,17 @@ describe('corrupted session records in Redis', () => {
     const id = /^s%3A([^.]+)\./.exec(browser.cookies(app.url).get('oidc.sid')!.value)![1]!;
     const key = `${prefix}sess:${decodeURIComponent(id)}`;
     const original = (await redis.get(key))!;
-    const record = JSON.parse(original) as { cookie: unknown; oidc: { login: { tokens: string } } };
+    const record = JSON.parse(original) as { cookie: unknown; oidc: { login: string } };
     const foreign = createSealer([OTHER_SECRET], 'express-oidc-guard session v1');
-    const sealedElsewhere = foreign.seal({ access_token: 'a', token_type: 'Bearer', id_token: 'x.y.z', refresh_token: 'r' }, 'oidc-guard token set');
+    const tokens = { access_token: 'a', token_type: 'Bearer', id_token: 'x.y.z', refresh_token: 'r' };
+    const sealedElsewhere = sealSignedIn(foreign, { sub: 'x', claims: { sub: 'x' }, tokens, createdAt: Date.now() }, decodeURIComponent(id));
     const withLogin = (login: unknown) => JSON.stringify({ ...record, oidc: { login } });
     const corrupt = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc.constant(original.slice(0, Math.floor(original.length / 2))),
-      fc.constant(withLogin({ ...record.oidc.login, tokens: sealedElsewhere })),
-      fc.nat({ max: record.oidc.login.tokens.length - 1 }).map((n) => withLogin({ ...record.oidc.login, tokens: record.oidc.login.tokens.slice(0, n) })),
+      fc.constant(withLogin(sealedElsewhere)),
+      fc.constant(withLogin({ sub: 'x', claims: { sub: 'x' }, tokens: record.oidc.login, createdAt: Date.now() })),
+      fc.nat({ max: record.oidc.login.length - 1 }).map((n) => withLogin(record.oidc.login.slice(0, n))),
       fc.anything().map((value) => withLogin(value)),
       fc.record({ sub: fc.anything(), sid: fc.anything(), tokens: fc.anything(), createdAt: fc.anything(), claims: fc.anything() }, { requiredKeys: [] }).map(withLogin),
       fc.anything().map((value) => JSON.stringify({ ...record, oidc: value })),

@@ -10,10 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startServer, type RunningServer } from '../../example-app/listen.js';
 import { createSealer } from '../../src/session/seal.js';
-import { TOKENS_AAD } from '../../src/login/runtime.js';
 import { CookieJar, request, signIn, startLogin, authorizeAtIdp, follow, formAction, hiddenInputs, type Page } from '../example-app/helpers/browserless.js';
 import { recordingLogger } from '../example-app/helpers/app.js';
 import { deletePrefix, eventually, REDIS_URL, sessionIdOf } from './helpers.js';
+import { openLogin } from '../session/stored-login.js';
 
 const prefix = `test:reliability:hygiene:${randomBytes(4).toString('hex')}:`;
 const SESSION_SECRET = randomBytes(32).toString('base64url');
@@ -72,8 +72,8 @@ async function collect(jar: CookieJar): Promise<void> {
   secrets.add(decodeURIComponent(cookie));
   const raw = await redis.get(`${prefix}sess:${sessionIdOf(cookie)}`);
   if (!raw) return;
-  const oidc = (JSON.parse(raw) as { oidc?: { login?: { tokens: string }; pending?: { sealed: string }[] } }).oidc;
-  const tokens = oidc?.login ? sealer.unseal<Record<string, string>>(oidc.login.tokens, TOKENS_AAD) : undefined;
+  const oidc = (JSON.parse(raw) as { oidc?: { login?: string; pending?: { sealed: string }[] } }).oidc;
+  const tokens = oidc?.login ? (openLogin(oidc.login, sessionIdOf(cookie), SESSION_SECRET).tokens as unknown as Record<string, string>) : undefined;
   for (const name of ['access_token', 'refresh_token', 'id_token'] as const) {
     const value = tokens?.[name];
     if (value) {

@@ -11,7 +11,8 @@ import { codeExchange, interactionRequired, responseState, singleParam, validate
 import { publicClaims } from '../context.js';
 import { sessionExpiry } from '../id-token.js';
 import type { AfterCallback } from '../options.js';
-import { baseIdTokenChecks, TOKENS_AAD, type LoginRuntime } from '../runtime.js';
+import { baseIdTokenChecks, type LoginRuntime } from '../runtime.js';
+import { sealSignedIn } from '../session-data.js';
 import type { OidcSessionData, PendingLogin, TokenSet } from '../session-data.js';
 import { capLifetime } from '../session-layer.js';
 import { regenerateSession, saveSession } from '../session-ops.js';
@@ -86,15 +87,11 @@ async function signIn(
   const sid = typeof claims.sid === 'string' && claims.sid.length > 0 ? claims.sid : undefined;
   req.session!.oidc = {
     ...(stillPending ? { pending: stillPending } : {}),
-    login: {
-      sub: claims.sub,
-      ...(sid !== undefined ? { sid } : {}),
-      claims: userClaims,
-      tokens: runtime.sealer.seal(tokens, TOKENS_AAD),
-      ...(tokens.expires_at !== undefined ? { accessTokenExpiresAt: tokens.expires_at } : {}),
-      createdAt: now,
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-    },
+    login: sealSignedIn(
+      runtime.sealer,
+      { sub: claims.sub, ...(sid !== undefined ? { sid } : {}), claims: userClaims, tokens, createdAt: now, ...(expiresAt !== undefined ? { expiresAt } : {}) },
+      req.sessionID,
+    ),
   };
   if (!config.useExistingSession) capLifetime(req, config, expiresAt ?? absoluteEnd);
   await saveSession(req, timeoutMs);

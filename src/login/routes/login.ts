@@ -7,7 +7,8 @@ import { dpopJkt, generateDpopKey, type DpopPrivateJwk } from '../dpop.js';
 import { checkAuthorizationParams, type LoginOptions } from '../options.js';
 import { safeReturnTo } from '../return-to.js';
 import type { LoginRuntime, StartLoginMode } from '../runtime.js';
-import type { OidcSessionData } from '../session-data.js';
+import { sessionEndsAt, type OidcSessionData } from '../session-data.js';
+import { capLifetime } from '../session-layer.js';
 import { saveSession } from '../session-ops.js';
 import { addPendingLogin } from '../transactions.js';
 import { needSession, route } from './route.js';
@@ -77,6 +78,9 @@ export async function startLogin(runtime: LoginRuntime, req: Request, res: Respo
   const data: OidcSessionData = { ...req.session!.oidc };
   addPendingLogin(data, request.pending, runtime.sealer, { max: LOGIN_DEFAULTS.maxPendingLogins, ttlMs: LOGIN_DEFAULTS.pendingLoginTtlSeconds * 1000 });
   req.session!.oidc = data;
+  // The app's own session (useExistingSession) holding only sign-ins in flight ends with them.
+  const pendingEnd = config.useExistingSession ? sessionEndsAt(runtime.sealer, req.session!, req.sessionID, config.session.absoluteDuration) : undefined;
+  if (pendingEnd !== undefined) capLifetime(req, config, pendingEnd);
   await saveSession(req, LOGIN_DEFAULTS.sessionTimeoutMs);
   res.redirect(302, url.href);
 }

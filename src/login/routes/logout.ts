@@ -16,7 +16,7 @@ export function logoutRoute(runtime: LoginRuntime): RequestHandler {
     noStore(res);
     needSession(req);
     const context = RequestContext.from(req.oidc)!;
-    const login = req.session!.oidc?.login;
+    const login = context.storedLogin();
     const tokens = context.tokenSet();
     const metadata = await discovery.metadata().catch(() => discovery.peek());
     if (login && runtime.index) {
