@@ -7,6 +7,7 @@ import {
   optionalNumber,
   optionalString,
   optionalStringList,
+  rejectUnknown,
   requiredString,
   requiredUrl,
 } from '../config/assert.js';
@@ -178,12 +179,6 @@ function resolveMtls(value: unknown): ResolvedMtlsConfig {
 const ISSUER_KEYS = new Set(['issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'audience', 'algorithms', 'introspection']);
 const SINGLE_ISSUER_KEYS = ['issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'introspection'] as const;
 const INTROSPECTION_KEYS = new Set(['endpoint', 'clientId', 'clientSecret', 'authMethod', 'timeoutMs', 'cacheMaxTtlSeconds']);
-
-function rejectUnknown(path: string, value: Record<string, unknown>, known: Set<string>): void {
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) throw new TypeError(`Option "${path}${key}" is not a known option.`);
-  }
-}
 
 function resolveAlgorithms(path: string, value: unknown, hmac: boolean): string[] | undefined {
   const list = optionalStringList(path, value);

@@ -88,3 +88,53 @@ export function requiredUrl(path: string, value: unknown, allowInsecure: boolean
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
+
+/** Edit distance of two option names (Damerau–Levenshtein, adjacent swaps count one), case-blind. */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[x.length]![y.length]!;
+}
+
+/** The known name closest to a mistyped one, when it is close enough to be what was meant. */
+export function closestName(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const score = distance(name, candidate);
+    if (score < bestDistance) {
+      best = candidate;
+      bestDistance = score;
+    }
+  }
+  // Up to a third of the name may differ (at least one edit, at most three).
+  return best !== undefined && bestDistance <= Math.min(3, Math.max(1, Math.floor(name.length / 3))) ? best : undefined;
+}
+
+/**
+ * Refuses the keys of an options object that are not options: a typo must not silently fall back
+ * to a default (`authRequierd: false` would leave the app behind a login). The message names the
+ * dotted path and the closest known option; `instead` gives the answer for names this package
+ * deliberately does not have (another package's options).
+ *
+ * @param prefix the dotted path of `value` with a trailing dot (`'session.'`), or `''` at the top.
+ * @throws TypeError `Option "session.reddis" is not a known option. Did you mean "session.redis"?`
+ */
+export function rejectUnknown(prefix: string, value: Record<string, unknown>, known: ReadonlySet<string>, instead?: ReadonlyMap<string, string>): void {
+  for (const key of Object.keys(value)) {
+    if (known.has(key)) continue;
+    const path = `${prefix}${key}`;
+    const replacement = instead?.get(key);
+    if (replacement !== undefined) throw new TypeError(`Option "${path}" is not supported: ${replacement}`);
+    const near = closestName(key, known);
+    throw new TypeError(`Option "${path}" is not a known option.${near !== undefined ? ` Did you mean "${prefix}${near}"?` : ''}`);
+  }
+}
