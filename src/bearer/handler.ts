@@ -1,0 +1,97 @@
+/**
+ * The guard's synchronous step, run for every request: find the token (RFC 6750 §2, RFC 9449
+ * §7.1) and accept a repeated Bearer token from the verified-token cache; anything else goes on
+ * to `verifyAndBind()`.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AuthError, InvalidTokenError, UnauthorizedError } from '../errors/index.js';
+import { verifyAndBind } from './bind.js';
+import { checkTokenCharacters, extractForGuard, type PresentedToken } from './extract.js';
+import type { GuardRuntime } from './guard-runtime.js';
+import { refuse, requestStates } from './refuse.js';
+import { rawQuery } from './request-parts.js';
+import type { BearerAuth } from './types.js';
+
+/**
+ * The middleware of one guard. Not asyncHandler: a repeated Bearer token is answered from the
+ * verified-token cache here, synchronously, without the promise hops of an async middleware,
+ * which under HTTP load cost more than the lookup itself. Everything else goes on in
+ * verifyAndBind(), whose rejections reach next(err) as asyncHandler's would (Express 4 and 5
+ * alike). What the hot path reads is taken out of the runtime once, into this closure.
+ */
+export function guardHandler(runtime: GuardRuntime): RequestHandler {
+  const { verifier, noCredentials, noCredentialsText, bearerState, dpopState, extractOptions } = runtime;
+  const { allowFormBody, credentialsRequired, maxTokenLength } = runtime.config;
+  const dpop = runtime.config.dpop;
+  return function requireBearer(req: Request, res: Response, next: NextFunction): void {
+    let state = noCredentials;
+    let presented: PresentedToken | undefined;
+    let looked = false;
+    let hit: BearerAuth | undefined;
+    let key: string | undefined;
+    let headers: Request['headers'] | undefined;
+    let extracted = false;
+    try {
+      // `req.headers` is a getter (Node builds the object on first use), read once; `req.body`
+      // and `req.method` only when a form-body token is accepted (nothing else reads them):
+      // without a body parser `req.body` is a lookup through the whole prototype chain of `req`.
+      headers = req.headers;
+      const form = allowFormBody;
+      // The header token's characters are checked below, unless the token is found in the cache.
+      presented = extractForGuard(
+        { headers, body: form ? (req.body as unknown) : undefined, query: rawQuery(req), method: form ? req.method : undefined },
+        extractOptions,
+      );
+      extracted = true;
+      if (presented === undefined) {
+        state = noCredentials;
+        if (credentialsRequired) throw new UnauthorizedError(noCredentialsText);
+        delete req.auth;
+      } else {
+        state = presented.scheme === 'DPoP' || dpop.mode === 'required' ? dpopState : bearerState;
+        if (presented.scheme === 'Bearer' && dpop.mode !== 'required') {
+          looked = true;
+          // Hashed once: on a miss the same key inserts the verified token.
+          key = verifier.cacheKey(presented.token);
+          hit = key === undefined ? undefined : verifier.cached(presented.token, key);
+          // Fast path: a cached token without `cnf` has no DPoP or certificate binding to check
+          // (confirmationOf() is `{}`), so it is accepted as is. `hit` is the cache's own copy.
+          if (hit !== undefined && hit.payload.cnf === undefined) {
+            hit.scheme = 'Bearer';
+            req.auth = hit;
+            presented = undefined;
+          }
+        }
+        if (presented !== undefined) {
+          // Any token not accepted from the cache: its characters are checked before anything
+          // else refuses it, so a malformed one gets the same 400 as from extractAccessToken().
+          // (A cached token passed this check when it was verified: its SHA-256 matched.)
+          checkTokenCharacters(presented.token, maxTokenLength);
+          if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
+        }
+      }
+    } catch (err) {
+      if (!extracted && headers !== undefined) {
+        // A malformed request is answered in the scheme it tried (Bearer unless it said DPoP);
+        // worked out here, as no other request needs it.
+        const said = /^\s*dpop(\s|$)/i.test(String(headers.authorization ?? '')) && dpop.mode !== 'disabled';
+        state = said || dpop.mode === 'required' ? dpopState : bearerState;
+      }
+      requestStates.set(req, state);
+      if (!(err instanceof AuthError)) {
+        next(err);
+        return;
+      }
+      refuse(err, req, res, next, state);
+      return;
+    }
+    // No credentials (and none required), or accepted from the cache above (`hit`, whose result
+    // carries the state: see stateOf()).
+    if (presented === undefined) {
+      if (hit === undefined) requestStates.set(req, state);
+      next();
+      return;
+    }
+    verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key }).catch(next);
+  };
+}
