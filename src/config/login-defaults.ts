@@ -40,7 +40,10 @@ export const LOGIN_DEFAULTS = {
   clockToleranceSeconds: 60,
   /** `httpTimeout`: timeout of one request to the issuer (token, revocation, userinfo), in ms. */
   httpTimeoutMs: 5000,
-  /** `refreshMargin`: an access token this close to its expiry is refreshed first, in seconds. */
+  /**
+   * `refreshMargin`: an access token this close to its expiry is refreshed first, in seconds;
+   * capped per token at half its lifetime less half a second (`effectiveRefreshMargin`).
+   */
   refreshMarginSeconds: 30,
   /** `session.cookieName`; prefixed `__Host-` when `baseURL` is https (RFC 6265bis §4.1.3.2). */
   cookieName: 'oidc.sid',

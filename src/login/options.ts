@@ -213,7 +213,11 @@ export interface AuthOptions {
   clockTolerance?: number;
   /** Timeout of one request to the issuer, in ms. Default 5000. */
   httpTimeout?: number;
-  /** Refresh an access token this many seconds before it expires. Default 30. */
+  /**
+   * Refresh an access token this many seconds before it expires. Default 30. Capped per token at
+   * half its lifetime (`expires_in`) less half a second, so a short-lived token is not refreshed on
+   * every call.
+   */
   refreshMargin?: number;
   session?: SessionOptions;
   /** The app mounted express-session itself: use `req.session`, mount none. */

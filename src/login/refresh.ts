@@ -6,9 +6,25 @@ import { validateIdToken, type IdTokenChecks } from './id-token.js';
 import type { TokenSet } from './session-data.js';
 import { tokenRequest } from './token-endpoint.js';
 
-/** True when the access token expired or expires within `marginSeconds` (unknown expiry: false). */
-export function needsRefresh(tokens: Pick<TokenSet, 'expires_at'>, marginSeconds: number, now = Date.now()): boolean {
-  return tokens.expires_at !== undefined && tokens.expires_at - marginSeconds <= Math.floor(now / 1000);
+/**
+ * The refresh margin for one token set: `refreshMargin`, capped at half of the token's own
+ * lifetime (`expires_in`) less half a second. Without the cap a token that lives less than the
+ * margin (an IdP issuing 2-30 s access tokens) is due at once and every call refreshes. The half
+ * second covers `expires_at` being whole seconds rounded down: a 2-second token issued late in
+ * a second is then still used for at least half a second before it is due.
+ */
+export function effectiveRefreshMargin(tokens: Pick<TokenSet, 'expires_in'>, marginSeconds: number): number {
+  if (tokens.expires_in === undefined) return marginSeconds;
+  return Math.min(marginSeconds, Math.max(0, (tokens.expires_in - 1) / 2));
+}
+
+/**
+ * True when the access token expired or expires within its margin (`effectiveRefreshMargin`);
+ * unknown expiry: false.
+ */
+export function needsRefresh(tokens: Pick<TokenSet, 'expires_at' | 'expires_in'>, marginSeconds: number, now = Date.now()): boolean {
+  if (tokens.expires_at === undefined) return false;
+  return (tokens.expires_at - effectiveRefreshMargin(tokens, marginSeconds)) * 1000 <= now;
 }
 
 /** What a refresh grant needs (RFC 6749 §6). */

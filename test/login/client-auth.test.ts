@@ -6,6 +6,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { AuthOptions } from '../../src/index.js';
+import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { signInAtProvider, type TestProviderOptions } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
 import { accessTokenRoute, assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
@@ -49,15 +50,15 @@ afterAll(async () => {
 
 describe('client_secret_jwt (RFC 7523 §2.2, OIDC Core §9)', () => {
   it('signs in and refreshes with an HS256 assertion keyed with the client secret', async () => {
-    const c = await startCase({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789' }, {
+    const c = await startCase({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789', accessTokenTtl: 2 }, {
       clientAuthMethod: 'client_secret_jwt',
       clientSecret: 'a-long-client-secret-for-hmac-0123456789',
-      refreshMargin: 3600,
     });
     try {
       const browser = new Browser();
       expect((await signIn(c, browser)).status).toBe(302);
       expect(c.provider.grants.authorization_code).toBe(1);
+      await pastExpiryOfTokensFromNow(2);
       expect((await browser.get(`${c.url}/token`)).status).toBe(200);
       expect(c.provider.grants.refresh_token).toBe(1);
       // No Basic credentials: the assertion in the body authenticates.

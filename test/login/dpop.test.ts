@@ -9,6 +9,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { requiresAuth } from '../../src/index.js';
+import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { signInAtProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
@@ -170,9 +171,9 @@ describe('dpop: true › refresh (RFC 9449 §5)', () => {
   let refreshProvider: TestProvider;
 
   beforeAll(async () => {
-    refreshApp = await startProviderApp({ accessTokenTtl: 120, features: { dPoP: dpopFeature() }, clientMetadata: dpopClient }, {
+    refreshApp = await startProviderApp({ accessTokenTtl: 2, features: { dPoP: dpopFeature() }, clientMetadata: dpopClient }, {
       prefix,
-      auth: { dpop: true, refreshMargin: 120 },
+      auth: { dpop: true },
       app: (refreshing) =>
         express()
           .use(refreshing)
@@ -198,6 +199,7 @@ describe('dpop: true › refresh (RFC 9449 §5)', () => {
     const login = await b.get(`${refreshApp.url}/login`);
     const back = await signInAtProvider(b, login.location!, refreshApp.url, 'alice');
     expect((await b.get(back.location!)).status).toBe(302);
+    await pastExpiryOfTokensFromNow(2);
     const hop = await b.get(`${refreshApp.url}/refresh`, { accept: 'application/json' });
     expect(hop.status).toBe(200);
     expect(JSON.parse(hop.text)).toMatchObject({ changed: true, tokenType: 'DPoP', userinfo: { sub: 'alice' } });

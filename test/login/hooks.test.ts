@@ -309,12 +309,13 @@ describe('tokenEndpointParams', () => {
 
   beforeAll(async () => {
     issuer = await startHostileIssuer();
+    // Access tokens that expire at once: every use refreshes (the margin is capped by the lifetime).
+    issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), expires_in: 0 } });
     hostileApp = await startLoginApp({
       issuer,
       prefix,
       auth: {
         clientSecret: 'hostile-secret',
-        refreshMargin: 3600,
         tokenEndpointParams: { audience: 'https://api.example', resource: 'https://api.example/' },
       },
       app: (hostileOidc) => express().use(hostileOidc).get('/token', accessTokenRoute),

@@ -1,19 +1,20 @@
 /**
  * Refresh (RFC 6749 §6) against oidc-provider with 2-second access tokens and rotating refresh
  * tokens with reuse detection: one refresh grant per session across requests and processes.
+ * The default `refreshMargin` (30 s) is longer than the tokens live: it is capped by the token's
+ * own lifetime (issue 15 §3), so each token set is refreshed once, counted at the token endpoint.
  */
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { requiresAuth, type AuthRouter } from '../../src/index.js';
-import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
+import type { TestProvider } from '../helpers/provider.js';
 import { Browser } from './browser.js';
-import { assertionRedis, cleanPrefix, startAppServer, startLoginApp, testPrefix, waitFor, type AppServer, type LoginApp } from './setup.js';
+import { assertionRedis, cleanPrefix, startTwoInstances, testPrefix, waitFor, type LoginApp, type TwoInstances } from './setup.js';
 
 const prefix = testPrefix('refresh');
-/** Access tokens live TTL seconds and are refreshed MARGIN seconds before they expire: a token
- * needs a refresh TTL - MARGIN seconds after it was issued, and a fresh one does not for as long. */
-const TTL = 6;
-const MARGIN = 3;
+/** Access tokens live TTL seconds: a fresh one needs no refresh, an expired one does. */
+const TTL = 2;
+let instances: TwoInstances;
 let first: LoginApp;
 let second: LoginApp;
 let provider: TestProvider;
@@ -45,6 +46,14 @@ function appWith(oidc: AuthRouter): express.Express {
   app.get('/profile', requiresAuth({ accessToken: true }), (req, res) => {
     res.json({ expiresIn: req.oidc.accessToken?.expires_in });
   });
+  // Like the example app's /profile: requiresAuth({ accessToken: true }), then getAccessToken() again.
+  app.get('/page', requiresAuth({ accessToken: true }), async (req, res, next) => {
+    try {
+      res.json({ token: await req.oidc.getAccessToken() });
+    } catch (err) {
+      next(err);
+    }
+  });
   app.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(err.status ?? 500).json({ error: err.code ?? 'server_error' });
   });
@@ -53,40 +62,26 @@ function appWith(oidc: AuthRouter): express.Express {
 
 beforeAll(async () => {
   redis = assertionRedis();
-  const firstServer = await startAppServer();
-  const secondServer = await startAppServer();
-  provider = await startProvider({ redirectUris: [`${firstServer.url}/callback`], accessTokenTtl: TTL, rotateRefreshToken: true });
-  // Two instances of the app (two processes behind one URL) sharing Redis: same baseURL and secret.
-  const instance = (server: AppServer) =>
-    startLoginApp({ server, issuer: provider, prefix, auth: { baseURL: firstServer.url, refreshMargin: MARGIN }, app: appWith });
-  first = await instance(firstServer);
-  second = await instance(secondServer);
+  instances = await startTwoInstances({ prefix, accessTokenTtl: TTL, app: appWith });
+  ({ first, second, provider } = instances);
 });
 
 afterAll(async () => {
-  await first.close();
-  await second.close();
-  await provider.close();
+  await instances.close();
   await cleanPrefix(redis, prefix);
   await redis.quit();
 });
 
-async function signIn(): Promise<Browser> {
-  const browser = new Browser();
-  const login = await browser.get(`${first.url}/login`);
-  const back = await signInAtProvider(browser, login.location!, first.url);
-  expect((await browser.get(back.location!)).status).toBe(302);
-  // The second instance is the same site: the browser sends it the same cookie.
-  browser.jar.set(new URL(second.url).host, browser.cookies(first.url));
-  return browser;
+function signIn(): Promise<Browser> {
+  return instances.signIn();
 }
 
-/** Polls (no fixed sleep) until the session's access token is within the refresh margin. */
+/** Polls (no fixed sleep) until the session's access token expired: a refresh is then due. */
 async function untilRefreshDue(browser: Browser): Promise<void> {
   await waitFor(async () => {
     const hop = await browser.get(`${first.url}/expires-in`, { accept: 'application/json' });
-    return (JSON.parse(hop.text) as { expiresIn: number }).expiresIn <= MARGIN;
-  }, 15_000, 'the access token to be due for refresh');
+    return (JSON.parse(hop.text) as { expiresIn: number }).expiresIn === 0;
+  }, 15_000, 'the access token to expire');
 }
 
 async function tokenOf(browser: Browser, url: string): Promise<{ status: number; token?: string }> {
@@ -171,5 +166,70 @@ describe('getAccessToken() (RFC 6749 §6, RFC 9700 §4.14.2)', () => {
   it('answers 401 login_required to getAccessToken() without a session', async () => {
     const hop = await new Browser().get(`${first.url}/token`, { accept: 'application/json' });
     expect(hop.status).toBe(401);
+  });
+});
+
+async function view(browser: Browser, url: string): Promise<{ status: number; token?: string }> {
+  const hop = await browser.get(`${url}/page`, { accept: 'application/json' });
+  return { status: hop.status, ...(JSON.parse(hop.text) as { token?: string }) };
+}
+
+/** Refresh grants made while `run` runs, and the answers it gave. */
+async function grantsDuring<T>(run: () => Promise<T>): Promise<{ grants: number; result: T }> {
+  const before = provider.grants.refresh_token;
+  const errors = provider.grantErrors.length;
+  const result = await run();
+  expect(provider.grantErrors.length).toBe(errors);
+  return { grants: provider.grants.refresh_token - before, result };
+}
+
+describe('refreshMargin › capped by the token lifetime: 2-second tokens, default margin 30 s (issue 15 §3)', () => {
+  it('does not refresh a token just issued: page views right after sign-in make no grant', async () => {
+    const browser = await signIn();
+    const { grants, result } = await grantsDuring(() => view(browser, first.url));
+    expect(result.status).toBe(200);
+    expect(grants).toBe(0);
+  });
+
+  it('after expiry, one page view makes exactly one grant, and the next view none', async () => {
+    const browser = await signIn();
+    await untilRefreshDue(browser);
+    const one = await grantsDuring(() => view(browser, first.url));
+    expect(one.result.status).toBe(200);
+    expect(one.grants).toBe(1);
+    const again = await grantsDuring(() => view(browser, first.url));
+    expect(again).toEqual({ grants: 0, result: one.result });
+  });
+
+  it('after expiry, 10 concurrent page views of one session make exactly one grant', async () => {
+    const browser = await signIn();
+    await untilRefreshDue(browser);
+    const { grants, result } = await grantsDuring(() => Promise.all(Array.from({ length: 10 }, () => view(browser, first.url))));
+    expect(result.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(new Set(result.map((r) => r.token)).size).toBe(1);
+    expect(grants).toBe(1);
+  });
+
+  it('after expiry, 10 concurrent page views over two instances sharing Redis make exactly one grant', async () => {
+    const browser = await signIn();
+    await untilRefreshDue(browser);
+    const { grants, result } = await grantsDuring(() =>
+      Promise.all(Array.from({ length: 10 }, (_, i) => view(browser, i % 2 === 0 ? first.url : second.url))),
+    );
+    expect(result.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(new Set(result.map((r) => r.token)).size).toBe(1);
+    expect(grants).toBe(1);
+  });
+
+  it('refreshes each token set once: three expiries, three grants', async () => {
+    const browser = await signIn();
+    const { grants } = await grantsDuring(async () => {
+      for (let i = 0; i < 3; i++) {
+        await untilRefreshDue(browser);
+        expect((await view(browser, i % 2 === 0 ? first.url : second.url)).status).toBe(200);
+        expect((await view(browser, first.url)).status).toBe(200);
+      }
+    });
+    expect(grants).toBe(3);
   });
 });

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import { Redis } from 'ioredis';
 import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
-import { startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
-import type { Browser, Hop } from './browser.js';
+import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
+import { Browser, type Hop } from './browser.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -137,6 +137,50 @@ export async function startProviderApp(providerOptions: Omit<TestProviderOptions
     provider,
     async close() {
       await app.close();
+      await provider.close();
+    },
+  };
+}
+
+/** Two instances of one app (two processes behind one URL) at one oidc-provider, sharing Redis. */
+export interface TwoInstances {
+  first: LoginApp;
+  second: LoginApp;
+  provider: TestProvider;
+  /** Signs in on the first instance; the browser sends the second the same cookie (same site). */
+  signIn(): Promise<Browser>;
+  /** Closes both instances and the provider. */
+  close(): Promise<void>;
+}
+
+/**
+ * startLoginApp() twice with the same baseURL and secret, at a new oidc-provider issuing access
+ * tokens of `accessTokenTtl` seconds and rotating refresh tokens.
+ */
+export async function startTwoInstances(options: Omit<LoginAppOptions, 'issuer' | 'server'> & { accessTokenTtl: number }): Promise<TwoInstances> {
+  const firstServer = await startAppServer();
+  const secondServer = await startAppServer();
+  const provider = await startProvider({ redirectUris: [`${firstServer.url}/callback`], accessTokenTtl: options.accessTokenTtl, rotateRefreshToken: true });
+  const instance = (server: AppServer) =>
+    startLoginApp({ ...options, server, issuer: provider, auth: { ...options.auth, baseURL: firstServer.url } });
+  const first = await instance(firstServer);
+  const second = await instance(secondServer);
+  return {
+    first,
+    second,
+    provider,
+    async signIn() {
+      const browser = new Browser();
+      const login = await browser.get(`${first.url}/login`);
+      const back = await signInAtProvider(browser, login.location!, first.url);
+      const done = await browser.get(back.location!);
+      if (done.status !== 302) throw new Error(`sign-in answered ${done.status}`);
+      browser.jar.set(new URL(second.url).host, browser.cookies(first.url));
+      return browser;
+    },
+    async close() {
+      await first.close();
+      await second.close();
       await provider.close();
     },
   };

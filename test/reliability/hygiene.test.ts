@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../../example-app/listen.js';
 import { createSealer } from '../../src/session/seal.js';
 import { CookieJar, request, signIn, startLogin, authorizeAtIdp, follow, formAction, hiddenInputs, type Page } from '../example-app/helpers/browserless.js';
 import { recordingLogger } from '../example-app/helpers/app.js';
+import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { deletePrefix, eventually, REDIS_URL, sessionIdOf } from './helpers.js';
 import { openLogin } from '../session/stored-login.js';
 
@@ -21,12 +22,16 @@ const CLIENT_SECRET = `client-${randomBytes(16).toString('hex')}`;
 /** AAD of sealed pending logins (src/login/transactions.ts). */
 const TX_AAD = 'oidc-guard pending login';
 const logger = recordingLogger();
+/** Access token lifetime at the embedded IdP: each /profile after it ran out refreshes. */
+const TTL = 2;
 const printed: string[] = [];
 let running: RunningServer;
 let redis: Redis;
 let restore: () => void;
 /** Every secret value seen during the run. */
 const secrets = new Set<string>();
+/** The session's access token as last collected (older ones expired: the IdP's live TTL seconds). */
+let latestAccessToken: string | undefined;
 const pages: Page[] = [];
 
 beforeAll(async () => {
@@ -48,7 +53,7 @@ beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   running = await startServer(
     { PORT: '0', HOST: '127.0.0.1', REDIS_URL, SESSION_SECRET, CLIENT_SECRET },
-    { sessionPrefix: prefix, logger, idpAccessTokenTtlSeconds: 10 },
+    { sessionPrefix: prefix, logger, idpAccessTokenTtlSeconds: TTL },
   );
   await eventually(() => fetch(`${running.url}/healthz`), (res) => res.status === 200, 15_000, 'Redis');
   secrets.add(SESSION_SECRET);
@@ -74,6 +79,7 @@ async function collect(jar: CookieJar): Promise<void> {
   if (!raw) return;
   const oidc = (JSON.parse(raw) as { oidc?: { login?: string; pending?: { sealed: string }[] } }).oidc;
   const tokens = oidc?.login ? (openLogin(oidc.login, sessionIdOf(cookie), SESSION_SECRET).tokens as unknown as Record<string, string>) : undefined;
+  latestAccessToken = tokens?.access_token ?? latestAccessToken;
   for (const name of ['access_token', 'refresh_token', 'id_token'] as const) {
     const value = tokens?.[name];
     if (value) {
@@ -106,12 +112,13 @@ describe('a whole session, with failures', () => {
     expect(callback.status).toBe(302);
     await collect(jar);
 
-    // Refreshes (10 s tokens are inside the refresh margin), page views, the API.
+    // Refreshes (each view after the TTL-second token expired), page views, the API.
     for (let i = 0; i < 3; i += 1) {
+      await pastExpiryOfTokensFromNow(TTL);
       expect((await get(jar, '/profile')).status).toBe(200);
       await collect(jar);
     }
-    const accessToken = [...secrets].find((s) => s.split('.').length === 3 && s.length > 200)!;
+    const accessToken = latestAccessToken!;
     const api = await fetch(`${running.url}/api/me`, { headers: { authorization: `Bearer ${accessToken}` } });
     expect(api.status).toBe(200);
     expect(api.headers.get('cache-control')).toBe('no-store');

@@ -12,10 +12,13 @@ import { startServer, type RunningServer } from '../../example-app/listen.js';
 import { createRedisClient, closeRedisClient } from '../../src/redis/client.js';
 import { RefreshCoordinator } from '../../src/redis/refresh-coordinator.js';
 import { CookieJar, request, signIn } from '../example-app/helpers/browserless.js';
+import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { deletePrefix, eventually, REDIS_URL, RedisRelay, sessionIdOf } from './helpers.js';
 
 const prefix = `test:reliability:blip:${randomBytes(4).toString('hex')}:`;
 const relay = new RedisRelay();
+/** Access token lifetime at the embedded IdP: each /profile after it ran out refreshes. */
+const TTL = 2;
 let running: RunningServer;
 let redis: Redis;
 const refreshGrants = { ok: 0, failed: [] as string[] };
@@ -28,7 +31,7 @@ beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   running = await startServer(
     { PORT: '0', HOST: '127.0.0.1', REDIS_URL: relay.url, SESSION_SECRET: randomBytes(32).toString('base64url') },
-    { sessionPrefix: prefix, logger: quiet, idpAccessTokenTtlSeconds: 10 },
+    { sessionPrefix: prefix, logger: quiet, idpAccessTokenTtlSeconds: TTL },
   );
   const provider = running.example.idp!.provider;
   // Emitted once the grant is done (the old refresh token is spent), before the answer is sent.
@@ -76,6 +79,7 @@ describe('a Redis blip while /profile refreshes the access token (rotating refre
     const before = await redis.get(key);
     const grantsBefore = refreshGrants.ok;
 
+    await pastExpiryOfTokensFromNow(TTL);
     onRefreshGrant = () => {
       const cut = relay.cut();
       if (mode === 'back-at-once') void cut.then(() => relay.open());
@@ -97,6 +101,7 @@ describe('a Redis blip while /profile refreshes the access token (rotating refre
     expect(after.body).toContain('id="sub"');
     // And the refresh token kept in the session is the live one: two more refreshes succeed.
     for (let i = 0; i < 2; i += 1) {
+      await pastExpiryOfTokensFromNow(TTL);
       const page = await request(jar, `${running.url}/profile`);
       expect(page.status).toBe(200);
     }
