@@ -25,8 +25,9 @@ beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   issuer = await startHostileIssuer({ clientId: 'example-app' });
   issuer.onToken = async (ctx) => {
-    // 5 s access tokens: within the 30 s refresh margin, so every /profile refreshes first.
-    const body = { ...(await ctx.valid()), expires_in: 5 };
+    // Code grants give access tokens that expire at once, so the first /profile refreshes first;
+    // refreshed ones live a while (the refresh margin is capped by the token lifetime).
+    const body = { ...(await ctx.valid()), expires_in: ctx.request.form.grant_type === 'refresh_token' ? 3600 : 0 };
     if (ctx.request.form.grant_type === 'refresh_token' && hold) {
       const held = hold;
       held.arrived();
