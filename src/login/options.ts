@@ -84,7 +84,8 @@ export interface SessionOptions {
    * session sends no command to Redis. Another process's change to a session (a logout, a
    * refresh) reaches this one with Redis's invalidation message; when that connection is lost or
    * silent for a heartbeat (500 ms) the cache turns off until it is back. `false` reads Redis on
-   * every request. Only with `session.redis` on a single node (a Cluster reads Redis every time).
+   * every request. Only with `session.redis` (single node, Sentinel, or a Cluster: one connection
+   * per master).
    * Default `true` (5000 records, each served for at most 30 s).
    */
   localCache?: boolean | { maxEntries?: number; maxAgeSeconds?: number };

@@ -10,7 +10,7 @@ import { createRedisClient, type RedisClient } from '../redis/client.js';
 import { useOnce } from '../redis/replay.js';
 import { createSealer, type Sealer } from '../session/seal.js';
 import { SESSION_SEAL_CONTEXT } from './session-data.js';
-import { createSessionStore, isCluster } from '../session/store.js';
+import { createSessionStore } from '../session/store.js';
 import { SessionIndex } from '../redis/session-index.js';
 import type { ClientAuth } from './client-auth.js';
 import { DpopNonces } from './dpop.js';
@@ -129,9 +129,9 @@ export function createLoginRuntime(config: LoginConfig): LoginRuntime {
   const redis = config.session.redis !== undefined ? createRedisClient(config.session.redis, logger, 'session.redis') : undefined;
   const prefix = config.session.prefix;
   // Redis's invalidation messages for the session records (the local cache) and the refresh
-  // results (waiters wake at once): one connection per process, single node only.
+  // results (waiters wake at once): one connection per process (per master on a Cluster).
   const invalidations =
-    redis && config.session.localCache !== false && !isCluster(redis.client)
+    redis && config.session.localCache !== false
       ? new InvalidationFeed(redis.client, [`${prefix}sess:`, `${prefix}refresh:`], undefined, logger)
       : undefined;
   return {

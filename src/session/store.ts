@@ -299,9 +299,9 @@ export function createSessionStore(options: SessionStoreOptions): Store {
   const localCache = options.localCache ?? false;
   let cache: TrackedRecordCache | undefined;
   let ownFeed: InvalidationFeed | undefined;
-  if (localCache !== false && !isCluster(client)) {
+  if (localCache !== false) {
     const { heartbeatMs, ...bounds } = localCache === true ? {} : localCache;
-    const feed = options.invalidations ?? (ownFeed = new InvalidationFeed(client as Redis, [prefix], heartbeatMs, logger));
+    const feed = options.invalidations ?? (ownFeed = new InvalidationFeed(client, [prefix], heartbeatMs, logger));
     cache = new TrackedRecordCache(feed, bounds);
   }
   const store = new GuardedRedisStore({ client, prefix, ttl: Math.ceil(ttl), serializer }).attach(client, cache, ownFeed);

@@ -10,7 +10,7 @@ import type { Cluster } from 'ioredis';
 import { requiresAuth, type AuthRouter } from '../../src/index.js';
 import { closeRedisClient, whenReady } from '../../src/redis/client.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { clusterClient, masterOf, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
+import { clusterClient, commandCounts, masterOf, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 import { Browser } from '../login/browser.js';
 import { expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, waitFor, type AppServer, type LoginApp } from '../login/setup.js';
 
@@ -143,6 +143,23 @@ describe('auth() on a three-master Redis Cluster, two instances', () => {
     // The session records live on more than one master: the test runs across slots.
     const owners = new Set(await Promise.all(browsers.map(({ browser }) => masterOf(check, sessionKey(browser)))));
     expect(owners.size).toBeGreaterThan(1);
+  });
+
+  it('serves page views of a signed-in session from the local cache: no command reaches the cluster', async () => {
+    const browser = await signIn();
+    // Warm both instances (the first view of each reads the record; the caches are live by then).
+    await waitFor(async () => {
+      for (const app of [first, second]) expect((await profile(browser, app)).status).toBe(200);
+      await commandCounts(check);
+      for (const app of [first, second]) await profile(browser, app);
+      const counts = await commandCounts(check);
+      return (counts.get('get') ?? 0) === 0;
+    }, 15_000, 'the local caches to serve');
+    for (let view = 0; view < 20; view += 1) for (const app of [first, second]) expect((await profile(browser, app)).status).toBe(200);
+    const counts = await commandCounts(check);
+    // Only the measurement's own INFO and the tracking connections' heartbeat PINGs remain.
+    const data = [...counts].filter(([name]) => !/^(info|config\|resetstat|ping|cluster\|.*)$/.test(name));
+    expect(data).toEqual([]);
   });
 
   it('makes exactly one refresh grant for 10 concurrent requests spread over both instances', async () => {

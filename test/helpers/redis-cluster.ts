@@ -51,7 +51,40 @@ async function waitForPing(port: number, deadlineMs: number): Promise<void> {
 
 export interface TestCluster {
   nodes: { host: string; port: number }[];
+  /** Starts one more master (no slots yet), joins it to the cluster and returns its port. */
+  addMaster(): Promise<number>;
   stop(): Promise<void>;
+}
+
+function spawnNode(dir: string, port: number): ChildProcess {
+  return spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
+}
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+  return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args])).stdout.trim();
+}
+
+/**
+ * Moves one slot, with its keys, from the master on port `from` to the master on port `to`, the
+ * way `redis-cli --cluster reshard` does (IMPORTING / MIGRATING, MIGRATE, SETSLOT NODE on every
+ * master).
+ */
+export async function moveSlot(slot: number, from: number, to: number, allPorts: number[]): Promise<void> {
+  const fromId = await cli(from, 'cluster', 'myid');
+  const toId = await cli(to, 'cluster', 'myid');
+  await cli(to, 'cluster', 'setslot', String(slot), 'importing', fromId);
+  await cli(from, 'cluster', 'setslot', String(slot), 'migrating', toId);
+  for (;;) {
+    const keys = (await cli(from, 'cluster', 'getkeysinslot', String(slot), '100')).split('\n').filter((k) => k !== '');
+    if (keys.length === 0) break;
+    await cli(from, 'migrate', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...keys);
+  }
+  for (const port of new Set([to, from, ...allPorts])) await cli(port, 'cluster', 'setslot', String(slot), 'node', toId);
 }
 
 export async function startRedisCluster(): Promise<TestCluster> {
@@ -62,13 +95,7 @@ export async function startRedisCluster(): Promise<TestCluster> {
     for (let i = 0; i < 3; i += 1) {
       const port = await freePort();
       ports.push(port);
-      const proc = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--dir', dir],
-        { stdio: 'ignore' },
-      );
-      procs.push(proc);
+      procs.push(spawnNode(dir, port));
     }
     await Promise.all(ports.map((p) => waitForPing(p, 10_000)));
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
@@ -89,6 +116,23 @@ export async function startRedisCluster(): Promise<TestCluster> {
   }
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    addMaster: async () => {
+      const port = await freePort();
+      procs.push(spawnNode(dir, port));
+      await waitForPing(port, 10_000);
+      await cli(port, 'cluster', 'meet', '127.0.0.1', String(ports[0]));
+      const id = await cli(port, 'cluster', 'myid');
+      // Joined once every other node lists it as connected.
+      const deadline = Date.now() + 15_000;
+      for (const other of ports) {
+        while (!(await cli(other, 'cluster', 'nodes')).split('\n').some((line) => line.startsWith(id) && line.includes('connected'))) {
+          if (Date.now() > deadline) throw new Error('the new node did not join the cluster in time');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      ports.push(port);
+      return port;
+    },
     stop: async () => {
       await Promise.all(
         procs.map(
