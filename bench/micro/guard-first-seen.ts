@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
 import { runGuard } from './request.js';
 import { requireBearer } from '../../src/index.js';

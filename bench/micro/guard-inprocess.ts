@@ -5,7 +5,7 @@
  *
  * Run: npx tsx bench/micro/guard-inprocess.ts [amount=4000] [rounds=3]
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
 import { runGuard } from './request.js';
 import { requireBearer } from '../../src/index.js';

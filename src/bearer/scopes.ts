@@ -83,7 +83,7 @@ export function checkClaimIncludes(payload: BearerPayload, claim: string, values
  * never turn into a 500.
  */
 export function checkClaims(payload: BearerPayload, check: (payload: BearerPayload) => boolean, description: string): void {
-  let ok = false;
+  let ok: boolean;
   try {
     ok = check(payload) === true;
   } catch {

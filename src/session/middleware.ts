@@ -403,7 +403,7 @@ function verifiedId(instance: Instance, signed: string): string | undefined {
 
 /** express-session's session middleware, with the per-request costs cut (see `SessionMiddlewareOptions`). */
 export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHandler {
-  const { name, secrets, store, timeoutMs, logger } = options;
+  const { name, store, timeoutMs, logger } = options;
   const cookieOptions = { ...options.cookie };
   // The typings hide these constructors; express-session's own middleware calls them like this.
   const Session = session.Session as unknown as new (req: AnyRequest) => SessionObject;

@@ -144,7 +144,7 @@ class GuardedRedisStore extends RedisStore {
         return Promise.resolve();
       }
       const ticket = cache ? cache.begin(key) : -1;
-      client.get(key, (err, text) => {
+      void client.get(key, (err, text) => {
         if (cache) cache.settle(key, ticket, err ? null : text);
         if (err) cb(unavailable(err));
         else if (!text) cb(null, null);

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { createServer } from 'node:http';
-import { exportSPKI, generateKeyPair, exportJWK, SignJWT } from 'jose';
+import { exportSPKI } from 'jose';
 import { startJwksServer, generateTestKey, type JwksServer } from '../helpers/jwks-server.js';
 import { mintToken, rawToken, hmacToken, nowSeconds, encodeSegment, flipChar, signRaw } from '../helpers/tokens.js';
 import { requiredScopes, scopeIncludesAny, claimEquals, claimIncludes, claimCheck, requireBearer } from '../../src/bearer/middleware.js';
@@ -22,8 +22,6 @@ afterAll(async () => {
 const explicit = () => ({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE });
 const mint = (overrides: Partial<Parameters<typeof mintToken>[0]> = {}) => mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, ...overrides });
 const invalidToken = (description: string) => ({ error: 'invalid_token', error_description: description });
-/** With the default `dpop.mode` 'allowed', a request without credentials is challenged for both schemes (RFC 9449 §7.1). */
-const DPOP_ALGS = 'ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA Ed25519';
 // No credentials: one realm-only Bearer challenge, also while DPoP tokens are accepted ('allowed').
 const NO_CREDENTIALS_CHALLENGE = 'Bearer realm="api"';
 const NO_CREDENTIALS = { error: 'unauthorized', error_description: 'no access token in the request' };
