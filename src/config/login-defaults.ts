@@ -79,8 +79,12 @@ export const LOGIN_DEFAULTS = {
   refreshLockTtlMs: 10_000,
   /** How long a request waits for another one's refresh, in ms. */
   refreshWaitMs: 8000,
-  /** How long a logout token's `jti` is remembered against replay when it has no `exp`, in seconds. */
-  logoutTokenReplayTtlSeconds: 10 * 60,
+  /**
+   * Oldest accepted logout token, by its `iat`, in seconds (plus `clockTolerance`). Back-Channel
+   * Logout 1.0 §2.4 recommends an `exp` of two minutes or less; five minutes leaves room for an
+   * issuer that retries a failed delivery. The `jti` is remembered until `exp` regardless.
+   */
+  logoutTokenMaxAgeSeconds: 5 * 60,
   /** Largest accepted form body on `/callback` (form_post) and the back-channel logout route. */
   formBodyLimit: '64kb',
 } as const;

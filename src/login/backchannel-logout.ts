@@ -1,5 +1,6 @@
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isPlainObject } from '../config/assert.js';
+import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
 import { InvalidRequestError, isAuthError } from '../errors/index.js';
 import type { IdTokenChecks } from './id-token.js';
 
@@ -17,16 +18,20 @@ export interface LogoutTokenClaims extends JWTPayload {
   iss: string;
   jti: string;
   iat: number;
+  exp: number;
   sub?: string;
   sid?: string;
 }
 
 /**
  * Validates a Logout Token per OpenID Connect Back-Channel Logout 1.0 §2.6: signature with the
- * issuer's keys and an allowed algorithm, `iss`, `aud` contains the client, `iat`, `exp` when
- * present, a `jti`, the back-channel logout event, `sub` and/or `sid`, and no `nonce`.
+ * issuer's keys and an allowed algorithm, `iss`, `aud` contains the client, `exp` (REQUIRED by
+ * §2.4) not passed, `iat` neither in the future nor older than
+ * `LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds` (5 minutes; both with `clockTolerance`), a `jti`,
+ * the back-channel logout event, `sub` and/or `sid`, and no `nonce`. The `iat` bound limits how
+ * long a token captured in transit stays usable when its issuer gave it a distant `exp`.
  *
- * Does not check `jti` replay (the caller does, with `useOnce`).
+ * Does not check `jti` replay (the caller does, with `useOnce` for `replayRecordTtlMs`).
  *
  * @throws InvalidRequestError (400 `invalid_request`) for any failed check.
  */
@@ -44,7 +49,8 @@ export async function validateLogoutToken(token: string, checks: LogoutTokenChec
       audience: checks.clientID,
       algorithms: checks.algorithms,
       clockTolerance: checks.clockTolerance,
-      requiredClaims: ['iss', 'aud', 'iat', 'jti'],
+      maxTokenAge: LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds,
+      requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'],
     }));
   } catch (err) {
     if (isAuthError(err) && err.status >= 500) throw err;
@@ -63,4 +69,12 @@ export async function validateLogoutToken(token: string, checks: LogoutTokenChec
   if (sub === undefined && sid === undefined) throw new InvalidRequestError('The logout token names no sub or sid.');
   if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 512) throw new InvalidRequestError('The logout token has an invalid jti.');
   return payload as LogoutTokenClaims;
+}
+
+/**
+ * How long the `jti` of an accepted logout token is remembered against replay, in ms: until its
+ * `exp` plus `clockTolerance`, the last moment `validateLogoutToken` could accept it again.
+ */
+export function replayRecordTtlMs(claims: Pick<LogoutTokenClaims, 'exp'>, clockTolerance: number, now = Date.now()): number {
+  return Math.max(claims.exp * 1000 - now + clockTolerance * 1000, 1000);
 }

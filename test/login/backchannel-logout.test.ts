@@ -2,6 +2,7 @@
  * OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8: the receiver ends exactly the sessions a
  * valid logout token names, refuses everything else with 400 invalid_request, and refuses replays.
  */
+import { createHash } from 'node:crypto';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
@@ -56,6 +57,10 @@ async function signInAs(sub: string, sid: string): Promise<Browser> {
   const back = await browser.get(login.location!);
   expect((await browser.get(back.location!)).status).toBe(302);
   return browser;
+}
+
+function nowS(): number {
+  return Math.floor(Date.now() / 1000);
 }
 
 function logoutClaims(extra: Record<string, unknown> = {}): JWTPayload {
@@ -117,6 +122,19 @@ describe('valid logout tokens', () => {
     expect((await post({ logout_token: await issuer.sign(logoutClaims({ sub: 'nobody' })) })).status).toBe(200);
   });
 
+  it('accepts an iat within the bound (5 minutes, plus clockTolerance)', async () => {
+    const token = await issuer.sign(logoutClaims({ sub: 'user-g', iat: nowS() - 280, exp: nowS() + 60 }));
+    expect((await post({ logout_token: token })).status).toBe(200);
+  });
+
+  it('remembers the jti until the token expires, however far off its exp', async () => {
+    const claims = logoutClaims({ sub: 'user-h', exp: nowS() + 3600 });
+    expect((await post({ logout_token: await issuer.sign(claims) })).status).toBe(200);
+    const key = `${prefix}bcl-jti:${createHash('sha256').update(`${issuer.issuer}\0${String(claims.jti)}`, 'utf8').digest('base64url')}`;
+    // Until exp plus clockTolerance (60 s): the token stays refused as a replay as long as it is valid.
+    expect(await redis.pttl(key)).toBeGreaterThan((3600 + 60 - 30) * 1000);
+  });
+
   it('refuses a replayed logout token (same jti)', async () => {
     const token = await issuer.sign(logoutClaims({ sub: 'user-e' }));
     expect((await post({ logout_token: token })).status).toBe(200);
@@ -136,6 +154,11 @@ describe('invalid logout requests (§2.6)', () => {
     ['another audience', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', aud: 'other-client' })) })],
     ['no iat', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: undefined })) })],
     ['an expired token', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: 1000, exp: 2000 })) })],
+    // §2.4: exp is REQUIRED.
+    ['no exp', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', exp: undefined })) })],
+    // Older than LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds (300) plus clockTolerance (60), though not expired.
+    ['an iat older than the bound', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: nowS() - 361, exp: nowS() + 120 })) })],
+    ['an iat in the future', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: nowS() + 600, exp: nowS() + 720 })) })],
     ['no jti', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', jti: undefined })) })],
     ['no events claim', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', events: undefined })) })],
     ['another event', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', events: { 'urn:other': {} } })) })],

@@ -5,7 +5,7 @@ import { InvalidRequestError, isAuthError } from '../../errors/index.js';
 import type { SessionIndexApi } from '../../redis/in-process.js';
 import { describeCause } from '../../util/logger.js';
 import { noStore } from '../../util/no-store.js';
-import { validateLogoutToken } from '../backchannel-logout.js';
+import { replayRecordTtlMs, validateLogoutToken } from '../backchannel-logout.js';
 import { singleParam } from '../callback.js';
 import { baseIdTokenChecks, type LoginRuntime } from '../runtime.js';
 import { destroyById, type SessionRequest } from '../session-ops.js';
@@ -17,10 +17,8 @@ async function endNamedSessions(runtime: LoginRuntime, index: SessionIndexApi, r
   const metadata = await runtime.discovery.metadata();
   // The same key, issuer, audience and algorithm checks as for ID tokens.
   const claims = await validateLogoutToken(token, baseIdTokenChecks(runtime, metadata));
-  const nowS = Math.floor(Date.now() / 1000);
-  const ttlS = typeof claims.exp === 'number' ? Math.max(claims.exp - nowS, 0) + config.clockTolerance : LOGIN_DEFAULTS.logoutTokenReplayTtlSeconds;
   const jtiKey = createHash('sha256').update(`${claims.iss}\0${claims.jti}`, 'utf8').digest('base64url');
-  if (!(await runtime.useOnce(`${config.session.prefix}bcl-jti:${jtiKey}`, Math.max(ttlS, 1) * 1000))) {
+  if (!(await runtime.useOnce(`${config.session.prefix}bcl-jti:${jtiKey}`, replayRecordTtlMs(claims, config.clockTolerance)))) {
     throw new InvalidRequestError('The logout token was already used.');
   }
   const ids = claims.sid !== undefined ? await index.listBySid(claims.sid) : await index.listBySub(claims.sub!);
