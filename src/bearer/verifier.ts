@@ -216,6 +216,53 @@ export function createBearerVerifier(options?: BearerOptions): BearerVerifier {
   return verifierFor(resolveBearerOptions(options));
 }
 
+/** The trusted issuer a JWT's (unverified) `iss` names; the only one when there is one. */
+function pickIssuer(trusts: IssuerTrust[], token: string): IssuerTrust {
+  if (trusts.length === 1) return trusts[0]!;
+  let iss: unknown;
+  try {
+    iss = decodeJwt(token).iss;
+  } catch (err) {
+    throw new InvalidTokenError('malformed token', { cause: err });
+  }
+  const trust = typeof iss === 'string' ? trusts.find((t) => t.matches(iss)) : undefined;
+  if (!trust) throw new InvalidTokenError('unexpected issuer');
+  return trust;
+}
+
+/** Caches an accepted JWT until its `exp` (and `iat + maxTokenAge`) at the latest. */
+function rememberJwt(cache: VerifiedTokenCache | undefined, config: ResolvedBearerConfig, auth: BearerAuth, now: number, key: string | undefined): void {
+  if (!cache) return;
+  const { exp, iat } = auth.payload;
+  let notAfter = typeof exp === 'number' ? exp * 1000 : now;
+  if (config.maxTokenAge !== undefined && typeof iat === 'number') {
+    notAfter = Math.min(notAfter, (iat + config.maxTokenAge + config.clockTolerance) * 1000);
+  }
+  cache.set(auth, notAfter, now, key);
+}
+
+/**
+ * The fast check of a plain JWT (jws-fast.ts): `undefined` at once when it does not apply (not
+ * the plain shape, keys or config not known yet, a claim check fails), else the signature
+ * check's promise, `undefined` when it fails. jose then gives the verdict.
+ */
+function fastCheck(trusts: IssuerTrust[], token: string, now: number, inline: boolean): Promise<BearerAuth | undefined> | BearerAuth | undefined {
+  const jws = parsePlainJws(token);
+  if (jws === undefined) return undefined;
+  let trust: IssuerTrust | undefined = trusts[0];
+  if (trusts.length !== 1) {
+    // As pickIssuer(), on the payload already decoded.
+    const iss = jws.payload.iss;
+    trust = typeof iss === 'string' ? trusts.find((t) => t.matches(iss)) : undefined;
+  }
+  const jwtConfig = trust?.jwtConfigNow(now);
+  if (trust?.keyFor === undefined || jwtConfig === undefined) return undefined;
+  // The signature inline or on libuv's threadpool (see `inlineSignature`).
+  const clock = jwtConfig.now;
+  const at = clock === undefined ? now : clock();
+  return inline ? acceptPlainJws(token, jws, jwtConfig, trust.keyFor, at) : acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, at);
+}
+
 /**
  * The checker for options already resolved by `resolveBearerOptions()`. `resultPrototype`: the
  * prototype of the results its cache hands out (see `VerifiedTokenCacheOptions`).
@@ -224,19 +271,6 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
   const cache = config.cache === false ? undefined : new VerifiedTokenCache({ ...config.cache, ...(resultPrototype ? { resultPrototype } : {}) });
   const trusts = config.issuers.map((issuer) => new IssuerTrust(issuer, config, cache));
   const introspecting = trusts.find((t) => t.resolved.introspection !== undefined);
-
-  function pickIssuer(token: string): IssuerTrust {
-    if (trusts.length === 1) return trusts[0]!;
-    let iss: unknown;
-    try {
-      iss = decodeJwt(token).iss;
-    } catch (err) {
-      throw new InvalidTokenError('malformed token', { cause: err });
-    }
-    const trust = typeof iss === 'string' ? trusts.find((t) => t.matches(iss)) : undefined;
-    if (!trust) throw new InvalidTokenError('unexpected issuer');
-    return trust;
-  }
 
   function cacheKey(token: string): string | undefined {
     return cache === undefined ? undefined : keyOf(token);
@@ -250,52 +284,19 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
     return cached(token) ?? verifyUncached(token);
   }
 
-  /** Caches an accepted JWT until its `exp` (and `iat + maxTokenAge`) at the latest. */
-  function rememberJwt(auth: BearerAuth, now: number, key: string | undefined): void {
-    if (!cache) return;
-    const { exp, iat } = auth.payload;
-    let notAfter = typeof exp === 'number' ? exp * 1000 : now;
-    if (config.maxTokenAge !== undefined && typeof iat === 'number') {
-      notAfter = Math.min(notAfter, (iat + config.maxTokenAge + config.clockTolerance) * 1000);
-    }
-    cache.set(auth, notAfter, now, key);
-  }
-
-  /**
-   * The fast check of a plain JWT (jws-fast.ts): `undefined` at once when it does not apply (not
-   * the plain shape, keys or config not known yet, a claim check fails), else the signature
-   * check's promise, `undefined` when it fails. jose then gives the verdict.
-   */
-  function verifyFast(token: string, now = Date.now()): Promise<BearerAuth | undefined> | BearerAuth | undefined {
-    const jws = parsePlainJws(token);
-    if (jws === undefined) return undefined;
-    let trust: IssuerTrust | undefined = trusts[0];
-    if (trusts.length !== 1) {
-      // As pickIssuer(), on the payload already decoded.
-      const iss = jws.payload.iss;
-      trust = typeof iss === 'string' ? trusts.find((t) => t.matches(iss)) : undefined;
-    }
-    const jwtConfig = trust?.jwtConfigNow(now);
-    if (trust?.keyFor === undefined || jwtConfig === undefined) return undefined;
-    // The signature inline or on libuv's threadpool (see `inlineSignature`).
-    const clock = jwtConfig.now;
-    const at = clock === undefined ? now : clock();
-    return self.inlineSignature ? acceptPlainJws(token, jws, jwtConfig, trust.keyFor, at) : acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, at);
-  }
-
   async function verifyUncached(token: string, key?: string): Promise<BearerAuth> {
     const now = Date.now();
-    const fast = self.fastPath ? verifyFast(token, now) : undefined;
+    const fast = self.fastPath ? fastCheck(trusts, token, now, self.inlineSignature) : undefined;
     // Inline, the result is at hand: no extra turn through a promise.
     const accepted = fast instanceof Promise ? await fast : fast;
     if (accepted !== undefined) {
-      rememberJwt(accepted, now, key);
+      rememberJwt(cache, config, accepted, now, key);
       return accepted;
     }
     if (token.split('.').length === 3) {
-      const trust = pickIssuer(token);
+      const trust = pickIssuer(trusts, token);
       const auth = await verifyAccessToken(token, await trust.jwtConfig());
-      rememberJwt(auth, now, key);
+      rememberJwt(cache, config, auth, now, key);
       return auth;
     }
     if (!introspecting) throw new InvalidTokenError('malformed token');
@@ -312,7 +313,7 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
     cacheKey,
     cached,
     verifyUncached,
-    verifyFast,
+    verifyFast: (token, now = Date.now()) => fastCheck(trusts, token, now, self.inlineSignature),
     fastPath: true,
     inlineSignature: availableParallelism() < 2,
     config,
