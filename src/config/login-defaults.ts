@@ -73,6 +73,12 @@ export const LOGIN_DEFAULTS = {
   maxPendingLogins: 10,
   /** How long a started sign-in may take before its callback is refused, in seconds. */
   pendingLoginTtlSeconds: 10 * 60,
+  /**
+   * How long the mark of an ended session (logout, back-channel logout, `sessions.destroy`) is
+   * kept, in seconds: a request still running this long after the end cannot write the session
+   * back (with the app's own or a custom session store; see `guardEndedSessions`).
+   */
+  endedSessionTtlSeconds: 60 * 60,
   /** `discovery.jwksCooldownMs`: least time between two JWKS fetches for an unknown `kid`, in ms. */
   jwksCooldownMs: 30_000,
   /** Lifetime of the Redis lock that makes one refresh per session, in ms. */

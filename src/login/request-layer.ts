@@ -12,6 +12,7 @@ import type { SignInRoutes } from './routes/index.js';
 import { startLogin } from './routes/login.js';
 import type { LoginRuntime } from './runtime.js';
 import { capLifetime } from './session-layer.js';
+import { guardStore } from './ended-sessions.js';
 
 /** `res.oidc`: starts a sign-in from any route. */
 class ResponseLogin implements ResponseContext {
@@ -44,6 +45,8 @@ function attachContext(runtime: LoginRuntime, req: Request, res: Response): Requ
     (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
   const context = new RequestContext(req, runtime, sessionError);
   req.oidc = context;
+  // The app's store, seen first here: a logout must stick in it too (once per store object).
+  if (config.useExistingSession && req.sessionStore) guardStore(req.sessionStore, runtime.ended, false);
   if (sessionData(req)?.oidc?.login !== undefined && !context.isAuthenticated()) {
     // Past the absolute lifetime, or a record that does not open for this session: signed out.
     const login = context.storedLogin();

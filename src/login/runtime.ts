@@ -10,6 +10,8 @@ import { createRedisClient, type RedisClient } from '../redis/client.js';
 import { useOnce } from '../redis/replay.js';
 import { createSealer, type Sealer } from '../session/seal.js';
 import { SESSION_SEAL_CONTEXT } from './session-data.js';
+import type { EndedSessions } from '../redis/ended-sessions.js';
+import { endedSessionsFor, guardStore } from './ended-sessions.js';
 import { createSessionStore } from '../session/store.js';
 import { SessionIndex } from '../redis/session-index.js';
 import type { ClientAuth } from './client-auth.js';
@@ -29,6 +31,8 @@ export interface LoginRuntime {
   client: ClientAuth;
   /** The configured store (undefined with `useExistingSession`: then `req.sessionStore`). */
   store: Store | undefined;
+  /** The marks of ended sessions that keep a logout from being undone (see `endedSessionsFor`). */
+  ended: EndedSessions;
   redis: RedisClient | undefined;
   /** True when `auth()` created the Redis client (so `close()` quits it). */
   ownsRedis: boolean;
@@ -102,6 +106,8 @@ function clientAuthOf(config: LoginConfig): ClientAuth {
 /** The session store: the app's, else Redis, else (allowMemoryStore, loudly) process memory. */
 function storeOf(config: LoginConfig, redis: RedisClient | undefined, invalidations: InvalidationFeed | undefined): Store | undefined {
   if (config.session.store) return config.session.store;
+  // The app's sessions live in the app's store (req.sessionStore), not in one of ours.
+  if (config.useExistingSession) return undefined;
   if (redis) {
     return createSessionStore({
       client: redis,
@@ -112,7 +118,6 @@ function storeOf(config: LoginConfig, redis: RedisClient | undefined, invalidati
       ...(invalidations ? { invalidations } : {}),
     });
   }
-  if (config.useExistingSession) return undefined;
   config.logger.warn('session.allowMemoryStore is on: sessions live in process memory, are lost on restart and are not shared between processes. Never use this in production.');
   return new session.MemoryStore();
 }
@@ -134,13 +139,17 @@ export function createLoginRuntime(config: LoginConfig): LoginRuntime {
     redis && config.session.localCache !== false
       ? new InvalidationFeed(redis.client, [`${prefix}sess:`, `${prefix}refresh:`], undefined, logger)
       : undefined;
+  const ended = endedSessionsFor(config, redis?.client);
+  const store = storeOf(config, redis?.client, invalidations);
+  if (store) guardStore(store, ended, !config.useExistingSession);
   return {
     config,
     discovery,
     keys,
     sealer,
     client: clientAuthOf(config),
-    store: storeOf(config, redis?.client, invalidations),
+    store,
+    ended,
     redis: redis?.client,
     ownsRedis: redis?.owned === true,
     invalidations,

@@ -1,6 +1,7 @@
 import type { Session, SessionData, Store } from 'express-session';
 import { ServiceUnavailableError, sessionStoreUnavailable } from '../errors/index.js';
 import { sessionSaved } from '../session/middleware.js';
+import { reportEnded } from '../session/ended-guard.js';
 import { SessionEndedError } from '../session/store.js';
 import { LoginRequiredError } from './errors.js';
 
@@ -37,6 +38,8 @@ export function withTimeout(run: (done: (err?: unknown) => void) => void, timeou
 export function saveSession(req: SessionRequest, timeoutMs: number): Promise<void> {
   const session = req.session;
   if (!session) return Promise.reject(sessionStoreUnavailable());
+  // A session that ended meanwhile is not written back, and the caller hears of it.
+  reportEnded(session);
   // The session middleware then does not write the same record again at the end of the response.
   return withTimeout((done) => session.save(done), timeoutMs).then(() => sessionSaved(req));
 }

@@ -1,4 +1,5 @@
 import type { SessionIndexEntry } from './session-index.js';
+import type { EndedSessions } from './ended-sessions.js';
 
 /**
  * What the sign-in middleware needs of a per-user session index: `SessionIndex` (Redis) or, for a
@@ -88,4 +89,33 @@ export function memoryUseOnce(max = 10_000): UseOnce {
     }
     return true;
   };
+}
+
+/**
+ * The marks of ended sessions of a single process (`EndedSessions` without Redis): right only
+ * when no other process serves the same sessions (a MemoryStore). Bounded: past `max` marks the
+ * oldest are forgotten first.
+ */
+export class MemoryEndedSessions implements EndedSessions {
+  private readonly marks = new Map<string, number>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max = 100_000,
+  ) {}
+
+  async mark(sessionId: string): Promise<void> {
+    const now = Date.now();
+    for (const [id, until] of this.marks) {
+      if (until > now) break; // one ttl: insertion order is expiry order
+      this.marks.delete(id);
+    }
+    this.marks.delete(sessionId);
+    this.marks.set(sessionId, now + this.ttlMs);
+    if (this.marks.size > this.max) this.marks.delete(this.marks.keys().next().value!);
+  }
+
+  async has(sessionId: string): Promise<boolean> {
+    return (this.marks.get(sessionId) ?? 0) > Date.now();
+  }
 }

@@ -216,6 +216,14 @@ export async function closeSessionStore(store: Store): Promise<void> {
   if (store instanceof GuardedRedisStore) await store.ownFeed?.close();
 }
 
+/**
+ * True for a store of `createSessionStore()`: it writes a session marked by `requireExisting`
+ * only over its existing record, so a logout cannot be undone through it by our session middleware.
+ */
+export function writesOnlyOverExisting(store: Store): boolean {
+  return store instanceof GuardedRedisStore;
+}
+
 /** The local record cache of a store of `createSessionStore()`, if it has one. */
 export function localCacheOf(store: Store): TrackedRecordCache | undefined {
   return store instanceof GuardedRedisStore ? store.cache : undefined;

@@ -371,7 +371,7 @@ describe('Redis outage', () => {
 describe('useExistingSession', () => {
   it('uses the express-session the app mounted, and mounts none of its own', async () => {
     const session = (await import('express-session')).default;
-    const server = await startTestApp({ useExistingSession: true, routes: { backchannelLogout: false }, session: undefined }, (oidc) => {
+    const server = await startTestApp({ useExistingSession: true, routes: { backchannelLogout: false }, session: { allowMemoryStore: true } }, (oidc) => {
       const app = express();
       app.use(session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store: new session.MemoryStore() }));
       app.use(oidc);
