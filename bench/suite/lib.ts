@@ -14,8 +14,8 @@ import autocannon from 'autocannon';
 export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const rootDir = path.resolve(benchDir, '..');
 
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-export const DURATION = Number(process.env.BENCH_DURATION ?? 3);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+export const DURATION = Number(process.env.BENCH_DURATION ?? 2);
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 
 export function median(values: number[]): number {

@@ -1,6 +1,6 @@
 /**
  * Memory under many distinct tokens: our guard's process RSS (after a forced GC) while it verifies
- * BENCH_MEMORY_TOKENS first-seen tokens (default 200,000; the goal is read at 1,000,000), read
+ * BENCH_MEMORY_TOKENS first-seen tokens (default 100,000; the goal is read at 1,000,000), read
  * after each batch, so the curve shows whether the verified-token cache stays within its bound.
  * Tokens are minted batch by batch (the parent never holds them all).
  */
@@ -8,8 +8,8 @@ import { type BenchIssuer } from './issuer-keys.js';
 import { expectOk, load, printTable, startChild } from './lib.js';
 import { childRss, mib } from './login-shared.js';
 
-const TOKENS = Number(process.env.BENCH_MEMORY_TOKENS ?? 200_000);
-const BATCH = Number(process.env.BENCH_MEMORY_BATCH ?? 50_000);
+const TOKENS = Number(process.env.BENCH_MEMORY_TOKENS ?? 100_000);
+const BATCH = Number(process.env.BENCH_MEMORY_BATCH ?? 20_000);
 
 export interface GuardMemoryFigures {
   tokens: number;

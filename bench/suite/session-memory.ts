@@ -1,6 +1,6 @@
 /**
  * Memory after many sessions: RSS (and heap, after a forced GC) of our app process before and
- * after 10,000 sign-ins (BENCH_SESSIONS), read after each fifth of them (the curve must flatten
+ * after 5,000 sign-ins (BENCH_SESSIONS), read after each fifth of them (the curve must flatten
  * once the local record cache is full), and after each of those sessions is used once more; then the Redis keys
  * the sign-ins left (by kind), whether every one carries a TTL, and their memory in Redis.
  * The process should not grow with sessions: they live in Redis, not in the app.
@@ -9,7 +9,7 @@ import { closedLoop, signIn } from './browser.js';
 import { load, printTable, startChild, expectOk } from './lib.js';
 import { benchPrefix, childRss, deleteUnder, keysUnder, mib, redisClient } from './login-shared.js';
 
-const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000);
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 10);
 
 export interface SessionMemoryFigures {
