@@ -6,7 +6,7 @@ import type { BearerAuth, BearerPayload } from './types.js';
  * flat object per entry (not an entry holding a result object), sharing what it can with the
  * entry stored before it (see `set()`): every entry lives until it is evicted, so under
  * first-seen load each one is promoted to the old generation and traced by every major GC.
- * Together 582 → 359 bytes of heap per entry for the bench issuer's tokens.
+ * (Heap per entry before and after: BENCHMARKS.md, "Guard, first-seen path".)
  */
 interface Entry {
   payload: BearerPayload;
@@ -123,7 +123,7 @@ export class VerifiedTokenCache {
     // Refresh its place in the LRU order, but only once it has drifted into the older half: in
     // V8 a Map delete + set of the same key leaves a tombstone in that key's hash chain until the
     // table is rebuilt, so doing it on every hit makes a hot token's lookup walk thousands of
-    // tombstones in a full cache (~35 µs per hit at 10,000 entries). An entry used within the
+    // tombstones in a full cache (BENCHMARKS.md, "a cache without Map churn"). An entry used within the
     // last max/2 inserts is therefore still never evicted.
     if (this.inserts - entry.seq >= this.refreshAfter) {
       this.entries.delete(key);

@@ -137,7 +137,7 @@ export function extractAccessToken(parts: BearerRequestParts, options: ExtractOp
  * already know. A token whose SHA-256 is in the verified-token cache is that token, which was
  * accepted: it passed this check when the guard verified it (or, cached by a direct
  * `verifier.verify()`, was accepted by its issuer as it is). The regular expression is a good
- * part of the guard's cost for a repeated token (bench/micro-guard-repeat.ts).
+ * part of the guard's cost for a repeated token (bench/micro/guard-repeat.ts).
  */
 export function extractForGuard(parts: BearerRequestParts, options: ExtractOptions): PresentedToken | undefined {
   return extract(parts, options, options.allowFormBody !== true);

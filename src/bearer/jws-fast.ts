@@ -9,14 +9,13 @@ import type { JwtVerifyConfig } from './verify.js';
  *
  * Why: jose 6 verifies with WebCrypto (`crypto.subtle.verify`) and, per token, re-checks and
  * wraps the CryptoKey, builds the signing input and runs its claim checks with options it
- * validates again; in process that is about 40 µs of CPU per token more than node:crypto's
- * `verify()` on a `KeyObject` with the checks below (bench/micro-verify.ts), a large part of a
- * first-seen request. The signature itself is checked either synchronously
+ * validates again; in process that costs more CPU per token than node:crypto's `verify()` on a
+ * `KeyObject` with the checks below (bench/micro/verify.ts), a large part of a first-seen request. The signature itself is checked either synchronously
  * (`acceptPlainJws()`) or, as the verifier does, on libuv's threadpool (`acceptPlainJwsLater()`,
  * node:crypto's `verify()` with a callback, as jose 4 does): with a core to spare that lets the
- * event loop serve other requests meanwhile. In the guard benchmark (2 cores shared with the load
- * generator) that gave ES256 first-seen 1.27–1.56× the requests/s of verifying inline, RS256
- * about the same, although a threadpool hop costs more CPU in all than verifying inline.
+ * event loop serve other requests meanwhile. In the guard benchmark that gave ES256 first-seen
+ * more requests/s than verifying inline, RS256 about the same, although a threadpool hop costs
+ * more CPU in all than verifying inline. (Figures: BENCHMARKS.md, "Figures the source cites".)
  *
  * How it stays exact: this module only ever ACCEPTS, and only the plainest shape — a compact JWS
  * of three strict base64url segments whose protected header holds nothing but `alg`, `kid` and

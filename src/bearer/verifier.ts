@@ -183,8 +183,7 @@ export interface InternalBearerVerifier extends BearerVerifier {
    * Whether the fast check verifies the signature on the event loop (`true`) or on libuv's
    * threadpool. Default: inline when this process may run on one core only (taskset, a one-CPU
    * container): there the threadpool cannot run beside the event loop, so its hand-off is pure
-   * cost (RS256 about 30 µs of CPU inline against 50 µs with the hop, measured on one pinned
-   * core; BENCHMARKS.md). With a second core the hop lets the event loop serve other requests
+   * cost (BENCHMARKS.md, "Figures the source cites"). With a second core the hop lets the event loop serve other requests
    * meanwhile. Tests set it to run the property test both ways.
    */
   inlineSignature: boolean;
