@@ -63,3 +63,23 @@ export interface UserClaims {
   updated_at?: number;
   [claim: string]: unknown;
 }
+
+/** Whether `value` can be compared as a claim value: a string, a finite number, a boolean or null. */
+export function isClaimValue(value: unknown): value is ClaimValue {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** Whether the claims have `name` as an own member equal (`===`) to `expected`. */
+export function hasClaimValue(claims: object, name: string, expected: ClaimValue): boolean {
+  return Object.hasOwn(claims, name) && (claims as Record<string, unknown>)[name] === expected;
+}
+
+/**
+ * Whether the claim `name` holds every one of `expected`: an array claim holding each value, or a
+ * space-separated string claim (such as `scope`) holding each word.
+ */
+export function claimIncludesAll(claims: object, name: string, expected: readonly ClaimValue[]): boolean {
+  const value = Object.hasOwn(claims, name) ? (claims as Record<string, unknown>)[name] : undefined;
+  const held: unknown[] = Array.isArray(value) ? value : typeof value === 'string' ? value.split(' ') : [];
+  return expected.every((item) => held.includes(item));
+}

@@ -12,6 +12,7 @@ import {
   type ClaimValue,
 } from './scopes.js';
 import type { BearerPayload } from './types.js';
+import { isClaimValue } from '../claims.js';
 
 /** Wraps a synchronous check of `req.auth` into a named middleware that answers like `requireBearer()`. */
 function authCheck(name: string, check: (payload: BearerPayload, scopes: string[]) => void): RequestHandler {
@@ -66,9 +67,7 @@ function claimName(fn: string, claim: unknown): string {
 }
 
 function claimValue(fn: string, value: unknown): ClaimValue {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
-    return value;
-  }
+  if (isClaimValue(value)) return value;
   throw new TypeError(`${fn}: each value must be a string, a finite number, a boolean or null.`);
 }
 

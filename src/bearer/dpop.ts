@@ -10,51 +10,13 @@ import { constantEqual } from '../crypto/constant-equal.js';
 import { AuthError, InvalidDpopProofError, InvalidTokenError, ServiceUnavailableError, UseDpopNonceError } from '../errors/index.js';
 import { useOnce } from '../redis/replay.js';
 import { confirmationOf } from './confirmation.js';
+import { dpopAccessTokenHash, normaliseHtu } from '../crypto/dpop.js';
+
+export { dpopAccessTokenHash, normaliseHtu };
 import { DEFAULT_DPOP_MEMORY_REPLAY_MAX, MAX_DPOP_PROOF_BYTES } from './defaults.js';
 import type { BearerPayload } from './types.js';
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
-
-/**
- * Normalises an `htu` (or the request URL) for comparison per RFC 9449 §4.3: the query and
- * fragment are dropped; RFC 3986 §6.2.2 syntax-based normalisation (case of scheme and host,
- * percent-encoding of unreserved characters and the case of its hex digits, dot segments) and
- * §6.2.3 scheme-based normalisation (default port, empty path as `/`). Returns `undefined` for
- * anything but an absolute http(s) URL without credentials.
- *
- * @example
- * ```ts
- * normaliseHtu('HTTPS://API.example:443/a/../b%7e?x=1'); // 'https://api.example/b~'
- * ```
- * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.3
- */
-export function normaliseHtu(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '') return undefined;
-  const path = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_match, hex: string) => {
-    const char = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
-  });
-  return `${url.protocol}//${url.host}${path}`;
-}
-
-/**
- * The `ath` a proof must carry for an access token: base64url(SHA-256(ASCII token)) (RFC 9449 §4.2).
- *
- * @example
- * ```ts
- * const ath = dpopAccessTokenHash(accessToken);
- * ```
- */
-export function dpopAccessTokenHash(accessToken: string): string {
-  return createHash('sha256').update(accessToken, 'ascii').digest('base64url');
-}
 
 /**
  * Stateless rotating server nonces (RFC 9449 §9): the nonce of a time window is the HMAC of the

@@ -1,5 +1,6 @@
 import { InvalidTokenError, IssuerResponseError, ServiceUnavailableError } from '../errors/index.js';
 import { HttpError, fetchJson } from '../issuer/http.js';
+import { applyClientSecret } from '../issuer/client-secret.js';
 import { isPlainObject } from '../config/assert.js';
 import { MAX_INTROSPECTION_RESPONSE_BYTES } from './defaults.js';
 import { scopesOf } from './scopes.js';
@@ -18,12 +19,6 @@ export interface IntrospectionConfig {
   audience: readonly string[];
   clockTolerance: number;
   now?: () => number;
-}
-
-/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding. */
-function basicAuth(clientId: string, clientSecret: string): string {
-  const enc = (v: string): string => encodeURIComponent(v).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${enc(clientId)}:${enc(clientSecret)}`).toString('base64')}`;
 }
 
 function audienceMatches(aud: unknown, audience: readonly string[]): boolean {
@@ -51,12 +46,7 @@ function audienceMatches(aud: unknown, audience: readonly string[]): boolean {
 export async function introspectAccessToken(token: string, config: IntrospectionConfig): Promise<BearerAuth> {
   const form: Record<string, string> = { token, token_type_hint: 'access_token' };
   const headers: Record<string, string> = {};
-  if (config.authMethod === 'client_secret_post') {
-    form.client_id = config.clientId;
-    form.client_secret = config.clientSecret;
-  } else {
-    headers.authorization = basicAuth(config.clientId, config.clientSecret);
-  }
+  applyClientSecret(config.authMethod, config.clientId, config.clientSecret, form, headers);
   let res;
   try {
     res = await fetchJson(config.endpoint, {

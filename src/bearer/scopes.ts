@@ -1,6 +1,6 @@
 import { InsufficientScopeError, InvalidTokenError } from '../errors/index.js';
 import type { BearerPayload } from './types.js';
-import type { ClaimValue } from '../claims.js';
+import { claimIncludesAll, hasClaimValue, type ClaimValue } from '../claims.js';
 
 /** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -60,7 +60,7 @@ export type { ClaimValue };
 
 /** Throws `InvalidTokenError` (401) unless `payload[claim] === value`. */
 export function checkClaimEquals(payload: BearerPayload, claim: string, value: ClaimValue): void {
-  if (!Object.hasOwn(payload, claim) || payload[claim] !== value) {
+  if (!hasClaimValue(payload, claim, value)) {
     throw new InvalidTokenError(`unexpected '${claim}' claim value`);
   }
 }
@@ -70,9 +70,7 @@ export function checkClaimEquals(payload: BearerPayload, claim: string, value: C
  * includes every one of `values`.
  */
 export function checkClaimIncludes(payload: BearerPayload, claim: string, values: readonly ClaimValue[]): void {
-  const actual = Object.hasOwn(payload, claim) ? payload[claim] : undefined;
-  const list: unknown[] = typeof actual === 'string' ? actual.split(' ') : Array.isArray(actual) ? actual : [];
-  if (!values.every((v) => list.includes(v))) {
+  if (!claimIncludesAll(payload, claim, values)) {
     throw new InvalidTokenError(`unexpected '${claim}' claim value`);
   }
 }

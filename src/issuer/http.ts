@@ -34,7 +34,34 @@ export interface HttpResponse {
   body: unknown;
 }
 
-const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** Largest accepted body when the request names none, in bytes. */
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+
+/** The headers and body a request sends: JSON accepted, a form body encoded. */
+export function encodeRequest(request: HttpRequest): { method: 'GET' | 'POST'; headers: Record<string, string>; body: string | undefined } {
+  const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
+  let body: string | undefined;
+  if (request.form) {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    body = new URLSearchParams(request.form).toString();
+  }
+  return { method: request.method ?? (body ? 'POST' : 'GET'), headers, body };
+}
+
+/** Refuses a redirect: it could move a token request to another host. */
+export function redirectError(status: number): HttpError | undefined {
+  return status >= 300 && status < 400 ? new HttpError('redirect', `unexpected redirect (HTTP ${status})`) : undefined;
+}
+
+/** An answer's body text as JSON (`undefined` when empty). Throws `HttpError` `not_json`. */
+export function jsonAnswer(status: number, headers: Headers, text: string): HttpResponse {
+  if (text.trim() === '') return { status, headers, body: undefined };
+  try {
+    return { status, headers, body: JSON.parse(text) as unknown };
+  } catch (err) {
+    throw new HttpError('not_json', `response is not JSON (HTTP ${status})`, { cause: err });
+  }
+}
 
 /** Reads a body up to `maxBytes`, aborting the stream past it. */
 async function readCapped(res: Response, maxBytes: number): Promise<string> {
@@ -65,32 +92,22 @@ async function readCapped(res: Response, maxBytes: number): Promise<string> {
  * redirects, oversized or non-JSON bodies; any HTTP status is returned for the caller to judge.
  */
 export async function fetchJson(url: string | URL, request: HttpRequest): Promise<HttpResponse> {
-  const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
-  let body: string | undefined;
-  if (request.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(request.form).toString();
-  }
+  const { method, headers, body } = encodeRequest(request);
   const signal = AbortSignal.timeout(request.timeoutMs);
   let res: Response;
   try {
-    res = await fetch(url, { method: request.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual', signal });
+    res = await fetch(url, { method, headers, body, redirect: 'manual', signal });
   } catch (err) {
     if (signal.aborted) throw new HttpError('timeout', `no answer within ${request.timeoutMs} ms`, { cause: err });
     throw new HttpError('network', 'request failed', { cause: err });
   }
   try {
-    if (res.status >= 300 && res.status < 400) {
+    const redirect = redirectError(res.status);
+    if (redirect) {
       await res.body?.cancel();
-      throw new HttpError('redirect', `unexpected redirect (HTTP ${res.status})`);
+      throw redirect;
     }
-    const text = await readCapped(res, request.maxBytes ?? DEFAULT_MAX_BYTES);
-    if (text.trim() === '') return { status: res.status, headers: res.headers, body: undefined };
-    try {
-      return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown };
-    } catch (err) {
-      throw new HttpError('not_json', `response is not JSON (HTTP ${res.status})`, { cause: err });
-    }
+    return jsonAnswer(res.status, res.headers, await readCapped(res, request.maxBytes ?? DEFAULT_MAX_BYTES));
   } catch (err) {
     if (err instanceof HttpError) throw err;
     if (signal.aborted) throw new HttpError('timeout', `no answer within ${request.timeoutMs} ms`, { cause: err });

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { randomToken } from '../crypto/random.js';
+import { applyClientSecret } from '../issuer/client-secret.js';
 import type { TlsIdentity } from './mtls.js';
 
 /** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
@@ -16,10 +17,6 @@ export interface ClientAuth {
 }
 
 /** `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B). */
-function formEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
 type SigningKey = KeyObject | Awaited<ReturnType<typeof importJWK>>;
 
 const keyCache = new WeakMap<object, Promise<SigningKey>>();
@@ -56,18 +53,13 @@ export async function applyClientAuth(
   headers: Record<string, string>,
 ): Promise<void> {
   switch (auth.method) {
-    case 'client_secret_basic': {
-      const credentials = `${formEncode(auth.clientID)}:${formEncode(auth.clientSecret ?? '')}`;
-      headers.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+    case 'client_secret_basic':
+    case 'client_secret_post':
+      applyClientSecret(auth.method, auth.clientID, auth.clientSecret ?? '', form, headers);
       return;
-    }
     case 'tls_client_auth':
     case 'self_signed_tls_client_auth':
       form.client_id = auth.clientID;
-      return;
-    case 'client_secret_post':
-      form.client_id = auth.clientID;
-      form.client_secret = auth.clientSecret ?? '';
       return;
     case 'private_key_jwt':
     case 'client_secret_jwt': {

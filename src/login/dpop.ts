@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { randomToken } from '../crypto/random.js';
+import { dpopAccessTokenHash, normaliseHtu } from '../crypto/dpop.js';
 
 /**
  * The client side of DPoP (RFC 9449): a key pair per session, proofs for the token endpoint and
@@ -29,10 +29,11 @@ export function dpopJkt(jwk: DpopPrivateJwk): Promise<string> {
   return calculateJwkThumbprint(publicPart(jwk), 'sha256');
 }
 
-/** `htu`: the target URI without query and fragment (RFC 9449 §4.2). */
+/** `htu`: the target URI without query and fragment, normalised as the guard compares it (RFC 9449 §4.2, §4.3). */
 export function htuOf(url: string | URL): string {
-  const target = new URL(url);
-  return `${target.origin}${target.pathname}`;
+  const htu = normaliseHtu(String(url));
+  if (htu === undefined) throw new TypeError('A DPoP proof needs an absolute http(s) URL.');
+  return htu;
 }
 
 /** What a DPoP proof covers (RFC 9449 §4.2). */
@@ -55,7 +56,7 @@ export async function createDpopProof(jwk: DpopPrivateJwk, input: DpopProofInput
   const key = await importJWK(jwk, 'ES256');
   const claims: Record<string, string> = { htm: input.method.toUpperCase(), htu: htuOf(input.url) };
   if (input.nonce !== undefined) claims.nonce = input.nonce;
-  if (input.accessToken !== undefined) claims.ath = createHash('sha256').update(input.accessToken, 'ascii').digest('base64url');
+  if (input.accessToken !== undefined) claims.ath = dpopAccessTokenHash(input.accessToken);
   return new SignJWT(claims)
     .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: publicPart(jwk) })
     .setJti(randomToken(16))

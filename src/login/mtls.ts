@@ -1,7 +1,7 @@
 import { request as httpsRequest } from 'node:https';
 import { isPlainObject } from '../config/assert.js';
 import type { IssuerMetadata } from '../issuer/discovery.js';
-import { HttpError, fetchJson, type HttpRequest, type HttpResponse } from '../issuer/http.js';
+import { DEFAULT_MAX_BYTES, HttpError, encodeRequest, fetchJson, jsonAnswer, redirectError, type HttpRequest, type HttpResponse } from '../issuer/http.js';
 
 /**
  * Mutual-TLS for the back channel (RFC 8705): the client's certificate and key, presented on every
@@ -20,8 +20,6 @@ export interface TlsIdentity {
   /** PEM CA certificate(s) to trust for the issuer's mTLS endpoints, instead of Node's defaults. */
   ca?: string | Buffer | Array<string | Buffer>;
 }
-
-const MAX_BYTES = 1024 * 1024;
 
 /** Endpoints that have an mTLS alias (RFC 8705 §5). */
 export type AliasedEndpoint = 'token_endpoint' | 'pushed_authorization_request_endpoint' | 'revocation_endpoint' | 'userinfo_endpoint';
@@ -49,14 +47,9 @@ export function backChannelFetch(url: string, request: HttpRequest, tls: TlsIden
 export function mtlsFetchJson(url: string, request: HttpRequest, tls: TlsIdentity): Promise<HttpResponse> {
   const target = new URL(url);
   if (target.protocol !== 'https:') return Promise.reject(new HttpError('network', 'mutual TLS needs an https endpoint'));
-  const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
-  let body: string | undefined;
-  if (request.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(request.form).toString();
-    headers['content-length'] = String(Buffer.byteLength(body));
-  }
-  const maxBytes = request.maxBytes ?? MAX_BYTES;
+  const { method, headers, body } = encodeRequest(request);
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  const maxBytes = request.maxBytes ?? DEFAULT_MAX_BYTES;
   return new Promise<HttpResponse>((resolve, reject) => {
     let settled = false;
     const finish = (err: HttpError | undefined, value?: HttpResponse): void => {
@@ -73,7 +66,7 @@ export function mtlsFetchJson(url: string, request: HttpRequest, tls: TlsIdentit
     const req = httpsRequest(
       target,
       {
-        method: request.method ?? (body ? 'POST' : 'GET'),
+        method,
         headers,
         key: tls.key,
         cert: tls.cert,
@@ -82,9 +75,10 @@ export function mtlsFetchJson(url: string, request: HttpRequest, tls: TlsIdentit
       },
       (res) => {
         const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400) {
+        const redirect = redirectError(status);
+        if (redirect) {
           res.resume();
-          finish(new HttpError('redirect', `unexpected redirect (HTTP ${status})`));
+          finish(redirect);
           return;
         }
         const declared = Number(res.headers['content-length']);
@@ -106,15 +100,10 @@ export function mtlsFetchJson(url: string, request: HttpRequest, tls: TlsIdentit
             if (typeof value === 'string') answerHeaders.set(name, value);
             else if (Array.isArray(value)) for (const item of value) answerHeaders.append(name, item);
           }
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (text.trim() === '') {
-            finish(undefined, { status, headers: answerHeaders, body: undefined });
-            return;
-          }
           try {
-            finish(undefined, { status, headers: answerHeaders, body: JSON.parse(text) as unknown });
+            finish(undefined, jsonAnswer(status, answerHeaders, Buffer.concat(chunks).toString('utf8')));
           } catch (err) {
-            finish(new HttpError('not_json', `response is not JSON (HTTP ${status})`, { cause: err }));
+            finish(err as HttpError);
           }
         });
       },

@@ -6,7 +6,7 @@ import { wantsJson } from '../errors/render.js';
 import { asyncHandler } from '../util/async-handler.js';
 import { isLoginRequired, RequestContext } from './context.js';
 import { handleError } from './handle-error.js';
-import type { ClaimValue } from '../claims.js';
+import { claimIncludesAll, hasClaimValue, isClaimValue, type ClaimValue } from '../claims.js';
 
 /** Options of `requiresAuth()`. */
 export interface RequiresAuthOptions {
@@ -88,10 +88,6 @@ function checkClaimName(path: string, claim: unknown): string {
   return claim;
 }
 
-function isClaimValue(value: unknown): value is ClaimValue {
-  return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
-}
-
 /**
  * Page guards on the signed-in user's ID token claims (OIDC Core §2, §5.1), the counterparts of
  * express-openid-connect's `claimEquals`, `claimIncludes` and `claimCheck`. (The names
@@ -112,7 +108,7 @@ export const requiresClaim = Object.freeze({
   equals(claim: string, expected: ClaimValue): RequestHandler {
     const name = checkClaimName('requiresClaim.equals(claim)', claim);
     if (!isClaimValue(expected)) throw optionError('requiresClaim.equals(expected)', 'a string, number, boolean or null');
-    return guard('requiresClaimEquals', false, (_req, claims) => Object.prototype.hasOwnProperty.call(claims, name) && claims[name] === expected);
+    return guard('requiresClaimEquals', false, (_req, claims) => hasClaimValue(claims, name, expected));
   },
   /**
    * The claim must contain every one of `expected`: an array claim holding each value, or a
@@ -123,11 +119,7 @@ export const requiresClaim = Object.freeze({
     if (expected.length === 0 || !expected.every((value) => value !== null && isClaimValue(value))) {
       throw optionError('requiresClaim.includes(...expected)', 'one or more strings, numbers or booleans');
     }
-    return guard('requiresClaimIncludes', false, (_req, claims) => {
-      const value = Object.prototype.hasOwnProperty.call(claims, name) ? claims[name] : undefined;
-      const held: unknown[] = Array.isArray(value) ? value : typeof value === 'string' ? value.split(' ') : [];
-      return expected.every((item) => held.includes(item));
-    });
+    return guard('requiresClaimIncludes', false, (_req, claims) => claimIncludesAll(claims, name, expected));
   },
   /** `predicate(req, claims)` must return (or resolve to) `true`; a throw is a 500 page. */
   check(predicate: ClaimPredicate): RequestHandler {
