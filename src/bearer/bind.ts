@@ -58,7 +58,7 @@ export async function verifyAndBind(runtime: GuardRuntime, input: BindInput): Pr
       // A DPoP-bound token sent as Bearer: tell the client to use DPoP, when this guard accepts it.
       if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined) state = runtime.dpopState;
       checkDpopBinding(auth.payload, presented.scheme, proof);
-      checkCertificateBinding(auth.payload, () => clientCertificate(req, config.mtls.certificateHeader));
+      checkCertificateBinding(auth.payload, () => clientCertificate(req, config.mtls));
     }
     if (proof) {
       await recordDpopProof(runtime.replayStore(), dpop.redisKeyPrefix, proof, runtime.replayTtlMs);

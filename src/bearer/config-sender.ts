@@ -1,7 +1,8 @@
 /** The sender-constraint options of `requireBearer()`: `dpop` (RFC 9449) and `mtls` (RFC 8705 §3), resolved once. */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { assertObject, optionError, optionalNumber, optionalString, optionalStringList, rejectUnknown, requiredUrl } from '../config/assert.js';
+import type { Request } from 'express';
+import { assertObject, optionError, optionalFunction, optionalNumber, optionalString, optionalStringList, rejectUnknown, requiredUrl } from '../config/assert.js';
 import type { Logger } from '../util/logger.js';
 import { resolveSecret } from './config-issuers.js';
 import {
@@ -30,6 +31,8 @@ export interface ResolvedDpopConfig {
 export interface ResolvedMtlsConfig {
   /** Lower-case header name a trusted proxy puts the client certificate in; undefined: the TLS socket. */
   certificateHeader?: string;
+  /** The app's own reader of the client certificate (PEM or DER). */
+  getCertificate?: (req: Request) => string | Uint8Array | undefined | null;
 }
 
 const DPOP_KEYS = new Set(['mode', 'algorithms', 'maxProofAge', 'baseURL', 'redis', 'redisKeyPrefix', 'nonce']);
@@ -92,8 +95,13 @@ export function resolveDpop(value: unknown, allowInsecure: boolean, logger: Logg
 export function resolveMtls(value: unknown): ResolvedMtlsConfig {
   if (value === undefined) return {};
   assertObject('mtls', value);
-  rejectUnknown('mtls.', value, new Set(['certificateHeader']));
+  rejectUnknown('mtls.', value, new Set(['certificateHeader', 'getCertificate']));
+  const getCertificate = optionalFunction<NonNullable<ResolvedMtlsConfig['getCertificate']>>('mtls.getCertificate', value.getCertificate);
   const header = optionalString('mtls.certificateHeader', value.certificateHeader);
+  if (getCertificate !== undefined) {
+    if (header !== undefined) throw optionError('mtls.certificateHeader', 'left out when "mtls.getCertificate" is given', 'Choose one source of the client certificate');
+    return { getCertificate };
+  }
   if (header === undefined) return {};
   if (!HEADER_NAME.test(header)) throw optionError('mtls.certificateHeader', 'a header name such as "x-client-cert"');
   const lower = header.toLowerCase();

@@ -25,36 +25,83 @@ export function certificateThumbprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('base64url');
 }
 
+const PEM = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----\s*$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** One `Cert="..."` (or unquoted) member of an Envoy XFCC element. */
+const XFCC_CERT = /(?:^|;)\s*Cert=(?:"([^"]*)"|([^;,]*))/i;
+
+function unreadable(cause?: unknown): InvalidTokenError {
+  return new InvalidTokenError('client certificate unreadable', cause === undefined ? undefined : { cause });
+}
+
+/** The DER bytes of exactly one X.509 certificate; parsing proves it is one. */
+function certificateDer(bytes: Uint8Array): Uint8Array {
+  try {
+    return new Uint8Array(new X509Certificate(bytes).raw);
+  } catch (err) {
+    throw unreadable(err);
+  }
+}
+
 /**
- * Reads the client certificate a trusted TLS-terminating proxy put into a header, as URL-encoded
- * PEM (nginx `$ssl_client_escaped_cert`); plain PEM, also with its line breaks folded into spaces,
- * is accepted too. Returns the DER bytes; `undefined` when the header is absent or empty (no client
- * certificate).
+ * The DER bytes of a client certificate given as PEM (a string), or as DER bytes (`Buffer`,
+ * `Uint8Array`): what `mtls.getCertificate(req)` may return. `undefined` for none.
+ *
+ * @throws InvalidTokenError (401) when it is not one certificate.
+ */
+export function certificateFrom(value: string | Uint8Array | undefined | null): Uint8Array | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') return value.byteLength === 0 ? undefined : certificateDer(value);
+  const match = PEM.exec(value);
+  if (!match) throw unreadable();
+  return certificateDer(Buffer.from((match[1] ?? '').replace(/\s+/g, ''), 'base64'));
+}
+
+/** The last comma-separated element of an XFCC value (commas inside quoted values do not split). */
+function lastXfccElement(value: string): string {
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i += 1) {
+    const char = value[i];
+    if (char === '\\' && quoted) i += 1;
+    else if (char === '"') quoted = !quoted;
+    else if (char === ',' && !quoted) start = i + 1;
+  }
+  return value.slice(start);
+}
+
+/**
+ * Reads the client certificate a trusted TLS-terminating proxy put into a header. Accepted forms:
+ * - URL-encoded PEM (nginx `$ssl_client_escaped_cert`), or plain PEM, also with its line breaks
+ *   folded into spaces;
+ * - Envoy's `X-Forwarded-Client-Cert` (`By=...;Hash=...;Cert="<URL-encoded PEM>"`): the last
+ *   element, which the nearest proxy appended; an element without `Cert` is no certificate;
+ * - base64 DER (Cloudflare's `Cf-Client-Cert-Der-Base64`).
+ * Returns the DER bytes; `undefined` when the header is absent or empty (no client certificate).
  *
  * @throws InvalidTokenError (401) when the value is not one certificate.
  */
 export function certificateFromHeader(value: string | string[] | undefined): Uint8Array | undefined {
   if (Array.isArray(value)) {
-    if (value.length > 1) throw new InvalidTokenError('client certificate unreadable');
+    if (value.length > 1) throw unreadable();
     value = value[0];
   }
   if (value === undefined || value.trim() === '' || value.trim() === '-') return undefined;
-  if (value.length > MAX_CERTIFICATE_HEADER_BYTES) throw new InvalidTokenError('client certificate unreadable');
+  if (value.length > MAX_CERTIFICATE_HEADER_BYTES) throw unreadable();
+  let text = value.trim();
+  if (/(?:^|[;,])\s*(?:By|Hash|Cert|Chain|Subject|URI|DNS)=/i.test(text)) {
+    const cert = XFCC_CERT.exec(lastXfccElement(text));
+    if (!cert) return undefined;
+    text = cert[1] ?? cert[2] ?? '';
+  }
+  if (BASE64.test(text) && !text.startsWith('-----')) return certificateDer(Buffer.from(text, 'base64'));
   let pem: string;
   try {
-    pem = decodeURIComponent(value);
+    pem = decodeURIComponent(text);
   } catch (err) {
-    throw new InvalidTokenError('client certificate unreadable', { cause: err });
+    throw unreadable(err);
   }
-  const match = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----\s*$/.exec(pem);
-  if (!match) throw new InvalidTokenError('client certificate unreadable');
-  const der = Buffer.from((match[1] ?? '').replace(/\s+/g, ''), 'base64');
-  try {
-    // Parsing proves the bytes are one X.509 certificate; the thumbprint is over these exact bytes.
-    return new Uint8Array(new X509Certificate(der).raw);
-  } catch (err) {
-    throw new InvalidTokenError('client certificate unreadable', { cause: err });
-  }
+  return certificateFrom(pem);
 }
 
 /**

@@ -2,8 +2,8 @@
 import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
 import { AuthError, InvalidRequestError } from '../errors/index.js';
-import type { ResolvedDpopConfig } from './config.js';
-import { certificateFromHeader } from './mtls.js';
+import type { ResolvedDpopConfig, ResolvedMtlsConfig } from './config.js';
+import { certificateFrom, certificateFromHeader } from './mtls.js';
 
 /**
  * The request's external URL without query, for the DPoP `htu` (RFC 9449 §4.3): `dpop.baseURL`
@@ -37,9 +37,10 @@ export function externalUrl(req: Request, dpop: ResolvedDpopConfig): string {
 /** A bare `host[:port]` (RFC 9110 §7.2): a registered name, an IPv4 address or a bracketed IPv6 one; nothing else. */
 const BARE_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
-/** The DER client certificate: from the trusted proxy's header when configured, else the TLS socket. */
-export function clientCertificate(req: Request, header: string | undefined): Uint8Array | undefined {
-  if (header !== undefined) return certificateFromHeader(req.headers[header]);
+/** The DER client certificate: from `mtls.getCertificate`, or the trusted proxy's header, when configured; else the TLS socket. */
+export function clientCertificate(req: Request, mtls: ResolvedMtlsConfig): Uint8Array | undefined {
+  if (mtls.getCertificate !== undefined) return certificateFrom(mtls.getCertificate(req));
+  if (mtls.certificateHeader !== undefined) return certificateFromHeader(req.headers[mtls.certificateHeader]);
   const socket = req.socket as Partial<TLSSocket> | undefined;
   if (socket?.encrypted !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
   const raw = socket.getPeerCertificate().raw as Buffer | undefined;

@@ -101,6 +101,12 @@ export interface MtlsOptions {
    * TLS-terminating proxy sets and strips from client requests. Default: off (the socket).
    */
   certificateHeader?: string;
+  /**
+   * Returns the request's client certificate: PEM, DER bytes, or `undefined` for none (as
+   * express-oauth2-jwt-bearer's `getCertificate`), for set-ups the other options do not cover.
+   * Not together with `certificateHeader`. Default: off.
+   */
+  getCertificate?: (req: Request) => string | Uint8Array | undefined | null;
 }
 
 /**

@@ -157,6 +157,7 @@ const BEARER_PATHS: Record<BearerOptionPath, ((c: ResolvedBearerConfig) => unkno
   'dpop.nonce.secret': null,
   'dpop.nonce.windowSeconds': (c) => c.dpop.nonce?.windowSeconds,
   'mtls.certificateHeader': null,
+  'mtls.getCertificate': null,
 };
 
 function discoveryDefault(name: 'retryMinDelayMs' | 'retryMaxDelayMs' | 'cacheMaxAgeMs'): unknown {
