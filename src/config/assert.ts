@@ -108,8 +108,12 @@ function distance(a: string, b: string): number {
 export function closestName(name: string, known: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
+  const lower = name.toLowerCase();
   for (const candidate of known) {
-    const score = distance(name, candidate);
+    const other = candidate.toLowerCase();
+    // A name cut short or run on (`maxEntry` for `maxEntries`) counts as one edit.
+    const truncated = Math.min(lower.length, other.length) >= 4 && (other.startsWith(lower) || lower.startsWith(other));
+    const score = truncated ? 1 : distance(name, candidate);
     if (score < bestDistance) {
       best = candidate;
       bestDistance = score;

@@ -6,7 +6,7 @@ import type { TlsIdentity } from './mtls.js';
 
 /** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
 export interface ClientAuth {
-  method: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
+  method: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth' | 'none';
   clientID: string;
   clientSecret?: string;
   signingKey?: JWK | KeyObject;
@@ -44,7 +44,9 @@ export function signingKey(key: JWK | KeyObject, alg: string): Promise<SigningKe
  * - `client_secret_jwt`: the same assertion, HMAC-signed (HS256 by default) with the client
  *   secret (RFC 7523 §2.2, OIDC Core §9);
  * - `tls_client_auth`, `self_signed_tls_client_auth`: only `client_id` in the body; the TLS
- *   client certificate authenticates (RFC 8705 §2).
+ *   client certificate authenticates (RFC 8705 §2);
+ * - `none`: a public client, only `client_id` in the body (RFC 6749 §2.1, §4.1.3); PKCE binds
+ *   the code to the sign-in that asked for it.
  */
 export async function applyClientAuth(
   auth: ClientAuth,
@@ -57,6 +59,7 @@ export async function applyClientAuth(
     case 'client_secret_post':
       applyClientSecret(auth.method, auth.clientID, auth.clientSecret ?? '', form, headers);
       return;
+    case 'none':
     case 'tls_client_auth':
     case 'self_signed_tls_client_auth':
       form.client_id = auth.clientID;

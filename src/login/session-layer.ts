@@ -12,9 +12,15 @@ function idleMs(config: LoginConfig): number {
   return (config.session.rolling ? config.session.rollingDuration : config.session.absoluteDuration) * 1000;
 }
 
-/** The session cookie: HttpOnly, SameSite=Lax, Secure on https. */
+/** The session cookie's fixed attributes (what clearing it must repeat): HttpOnly, Secure on https. */
+export function sessionCookieScope(config: LoginConfig): { httpOnly: true; sameSite: 'lax' | 'strict' | 'none'; secure: boolean; path: '/'; domain?: string } {
+  const { domain, sameSite } = config.session.cookie;
+  return { httpOnly: true, sameSite, secure: config.https, path: '/', ...(domain !== undefined ? { domain } : {}) };
+}
+
+/** The session cookie: HttpOnly, SameSite Lax by default, Secure on https, living `idleMs`. */
 export function sessionCookieOptions(config: LoginConfig): session.CookieOptions {
-  return { httpOnly: true, sameSite: 'lax', secure: config.https, path: '/', maxAge: idleMs(config) };
+  return { ...sessionCookieScope(config), maxAge: idleMs(config) };
 }
 
 /** Caps the session cookie (and so the store record) at what is left of the sign-in's lifetime. */
@@ -49,5 +55,6 @@ export function sessionLayer(runtime: LoginRuntime): RequestHandler | undefined 
     // A session holding only sign-ins in flight lives no longer than they do.
     expiryCap: (data, sessionId) => sessionEndsAt(runtime.sealer, data, sessionId, config.session.absoluteDuration),
     logger: config.logger,
+    transient: config.session.cookie.transient,
   });
 }

@@ -57,6 +57,11 @@ export interface SessionMiddlewareOptions {
   logger: Logger;
   /** Sessions whose last renewal (and verified cookie values) this process remembers, oldest forgotten first. Default 10000. */
   renewalMemory?: number;
+  /**
+   * Send the cookie without `Expires`: it ends with the browser session. The record keeps its
+   * expiry (and the store its TTL), so the server side still ends the session on time.
+   */
+  transient?: boolean;
 }
 
 type SessionObject = session.Session & Partial<SessionData>;
@@ -311,7 +316,8 @@ function decideCookie(state: SessionState, modified: boolean, willBeStored: bool
   // After an explicit save, the cookie goes out with the expiry that save wrote.
   const expires = state.savedId === id && state.savedExpires !== undefined ? state.savedExpires : renewCookie(instance, sess, now);
   const cookie = sess.cookie as session.Cookie & { serialize(name: string, value: string): string };
-  appendSetCookie(res, cookie.serialize(instance.options.name, signSessionId(id, instance.options.secrets[0]!)));
+  const line = cookie.serialize(instance.options.name, signSessionId(id, instance.options.secrets[0]!));
+  appendSetCookie(res, instance.options.transient ? line.replace(/; Expires=[^;]*/i, '') : line);
   remember(instance, id, expires, now);
   state.renewed = true;
 }

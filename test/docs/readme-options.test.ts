@@ -35,7 +35,8 @@ type AuthOptionPath =
   | `authorizationParams.${Keys<AuthorizationParams>}`
   | 'authorizationParams.*'
   | `routes.${Keys<RouteOptions>}`
-  | `session.${Keys<SessionOptions>}`
+  | `session.${Exclude<Keys<SessionOptions>, 'cookie'>}`
+  | `session.cookie.${Keys<SessionOptions['cookie']>}`
   | `discovery.${Keys<AuthOptions['discovery']>}`
   | `requestObject.${Keys<AuthOptions['requestObject']>}`
   | `mtls.${Keys<AuthOptions['mtls']>}`;
@@ -97,6 +98,10 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   'session.store': null,
   'session.allowMemoryStore': (c) => c.session.allowMemoryStore,
   'session.cookieName': (c) => c.session.cookieName,
+  'session.name': null,
+  'session.cookie.domain': null,
+  'session.cookie.transient': (c) => c.session.cookie.transient,
+  'session.cookie.sameSite': (c) => c.session.cookie.sameSite,
   'session.rolling': (c) => c.session.rolling,
   'session.rollingDuration': (c) => c.session.rollingDuration,
   'session.touchAfter': (c) => c.session.touchAfter,

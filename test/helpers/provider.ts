@@ -14,7 +14,7 @@ export interface TestProviderOptions {
   clientSecret?: string;
   redirectUris: string[];
   postLogoutRedirectUris?: string[];
-  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth';
+  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'none';
   /** Public JWKS of the client, for private_key_jwt (and signed request objects). */
   clientJwks?: { keys: Record<string, unknown>[] };
   /** More client metadata (e.g. `require_pushed_authorization_requests`, `request_object_signing_alg`). */
@@ -65,7 +65,7 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
 
   const clientMetadata = {
     client_id: clientId,
-    ...(method === 'private_key_jwt' || method === 'tls_client_auth' ? {} : { client_secret: clientSecret }),
+    ...(method === 'private_key_jwt' || method === 'tls_client_auth' || method === 'none' ? {} : { client_secret: clientSecret }),
     ...(options.clientJwks ? { jwks: options.clientJwks } : {}),
     token_endpoint_auth_method: method,
     ...(method === 'private_key_jwt' ? { token_endpoint_auth_signing_alg: 'RS256' } : {}),

@@ -2,6 +2,7 @@
  * Client authentication at the token endpoint against a real authorization server (oidc-provider):
  * client_secret_jwt (RFC 7523 §2.2 with the client secret) and private_key_jwt with key rotation.
  */
+import { createPrivateKey } from 'node:crypto';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -39,6 +40,14 @@ async function rsaKey(kid: string): Promise<{ privateJwk: JWK; publicJwk: JWK }>
   };
 }
 
+/** The token endpoint was called `count` times, never with an `Authorization` header. */
+async function expectTokenCallsWithoutAuthorization(c: Case, count: number): Promise<void> {
+  const tokenPath = await c.provider.endpointPath('token_endpoint');
+  const tokenCalls = c.provider.requests.filter((r) => r.path === tokenPath);
+  expect(tokenCalls).toHaveLength(count);
+  for (const call of tokenCalls) expect(call.headers.authorization).toBeUndefined();
+}
+
 beforeAll(() => {
   redis = assertionRedis();
 });
@@ -62,10 +71,7 @@ describe('client_secret_jwt (RFC 7523 §2.2, OIDC Core §9)', () => {
       expect((await browser.get(`${c.url}/token`)).status).toBe(200);
       expect(c.provider.grants.refresh_token).toBe(1);
       // No Basic credentials: the assertion in the body authenticates.
-      const tokenPath = await c.provider.endpointPath('token_endpoint');
-      const tokenCalls = c.provider.requests.filter((r) => r.path === tokenPath);
-      expect(tokenCalls).toHaveLength(2);
-      for (const call of tokenCalls) expect(call.headers.authorization).toBeUndefined();
+      await expectTokenCallsWithoutAuthorization(c, 2);
     } finally {
       await c.close();
     }
@@ -127,6 +133,41 @@ describe('private_key_jwt › key rotation (several keys with kid, the first sig
       expect((await signIn(before)).status).toBe(302);
     } finally {
       await before.close();
+    }
+  });
+});
+
+describe('private_key_jwt › a private KeyObject (crypto.createPrivateKey())', () => {
+  it('signs in with a KeyObject, as the migration guide tells users to make one from a PEM', async () => {
+    const key = await rsaKey('client-keyobject');
+    const keyObject = createPrivateKey({ key: key.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    const c = await startCase(
+      { tokenEndpointAuthMethod: 'private_key_jwt', clientJwks: { keys: [key.publicJwk] as Record<string, unknown>[] } },
+      { clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: keyObject },
+    );
+    try {
+      expect((await signIn(c)).status).toBe(302);
+      expect(c.provider.grants.authorization_code).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("public clients: clientAuthMethod 'none' (RFC 6749 §2.1) with PKCE (RFC 7636)", () => {
+  it('signs in and refreshes with no client secret: client_id in the body, no Authorization header, a code_verifier', async () => {
+    const c = await startCase({ tokenEndpointAuthMethod: 'none' }, { clientAuthMethod: 'none', refreshMargin: 3600 });
+    try {
+      const browser = new Browser();
+      const login = await browser.get(`${c.url}/login`);
+      expect(new URL(login.location!).searchParams.get('code_challenge_method')).toBe('S256');
+      const back = await signInAtProvider(browser, login.location!, c.url, 'alice');
+      expect((await browser.get(back.location!)).status).toBe(302);
+      expect((await browser.get(`${c.url}/token`)).status).toBe(200);
+      expect(c.provider.grants).toEqual({ authorization_code: 1, refresh_token: 1 });
+      await expectTokenCallsWithoutAuthorization(c, 2);
+    } finally {
+      await c.close();
     }
   });
 });

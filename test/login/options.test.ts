@@ -81,7 +81,7 @@ describe('auth() options › checked once at start-up', () => {
     ['a missing clientID', { ...valid, clientID: undefined }, /Option "clientID" must be set/],
     ['a missing clientSecret with client_secret_basic', { ...valid, clientSecret: undefined }, /Option "clientSecret" must be set\. "client_secret_basic"/],
     ['private_key_jwt without a key', { ...valid, clientAuthMethod: 'private_key_jwt' }, /Option "clientAssertionSigningKey" must be a private JWK or a private KeyObject/],
-    ['an unknown clientAuthMethod', { ...valid, clientAuthMethod: 'none' as never }, /Option "clientAuthMethod" must be/],
+    ['an unknown clientAuthMethod', { ...valid, clientAuthMethod: 'client_secret_basik' as never }, /Option "clientAuthMethod" must be/],
     ['a short secret', { ...valid, secret: 'short' }, /Option "secret" must be a string of at least 32 characters/],
     ['a short secret in a list', { ...valid, secret: [SECRET, 'short'] }, /Option "secret\[1\]" must be a string of at least 32 characters/],
     ['a missing secret', { ...valid, secret: undefined }, /Option "secret" must be set/],

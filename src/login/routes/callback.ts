@@ -120,9 +120,11 @@ export function callbackRoute(runtime: LoginRuntime): RequestHandler {
     res.setHeader('Referrer-Policy', 'no-referrer');
     needSession(req);
     const params = (req.method === 'POST' ? req.body ?? {} : req.query) as Record<string, unknown>;
-    if (req.method === 'POST' && !hasPendingLogins(req.session!.oidc) && params.oidc_resubmit === undefined) {
-      // A cross-site form_post carries no SameSite=Lax cookie: post it again from our own origin.
-      resubmitPage(res, req.originalUrl, params);
+    const crossSiteDropsCookie = req.method === 'POST' || config.session.cookie.sameSite === 'strict';
+    if (crossSiteDropsCookie && !hasPendingLogins(req.session!.oidc) && params.oidc_resubmit === undefined) {
+      // A cross-site form_post carries no SameSite=Lax cookie, nor the issuer's redirect a Strict
+      // one: post the response again from our own origin, where the cookie comes along.
+      resubmitPage(res, req.originalUrl.split('?')[0]!, params);
       return;
     }
     const pending = await takePending(runtime, req, params);

@@ -35,6 +35,22 @@ async function dpopKeyFor(runtime: LoginRuntime): Promise<{ key: DpopPrivateJwk;
   return { key, jkt: await dpopJkt(key) };
 }
 
+/** The runtimes that already warned about a plain-http request to an https baseURL. */
+const warnedInsecure = new WeakSet<LoginRuntime>();
+
+/**
+ * An https `baseURL` gets a Secure session cookie, which is never set on a plain-http request: a
+ * TLS-terminating proxy without `app.set('trust proxy', ...)` makes every sign-in fail at the
+ * callback with no hint. Said once per `auth()`.
+ */
+function warnUntrustedProxy(runtime: LoginRuntime, req: Request): void {
+  if (!runtime.config.https || req.secure || warnedInsecure.has(runtime)) return;
+  warnedInsecure.add(runtime);
+  runtime.config.logger.warn(
+    'baseURL is https but this request arrived over plain http, so the Secure session cookie is not set and sign-ins will fail. Behind a TLS-terminating proxy, call app.set(\'trust proxy\', 1) (or your proxy\'s address) so Express reads X-Forwarded-Proto.',
+  );
+}
+
 /**
  * Starts a sign-in (OIDC Core §3.1.2.1, RFC 7636; RFC 9126 / RFC 9101 / RFC 9449 when on): the
  * pending sign-in is sealed into the session only once the issuer accepted a pushed request,
@@ -45,6 +61,7 @@ export async function startLogin(runtime: LoginRuntime, req: Request, res: Respo
   const { config } = runtime;
   noStore(res);
   needSession(req);
+  if (!config.useExistingSession) warnUntrustedProxy(runtime, req);
   if (!isPlainObject(options)) throw new TypeError('res.oidc.login() takes an options object');
   const call = options.authorizationParams === undefined ? undefined : checkAuthorizationParams('authorizationParams', options.authorizationParams);
   let returnTo = safeReturnTo(options.returnTo) ?? homePath(config.baseURL);

@@ -5,6 +5,7 @@ import { noStore } from '../../util/no-store.js';
 import { RequestContext } from '../context.js';
 import { endSessionUrl, revokeToken } from '../logout.js';
 import type { LoginRuntime } from '../runtime.js';
+import { sessionCookieScope } from '../session-layer.js';
 import { destroySession } from '../session-ops.js';
 import { markSilentLoginTried } from '../silent-login.js';
 import { needSession, route } from './route.js';
@@ -29,7 +30,7 @@ export function logoutRoute(runtime: LoginRuntime): RequestHandler {
     }
     await destroySession(req, LOGIN_DEFAULTS.sessionTimeoutMs);
     if (!config.useExistingSession) {
-      res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
+      res.clearCookie(config.session.cookieName, sessionCookieScope(config));
     }
     // No silent sign-in right after a logout: the issuer's session may still be alive.
     markSilentLoginTried(res, config);
