@@ -156,13 +156,14 @@ describe('private_key_jwt › a private KeyObject (crypto.createPrivateKey())', 
 
 describe("public clients: clientAuthMethod 'none' (RFC 6749 §2.1) with PKCE (RFC 7636)", () => {
   it('signs in and refreshes with no client secret: client_id in the body, no Authorization header, a code_verifier', async () => {
-    const c = await startCase({ tokenEndpointAuthMethod: 'none' }, { clientAuthMethod: 'none', refreshMargin: 3600 });
+    const c = await startCase({ tokenEndpointAuthMethod: 'none', accessTokenTtl: 2 }, { clientAuthMethod: 'none' });
     try {
       const browser = new Browser();
       const login = await browser.get(`${c.url}/login`);
       expect(new URL(login.location!).searchParams.get('code_challenge_method')).toBe('S256');
       const back = await signInAtProvider(browser, login.location!, c.url, 'alice');
       expect((await browser.get(back.location!)).status).toBe(302);
+      await pastExpiryOfTokensFromNow(2);
       expect((await browser.get(`${c.url}/token`)).status).toBe(200);
       expect(c.provider.grants).toEqual({ authorization_code: 1, refresh_token: 1 });
       await expectTokenCallsWithoutAuthorization(c, 2);
