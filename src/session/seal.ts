@@ -93,6 +93,36 @@ function additionalData(kid: string, aad: string | undefined): Buffer {
 }
 
 /**
+ * `opens` and `unsealRemembered` over `unseal`: sealed values that opened are kept with the aad
+ * they opened under and their plaintext JSON (oldest forgotten first), keyed by their GCM tag: a
+ * short key hashes faster than the whole value, and a hit still needs the whole value to be equal.
+ */
+function rememberOpened(unseal: (sealed: string, aad?: string) => unknown): Pick<Sealer, 'opens' | 'unsealRemembered'> {
+  const opened = new Map<string, { sealed: string; aad: string; json: string }>();
+  /** The plaintext JSON of `sealed` under `aad`, from memory or decrypted (then remembered). */
+  function openedJson(sealed: unknown, aad: string | undefined): string | undefined {
+    if (typeof sealed !== 'string') return undefined;
+    const context = aad ?? '';
+    const tag = sealed.slice(sealed.lastIndexOf('.') + 1);
+    const known = opened.get(tag);
+    if (known !== undefined && known.sealed === sealed && known.aad === context) return known.json;
+    const value = unseal(sealed, context);
+    if (value === undefined) return undefined;
+    const json = JSON.stringify(value);
+    opened.set(tag, { sealed, aad: context, json });
+    if (opened.size > OPENED_MEMORY) opened.delete(opened.keys().next().value!);
+    return json;
+  }
+  return {
+    opens: (sealed, aad) => openedJson(sealed, aad) !== undefined,
+    unsealRemembered<T>(sealed: unknown, aad?: string): T | undefined {
+      const json = openedJson(sealed, aad);
+      return json === undefined ? undefined : (JSON.parse(json) as T);
+    },
+  };
+}
+
+/**
  * Creates a sealer for one purpose.
  *
  * @param secrets the current secret, or a list: the first seals, all may unseal. Each at least 32
@@ -164,31 +194,5 @@ export function createSealer(secrets: string | readonly string[], context: strin
     return undefined;
   }
 
-  /**
-   * Sealed values that opened, with the aad they opened under (oldest forgotten first), keyed by
-   * their GCM tag: a short key hashes faster than the whole value, and a hit still needs the whole
-   * value to be equal.
-   */
-  const opened = new Map<string, { sealed: string; aad: string; json: string }>();
-  /** The plaintext JSON of `sealed` under `aad`, from memory or decrypted (then remembered). */
-  function openedJson(sealed: unknown, aad: string | undefined): string | undefined {
-    if (typeof sealed !== 'string') return undefined;
-    const context = aad ?? '';
-    const tag = sealed.slice(sealed.lastIndexOf('.') + 1);
-    const known = opened.get(tag);
-    if (known !== undefined && known.sealed === sealed && known.aad === context) return known.json;
-    const value = unseal(sealed, context);
-    if (value === undefined) return undefined;
-    const json = JSON.stringify(value);
-    opened.set(tag, { sealed, aad: context, json });
-    if (opened.size > OPENED_MEMORY) opened.delete(opened.keys().next().value!);
-    return json;
-  }
-  const opens = (sealed: unknown, aad?: string): boolean => openedJson(sealed, aad) !== undefined;
-  function unsealRemembered<T = unknown>(sealed: unknown, aad?: string): T | undefined {
-    const json = openedJson(sealed, aad);
-    return json === undefined ? undefined : (JSON.parse(json) as T);
-  }
-
-  return { seal, unseal, keyIds, opens, unsealRemembered };
+  return { seal, unseal, keyIds, ...rememberOpened(unseal) };
 }
