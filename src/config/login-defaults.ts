@@ -32,6 +32,8 @@ export const LOGIN_DEFAULTS = {
   requestObjectLifetimeSeconds: 300,
   /** `dpop` (RFC 9449): off. */
   dpop: false,
+  /** `mergeUserInfo`: the user's claims are the ID token's alone (no UserInfo call at sign-in). */
+  mergeUserInfo: false,
   /** Algorithm of the per-session DPoP key pair (RFC 9449 §4.2). */
   dpopAlg: 'ES256' as const,
   /** Largest JSON size of what `getLoginState` returns, in bytes (it is sealed into the session). */

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { isPlainObject } from '../config/assert.js';
-import { IssuerResponseError, isAuthError, sessionStoreUnavailable, type AuthError } from '../errors/index.js';
-import { backChannelFetch, endpointFor } from './mtls.js';
+import { isAuthError, sessionStoreUnavailable, type AuthError } from '../errors/index.js';
 import { describeCause } from '../util/logger.js';
 import { LoginRequiredError } from './errors.js';
 import { createDpopProof } from './dpop.js';
@@ -16,7 +14,7 @@ import type { UserClaims } from '../claims.js';
 export { loginEndsAt };
 import { hasSession, sessionData } from '../session/middleware.js';
 import { saveSession, type SessionRequest } from './session-ops.js';
-import { backChannelError } from './token-endpoint.js';
+import { userInfoRequest } from './userinfo.js';
 
 /** The access token of the session, as `req.oidc.accessToken` shows it. */
 export interface AccessToken {
@@ -320,32 +318,8 @@ export class RequestContext implements OidcContext {
 
   async fetchUserInfo(): Promise<Record<string, unknown>> {
     const accessToken = await this.getAccessToken();
-    const metadata = await this.runtime.discovery.metadata();
-    const tls = this.runtime.client.tls;
-    const endpoint = endpointFor(metadata, 'userinfo_endpoint', tls);
-    if (!endpoint) throw new IssuerResponseError('The authorization server has no UserInfo endpoint.');
-    const dpopKey = this.open()?.tokens.dpop_key;
-    const nonces = this.runtime.dpopNonces;
-    const send = async (nonce: string | undefined) => {
-      const headers: Record<string, string> = { authorization: `${dpopKey ? 'DPoP' : 'Bearer'} ${accessToken}` };
-      if (dpopKey) headers.dpop = await createDpopProof(dpopKey, { method: 'GET', url: endpoint, accessToken, ...(nonce !== undefined ? { nonce } : {}) });
-      try {
-        const answer = await backChannelFetch(endpoint, { headers, timeoutMs: this.runtime.config.httpTimeout }, tls);
-        return { answer, fresh: dpopKey ? nonces.remember(endpoint, answer.headers) : undefined };
-      } catch (err) {
-        throw backChannelError(err, 'UserInfo request');
-      }
-    };
-    let { answer: res, fresh } = await send(dpopKey ? nonces.get(endpoint) : undefined);
-    // RFC 9449 §9: a resource server asks for a nonce with a 401 `use_dpop_nonce` challenge.
-    if (dpopKey && res.status === 401 && fresh !== undefined && /error="use_dpop_nonce"/.test(res.headers.get('www-authenticate') ?? '')) {
-      ({ answer: res } = await send(fresh));
-    }
-    if (res.status !== 200 || !isPlainObject(res.body)) {
-      throw new IssuerResponseError('The UserInfo endpoint gave an invalid answer.', { cause: new Error(`userinfo answered HTTP ${res.status}`) });
-    }
-    if (res.body.sub !== this.open()?.record.sub) throw new IssuerResponseError('The UserInfo response names another user.');
-    return res.body;
+    const opened = this.open();
+    return userInfoRequest(this.runtime, { accessToken, dpopKey: opened?.tokens.dpop_key }, opened?.record.sub ?? '');
   }
 }
 

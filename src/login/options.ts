@@ -218,6 +218,12 @@ export interface AuthOptions {
    * (or `RS256`) without `none` and the `HS*` family. `HS*` (keyed with the client secret) only when listed here.
    */
   idTokenSigningAlgs?: string[];
+  /**
+   * Call the UserInfo endpoint (OIDC Core §5.3) once at sign-in and add the claims the ID token
+   * lacks to the user's (`req.oidc.user`); the ID token's own claims win. For issuers that put no
+   * `name` or `email` in the ID token. `sub` must match. Default false.
+   */
+  mergeUserInfo?: boolean;
   /** Leeway for token times, in seconds. Default 60. */
   clockTolerance?: number;
   /** Timeout of one request to the issuer, in ms. Default 5000. */
@@ -282,6 +288,7 @@ export interface LoginConfig {
   dpop: boolean;
   mtls: TlsIdentity | undefined;
   idTokenSigningAlgs: string[] | undefined;
+  mergeUserInfo: boolean;
   clockTolerance: number;
   httpTimeout: number;
   refreshMargin: number;

@@ -90,6 +90,7 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   'mtls.cert': null,
   'mtls.ca': null,
   dpop: (c) => c.dpop,
+  mergeUserInfo: (c) => c.mergeUserInfo,
   idTokenSigningAlgs: null,
   clockTolerance: (c) => c.clockTolerance,
   httpTimeout: (c) => c.httpTimeout,

@@ -13,7 +13,7 @@ const TOP_LEVEL: Record<keyof AuthOptions, true> = {
   issuerBaseURL: true, baseURL: true, clientID: true, clientSecret: true, secret: true, authRequired: true, authorizationParams: true,
   routes: true, idpLogout: true, revokeOnLogout: true, clientAuthMethod: true, clientAssertionSigningKey: true, clientAssertionSigningAlg: true,
   afterCallback: true, getLoginState: true, tokenEndpointParams: true, pushedAuthorizationRequests: true, requestObject: true, dpop: true,
-  mtls: true, idTokenSigningAlgs: true, clockTolerance: true, httpTimeout: true, refreshMargin: true, session: true, useExistingSession: true,
+  mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, refreshMargin: true, session: true, useExistingSession: true,
   allowInsecureHttp: true, logger: true, errorHandler: true, discovery: true,
 };
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(Object.keys(TOP_LEVEL));
@@ -99,6 +99,7 @@ function behaviourConfig(options: AuthOptions) {
     getLoginState: optionalFunction<NonNullable<AuthOptions['getLoginState']>>('getLoginState', options.getLoginState),
     pushedAuthorizationRequests: optionalBoolean('pushedAuthorizationRequests', options.pushedAuthorizationRequests) ?? LOGIN_DEFAULTS.pushedAuthorizationRequests,
     dpop: optionalBoolean('dpop', options.dpop) ?? LOGIN_DEFAULTS.dpop,
+    mergeUserInfo: optionalBoolean('mergeUserInfo', options.mergeUserInfo) ?? LOGIN_DEFAULTS.mergeUserInfo,
     clockTolerance: seconds('clockTolerance', options.clockTolerance, LOGIN_DEFAULTS.clockToleranceSeconds, 0, 600),
     httpTimeout: optionalNumber('httpTimeout', options.httpTimeout, 100, 120_000, 'milliseconds') ?? LOGIN_DEFAULTS.httpTimeoutMs,
     refreshMargin: seconds('refreshMargin', options.refreshMargin, LOGIN_DEFAULTS.refreshMarginSeconds, 0, 3600),

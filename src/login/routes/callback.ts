@@ -11,6 +11,7 @@ import { codeExchange, interactionRequired, responseState, singleParam, validate
 import { publicClaims } from '../context.js';
 import { sessionExpiry } from '../id-token.js';
 import type { AfterCallback } from '../options.js';
+import { userInfoRequest } from '../userinfo.js';
 import { baseIdTokenChecks, type LoginRuntime } from '../runtime.js';
 import { sealSignedIn } from '../session-data.js';
 import type { OidcSessionData, PendingLogin, TokenSet } from '../session-data.js';
@@ -153,6 +154,11 @@ export function callbackRoute(runtime: LoginRuntime): RequestHandler {
     const now = Date.now();
     const idpEnd = sessionExpiry(claims, config.clockTolerance, now);
     let userClaims = publicClaims(claims);
+    if (config.mergeUserInfo) {
+      // Claims the ID token lacks come from UserInfo; the signed ID token's own win.
+      const info = await userInfoRequest(runtime, { accessToken: tokens.access_token, dpopKey: tokens.dpop_key }, claims.sub);
+      userClaims = { ...publicClaims(info), ...userClaims };
+    }
     if (config.afterCallback) {
       userClaims = await runAfterCallback(config.afterCallback, req, res, userClaims, tokens, pending.appState ?? {});
       if (res.headersSent) return;
