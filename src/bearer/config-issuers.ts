@@ -97,9 +97,9 @@ function resolveIssuer(
   defaults: { audience: string[] | undefined; algorithms: unknown; allowInsecure: boolean },
 ): ResolvedIssuer {
   const p = (key: string): string => `${prefix}${key}`;
-  const hasExplicit = value.issuer !== undefined || value.jwksUri !== undefined || value.secret !== undefined;
+  const hasExplicit = value.issuer !== undefined || value.jwksUri !== undefined;
   if (value.issuerBaseURL !== undefined && hasExplicit) {
-    throw optionError(p('issuerBaseURL'), 'used alone', 'Give either "issuerBaseURL" (discovery) or "issuer" with "jwksUri" or "secret"');
+    throw optionError(p('issuerBaseURL'), 'used alone', 'Give either "issuerBaseURL" (discovery, optionally with "secret") or "issuer" with "jwksUri" or "secret"');
   }
   const audience = optionalStringList(p('audience'), value.audience) ?? defaults.audience;
   if (audience === undefined) {
@@ -109,10 +109,13 @@ function resolveIssuer(
     const url = requiredUrl(p('issuerBaseURL'), value.issuerBaseURL, defaults.allowInsecure);
     // `https://a.example/` and `https://a.example` are one issuer; a path keeps its exact spelling.
     const label = url.pathname === '/' ? url.origin : url.href;
-    const algorithms = resolveAlgorithms(p('algorithms'), value.algorithms ?? defaults.algorithms, false);
+    // With `secret`: HMAC tokens of the discovered issuer (express-oauth2-jwt-bearer allows this).
+    const secret = resolveSecret(p('secret'), value.secret);
+    const algorithms = resolveAlgorithms(p('algorithms'), value.algorithms ?? defaults.algorithms, secret !== undefined);
     return {
       label,
       issuerBaseURL: label,
+      ...(secret !== undefined ? { secret } : {}),
       audience,
       ...(algorithms ? { algorithms } : {}),
       ...(value.introspection !== undefined
@@ -147,6 +150,22 @@ function resolveIssuer(
 /** The environment's fallbacks for the issuer (see `bearerEnv()`). */
 export interface IssuerEnv {
   issuerBaseURL?: string | undefined;
+  issuer?: string | undefined;
+  jwksUri?: string | undefined;
+  secret?: string | undefined;
+  algorithms?: string | undefined;
+}
+
+/**
+ * The single issuer the environment names, when the options name none: ISSUER_BASE_URL, else
+ * ISSUER with JWKS_URI; SECRET only with an HMAC TOKEN_SIGNING_ALG, because SECRET is also the
+ * session secret of `auth()` and must never become a key that mints accepted tokens by accident.
+ */
+function issuerFromEnv(env: IssuerEnv): Record<string, unknown> {
+  const secret = env.algorithms !== undefined && HMAC_ALGORITHMS.includes(env.algorithms) ? env.secret : undefined;
+  if (env.issuerBaseURL !== undefined) return { issuerBaseURL: env.issuerBaseURL, secret };
+  if (env.issuer !== undefined) return { issuer: env.issuer, jwksUri: env.jwksUri, secret };
+  throw optionError('issuerBaseURL', 'set', 'Give "issuerBaseURL" (or "issuer" with "jwksUri"), or set ISSUER_BASE_URL (or ISSUER with JWKS_URI)');
 }
 
 /**
@@ -182,13 +201,8 @@ export function resolveIssuers(
       secret: options.secret,
       introspection: options.introspection,
     };
-    if (single.issuerBaseURL === undefined && single.issuer === undefined && single.jwksUri === undefined && single.secret === undefined) {
-      if (env.issuerBaseURL === undefined) {
-        throw optionError('issuerBaseURL', 'set', 'Give "issuerBaseURL" (or "issuer" with "jwksUri"), or set ISSUER_BASE_URL');
-      }
-      single.issuerBaseURL = env.issuerBaseURL;
-    }
-    issuers = [resolveIssuer('', single, defaults)];
+    const named = single.issuerBaseURL !== undefined || single.issuer !== undefined || single.jwksUri !== undefined || single.secret !== undefined;
+    issuers = [resolveIssuer('', named ? single : { ...single, ...issuerFromEnv(env) }, defaults)];
   }
   const labels = new Set<string>();
   for (const [i, issuer] of issuers.entries()) {

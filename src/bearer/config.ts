@@ -123,7 +123,8 @@ export function resolveBearerOptions(input: BearerOptions | undefined): Resolved
   const allowInsecure = optionalBoolean('allowInsecureHttp', options.allowInsecureHttp) ?? false;
   const logger = resolveLogger(options.logger);
   const audience = optionalStringList('audience', options.audience) ?? (env.audience !== undefined ? [env.audience] : undefined);
-  const issuers = resolveIssuers(options, env, { audience, algorithms: options.algorithms, allowInsecure });
+  const algorithms = options.algorithms ?? (env.algorithms !== undefined ? [env.algorithms] : undefined);
+  const issuers = resolveIssuers(options, env, { audience, algorithms, allowInsecure });
   const strict = optionalBoolean('strict', options.strict) ?? false;
   const requiredClaims = optionalStringList('requiredClaims', options.requiredClaims) ?? [];
   const cache = resolveCache(options.cache);

@@ -8,6 +8,16 @@ function env(name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** The set variables of `pairs` (option name, variable name), by option name. */
+function readAll<K extends string>(pairs: Array<[K, string]>): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const [key, name] of pairs) {
+    const value = env(name);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
 /** `auth()` fallbacks: ISSUER_BASE_URL, CLIENT_ID, CLIENT_SECRET, BASE_URL, SECRET. */
 export function loginEnv(): {
   issuerBaseURL?: string;
@@ -16,27 +26,38 @@ export function loginEnv(): {
   baseURL?: string;
   secret?: string;
 } {
-  const out: Record<string, string> = {};
-  const pairs: [string, string][] = [
+  return readAll([
     ['issuerBaseURL', 'ISSUER_BASE_URL'],
     ['clientID', 'CLIENT_ID'],
     ['clientSecret', 'CLIENT_SECRET'],
     ['baseURL', 'BASE_URL'],
     ['secret', 'SECRET'],
-  ];
-  for (const [key, name] of pairs) {
-    const value = env(name);
-    if (value !== undefined) out[key] = value;
-  }
-  return out;
+  ]);
 }
 
-/** `requireBearer()` fallbacks: ISSUER_BASE_URL, AUDIENCE. */
-export function bearerEnv(): { issuerBaseURL?: string; audience?: string } {
-  const out: { issuerBaseURL?: string; audience?: string } = {};
-  const issuer = env('ISSUER_BASE_URL');
-  const audience = env('AUDIENCE');
-  if (issuer !== undefined) out.issuerBaseURL = issuer;
-  if (audience !== undefined) out.audience = audience;
-  return out;
+/** What `bearerEnv()` read, by the `requireBearer()` option each one stands for. */
+export interface BearerEnv {
+  issuerBaseURL?: string;
+  audience?: string;
+  issuer?: string;
+  jwksUri?: string;
+  /** Used only with an HMAC `algorithms` (TOKEN_SIGNING_ALG): SECRET is also `auth()`'s session secret. */
+  secret?: string;
+  /** One algorithm name (express-oauth2-jwt-bearer's `tokenSigningAlg`). */
+  algorithms?: string;
+}
+
+/**
+ * `requireBearer()` fallbacks, express-oauth2-jwt-bearer's names: ISSUER_BASE_URL, AUDIENCE,
+ * ISSUER, JWKS_URI, SECRET, TOKEN_SIGNING_ALG.
+ */
+export function bearerEnv(): BearerEnv {
+  return readAll<keyof BearerEnv>([
+    ['issuerBaseURL', 'ISSUER_BASE_URL'],
+    ['audience', 'AUDIENCE'],
+    ['issuer', 'ISSUER'],
+    ['jwksUri', 'JWKS_URI'],
+    ['secret', 'SECRET'],
+    ['algorithms', 'TOKEN_SIGNING_ALG'],
+  ]);
 }
