@@ -52,6 +52,8 @@ export interface GlewlwydSetup {
   port?: number;
   /** Access token lifetime, in seconds (default 3600). */
   accessTokenTtl?: number;
+  /** Where Glewlwyd posts logout tokens (default `<appBaseURL>/backchannel-logout`). */
+  backchannelLogoutURI?: string;
   /** Let Glewlwyd outlive this process (the CLI); default false. */
   detached?: boolean;
 }
@@ -335,7 +337,7 @@ async function configure(url: string, issuer: string, clientSecret: string, setu
     scope: SCOPES,
     redirect_uri: [`${setup.appBaseURL}/callback`],
     post_logout_redirect_uris: [setup.appBaseURL],
-    backchannel_logout_uri: `${setup.appBaseURL}/backchannel-logout`,
+    backchannel_logout_uri: setup.backchannelLogoutURI ?? `${setup.appBaseURL}/backchannel-logout`,
     backchannel_logout_session_required: 'true',
     resource: [setup.audience],
   });

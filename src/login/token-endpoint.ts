@@ -37,7 +37,8 @@ export interface TokenRequestExtras {
 /**
  * Sends a token request (RFC 6749 §4.1.3 code grant, §6 refresh grant) with client
  * authentication, and checks the answer (RFC 6749 §5.1/§5.2):
- * - `invalid_grant` → `InvalidGrantError` (400): the code or refresh token is refused;
+ * - `invalid_grant` → `InvalidGrantError` (400): the code or refresh token is refused (so is a
+ *   refresh answered 400 with no error code, as Glewlwyd 2.7 does);
  * - any other error, a non-JSON or malformed body, a redirect → `IssuerResponseError` (502);
  * - no answer in time → 502, unreachable → `ServiceUnavailableError` (503);
  * - `token_type` must be `Bearer` (case-insensitive, RFC 6749 §7.1, RFC 6750 §4), or `DPoP`
@@ -83,7 +84,10 @@ export async function tokenRequest(
   const body = res.body;
   if (res.status !== 200) {
     const code = isPlainObject(body) && typeof body.error === 'string' ? body.error : undefined;
-    if (res.status === 400 && code === 'invalid_grant') {
+    // A refresh refused with 400 and no error code at all (Glewlwyd 2.7, for a revoked refresh
+    // token) can only mean the grant is gone: sign in again rather than blame the issuer.
+    const refusedRefresh = res.status === 400 && code === undefined && grant.grant_type === 'refresh_token';
+    if ((res.status === 400 && code === 'invalid_grant') || refusedRefresh) {
       throw new InvalidGrantError('The authorization server refused the grant (invalid_grant).');
     }
     throw new IssuerResponseError('The authorization server refused the token request.', {

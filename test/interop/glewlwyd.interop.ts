@@ -7,19 +7,23 @@
  * Glewlwyd's quirks, and what each became, are in the README ("Glewlwyd").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { IssuerResponseError } from '../../src/errors/index.js';
+import { InvalidGrantError, IssuerResponseError } from '../../src/errors/index.js';
 import { discover } from '../../src/issuer/discovery.js';
 import { tokenRequest } from '../../src/login/token-endpoint.js';
 import { freePort, startGlewlwyd, USER, type RunningGlewlwyd } from '../../scripts/interop/glewlwyd.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const TTL = 20; // access tokens inside the library's 30 s refresh margin: every use refreshes
+// Access tokens (and, in Glewlwyd, ID tokens) that live 12 s: the library refreshes them once
+// they are within 5.5 s of expiry (half their lifetime, less half a second), so after 6.5 s.
+const TTL = 12;
 
 let dir: string;
 let idp: RunningGlewlwyd;
@@ -28,6 +32,28 @@ let appOutput = '';
 let base: string;
 let audience: string;
 let browser: Browser;
+/** Relays Glewlwyd's back-channel logout posts to the app and keeps each token and the app's answer. */
+let relay: http.Server;
+const logoutPosts: Array<{ token: string; appStatus: number; appBody: string }> = [];
+
+async function startRelay(): Promise<string> {
+  relay = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      void fetch(`${base}/backchannel-logout`, { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body })
+        .then(async (answer) => {
+          const appBody = await answer.text();
+          logoutPosts.push({ token: new URLSearchParams(body).get('logout_token') ?? '', appStatus: answer.status, appBody });
+          res.writeHead(answer.status, { 'content-type': 'application/json' }).end(appBody);
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(relay.address() as AddressInfo).port}/backchannel-logout`;
+}
 
 async function startApp(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'example-app/server.ts'], {
@@ -53,7 +79,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://localhost:${port}`;
   audience = `${base}/api`;
-  idp = await startGlewlwyd({ dir, appBaseURL: base, audience, accessTokenTtl: TTL });
+  idp = await startGlewlwyd({ dir, appBaseURL: base, audience, accessTokenTtl: TTL, backchannelLogoutURI: await startRelay() });
   app = await startApp({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -80,6 +106,7 @@ afterAll(async () => {
     await exited;
   }
   await idp?.stop();
+  await new Promise((resolve) => relay?.close(resolve));
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -155,29 +182,48 @@ describe('Glewlwyd 2.7 (Debian) as the OpenID Provider', () => {
     });
   }, 60_000);
 
-  it('refreshes: access tokens live 20 s, so each /profile gets a new one from the refresh token', async () => {
+  it('refreshes: access tokens live 12 s, so /profile soon shows a new one got with the refresh token', async () => {
     await withContext(async (_context, page) => {
       await signIn(page);
       const first = (await profile(page)).api;
-      await page.reload();
-      const second = (await profile(page)).api;
-      expect(second).toMatchObject({ iss: idp.issuer, aud: audience, sub: first.sub });
-      expect(second.jti).not.toBe(first.jti);
+      let second = first;
+      await eventually(async () => {
+        await page.reload();
+        second = (await profile(page)).api;
+        return second.jti !== first.jti;
+      }, 20_000);
+      expect(second).toMatchObject({ iss: idp.issuer, aud: audience, sub: first.sub, client_id: idp.clientID });
     });
   }, 60_000);
 
-  it('back-channel logout: ending the session at Glewlwyd (as its logout page does) ends the app session', async () => {
+  it('back-channel logout: Glewlwyd posts a logout token without exp, refused (400); the revoked refresh token then signs out', async () => {
     await withContext(async (context, page) => {
       await signIn(page);
       const { claims } = await profile(page);
       expect(typeof claims.sid).toBe('string');
+      const before = logoutPosts.length;
+      // What its logout page does: end the OIDC session; Glewlwyd then posts the logout token
+      // from a thread of its own.
       const ended = await context.request.delete(`${idp.url}/api/oidc/session/${String(claims.sid)}`);
       expect(ended.status()).toBe(200);
-      // Glewlwyd posts the logout token from a thread of its own: poll the app until it took effect.
+      await eventually(async () => logoutPosts.length > before);
+      const post = logoutPosts[logoutPosts.length - 1]!;
+      // Back-Channel Logout draft 06 (Glewlwyd 2.7.5): no exp, which 1.0 final §2.4 requires.
+      const token = decodeJwt(post.token);
+      expect(token).toMatchObject({ iss: idp.issuer, aud: idp.clientID, sub: claims.sub, sid: claims.sid });
+      expect(token.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
+      expect(token.exp).toBeUndefined();
+      expect(post.appStatus).toBe(400);
+      expect(JSON.parse(post.appBody)).toMatchObject({ error: 'invalid_request' });
+      // So the app's session is still there...
+      await expect((await context.request.get(`${base}/`)).text()).resolves.toContain('Welcome back');
+      // ...until its access token is due: Glewlwyd revoked the refresh token with the session and
+      // answers 400 with no error code, which signs the session out (not a 502).
       await eventually(async () => {
         const res = await context.request.get(`${base}/profile`, { maxRedirects: 0 });
         return res.status() === 302 && res.headers().location === '/login?returnTo=/profile';
-      });
+      }, 25_000);
+      await expect((await context.request.get(`${base}/`)).text()).resolves.toContain('You are not signed in.');
     });
   }, 60_000);
 
@@ -215,7 +261,8 @@ describe('Glewlwyd 2.7 (Debian) as the OpenID Provider', () => {
     expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
-  it('refuses a wrong client secret with 403 unauthorized_client (not 401 invalid_client); the library answers 502', async () => {
+  it('refuses a wrong client secret with 403 unauthorized_client at the code exchange (502 page), 400 and no body on a refresh', async () => {
+    const wrong = { method: 'client_secret_basic', clientID: idp.clientID, clientSecret: 'wrong-secret' } as const;
     const res = await fetch(`${idp.issuer}/token`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from(`${idp.clientID}:wrong-secret`).toString('base64')}` },
@@ -223,12 +270,20 @@ describe('Glewlwyd 2.7 (Debian) as the OpenID Provider', () => {
     });
     expect(res.status).toBe(403);
     await expect(res.json()).resolves.toEqual({ error: 'unauthorized_client' });
-
-    // Only `invalid_grant` means "sign in again"; any other refusal is the issuer's or the
-    // configuration's fault: IssuerResponseError, a 502 page with a short reason.
     const metadata = await discover(idp.issuer);
-    const refused = tokenRequest(metadata, { method: 'client_secret_basic', clientID: idp.clientID, clientSecret: 'wrong-secret' }, { grant_type: 'refresh_token', refresh_token: 'x' }, 5000);
-    await expect(refused).rejects.toBeInstanceOf(IssuerResponseError);
-    await expect(refused).rejects.toMatchObject({ status: 502 });
+    // Not 401 invalid_client (RFC 6749 §5.2), but still a refusal the package shows as its 502 page.
+    const exchange = tokenRequest(metadata, wrong, { grant_type: 'authorization_code', code: 'x', redirect_uri: `${base}/callback` }, 5000);
+    await expect(exchange).rejects.toBeInstanceOf(IssuerResponseError);
+    await expect(exchange).rejects.toMatchObject({ status: 502 });
+    // On a refresh the answer (400, empty body) is the same as for a revoked refresh token: the
+    // session signs out, and the next sign-in's code exchange shows the 502.
+    const refresh = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${idp.clientID}:wrong-secret`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x' }),
+    });
+    expect(refresh.status).toBe(400);
+    await expect(refresh.text()).resolves.toBe('');
+    await expect(tokenRequest(metadata, wrong, { grant_type: 'refresh_token', refresh_token: 'x' }, 5000)).rejects.toBeInstanceOf(InvalidGrantError);
   });
 });
