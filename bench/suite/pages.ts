@@ -6,7 +6,7 @@
  * requests/s; the Redis commands of a fixed number of views are counted too. Each auth variant
  * signs in once (express-session: one seeded session); autocannon then replays the cookie.
  */
-import { CookieJar, get, signIn } from './browser.js';
+import { Browser, signIn } from './browser.js';
 import { DURATION, ROUNDS, cpuOf, expectOk, load, median, printTable, ratio, round1, startChild, type Child } from './lib.js';
 import { benchPrefix, stopAndClean } from './login-shared.js';
 import { countCommands } from './redis-count.js';
@@ -50,10 +50,10 @@ const perView = (counts: { byCommand: Record<string, number>; total: number; ser
 async function sessionCookie(v: Variant, url: string): Promise<Record<string, string>> {
   if (v === 'none') return {};
   if (v !== 'exsess') return { cookie: (await signIn(url)).cookie };
-  const jar = new CookieJar();
-  const seeded = await get(`${url}/__seed`, jar);
+  const browser = new Browser();
+  const seeded = await browser.get(`${url}/__seed`);
   if (seeded.status !== 200) throw new Error(`GET /__seed answered ${seeded.status}`);
-  return { cookie: jar.header() };
+  return { cookie: browser.cookieHeader(url) };
 }
 
 export async function benchPages(issuer: string): Promise<PagesFigures> {

@@ -6,15 +6,12 @@
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { jwtVerify, SignJWT, type FlattenedJWSInput } from 'jose';
 import { RemoteKeySet } from '../../src/issuer/jwks.js';
+import { eventually } from '../support/eventually.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-async function until(check: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
+function until(check: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
+  return eventually(check, { timeoutMs: deadlineMs, what, stepMs: 0 });
 }
 
 describe('RemoteKeySet.keyFor()', () => {

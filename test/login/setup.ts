@@ -1,22 +1,17 @@
 /** Shared plumbing of the login tests: an app server on a free port, an app signed in at an issuer, Redis, polling. */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
-import { Redis } from 'ioredis';
 import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
+import { eventually } from '../support/eventually.js';
+import { deleteKeys, REDIS_URL, quiet } from '../support/redis.js';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
+export { REDIS_URL, quiet, testPrefix, assertionRedis } from '../support/redis.js';
+
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
-/** A logger that says nothing. */
-export const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** A unique Redis key prefix for one test file. */
-export function testPrefix(file: string): string {
-  return `test:${file}:${randomBytes(6).toString('hex')}:`;
-}
 
 /** A started app server (startAppServer()). */
 export interface AppServer {
@@ -186,26 +181,14 @@ export async function startTwoInstances(options: Omit<LoginAppOptions, 'issuer' 
   };
 }
 
-/** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** `eventually(check, { timeoutMs, what })` of test/support, with positional arguments. */
+export function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  return eventually(check, { timeoutMs, what, stepMs: 25 });
 }
 
-/** A Redis client for assertions (and cleanup) in tests. */
-export function assertionRedis(): Redis {
-  return new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
-}
 
 /** Deletes every key under `prefix`. */
-export async function cleanPrefix(redis: Redis, prefix: string): Promise<void> {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-}
+export const cleanPrefix = deleteKeys;
 
 /** The session id inside an express-session cookie value (`s:<id>.<signature>`, URL-encoded). */
 export function sessionIdOf(cookieValue: string): string {

@@ -7,34 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { eventuallyValue } from '../support/eventually.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** A port nobody listens on (bound once, then released). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../support/net.js';
 
-/** Polls `probe` until `ok(value)`, or throws after `deadlineMs` naming `what`. */
-export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, deadlineMs = 20_000, what = 'condition'): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    let value: T | undefined;
-    let failed = false;
-    try {
-      value = await probe();
-    } catch {
-      failed = true;
-    }
-    if (!failed && ok(value as T)) return value as T;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** `eventuallyValue()` of test/support, with positional arguments: polls `probe` until `ok(value)`. */
+export function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, deadlineMs = 20_000, what = 'condition'): Promise<T> {
+  return eventuallyValue(probe, ok, { timeoutMs: deadlineMs, what, stepMs: 100 });
 }
 
 /** True when a TCP connection to 127.0.0.1:port is refused. */
@@ -219,14 +201,7 @@ export async function exitCode(app: AppProcess, deadlineMs = 30_000): Promise<nu
 }
 
 /** Deletes every key under `prefix`. */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export { deleteKeys as deletePrefix } from '../support/redis.js';
 
 /** The session id inside an express-session cookie value (`s:<id>.<signature>`, URL-encoded). */
 export function sessionIdOf(cookieValue: string | undefined): string {

@@ -7,8 +7,9 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../../../src/index.js';
 import type { CreateAppOptions } from '../../../example-app/app.js';
 import { startServer, type RunningServer } from '../../../example-app/listen.js';
+import { deleteKeys, REDIS_URL } from '../../support/redis.js';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
+export { REDIS_URL };
 
 /** A logger that keeps what it is told (tests assert nothing secret reaches it). */
 export function recordingLogger(): Logger & { lines: string[] } {
@@ -55,12 +56,7 @@ export async function startTestApp(file: string, env: Record<string, string> = {
     },
     async close() {
       await server.close();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeys(redis, prefix);
       await redis.quit();
     },
   };
