@@ -4,6 +4,7 @@ import type { Store } from 'express-session';
 import type { Cluster, Redis } from 'ioredis';
 import type { JWK } from 'jose';
 import type { Logger } from '../util/logger.js';
+import type { LogoutConfirmForm } from './logout-confirm.js';
 import type { TlsIdentity } from './mtls.js';
 import type { TokenSet } from './session-data.js';
 
@@ -242,6 +243,13 @@ export interface AuthOptions {
   logger?: Logger;
   /** Handles errors of the routes of `auth()` and of `requiresAuth()`. Default: `renderError`. */
   errorHandler?: (err: unknown, req: Request, res: Response, next: NextFunction) => void;
+  /**
+   * Renders, in the app's own layout, the page that asks the user to confirm a logout another
+   * site started (`Sec-Fetch-Site: cross-site`, or a foreign `Origin`): it must hold a form with
+   * `method="post"` and `action` = `form.action`, and answer the request. The page is sent with
+   * `Cache-Control: no-store` and `X-Frame-Options: DENY` already set. Default: a short built-in page.
+   */
+  renderLogoutConfirm?: (req: Request, res: Response, form: LogoutConfirmForm) => void | Promise<void>;
   discovery?: {
     /** First retry delay after a failed discovery, in ms. Default 500. */
     retryMinDelayMs?: number;
@@ -309,6 +317,7 @@ export interface LoginConfig {
   allowInsecureHttp: boolean;
   logger: Logger;
   errorHandler: AuthOptions['errorHandler'];
+  renderLogoutConfirm: AuthOptions['renderLogoutConfirm'];
   discovery: { retryMinDelayMs?: number; retryMaxDelayMs?: number; cacheMaxAgeMs?: number; jwksCooldownMs: number };
 }
 

@@ -113,6 +113,7 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   allowInsecureHttp: (c) => c.allowInsecureHttp,
   logger: null,
   errorHandler: null,
+  renderLogoutConfirm: null,
   // The discovery delays are applied by IssuerDiscovery itself (see `discoveryDefault` below).
   'discovery.retryMinDelayMs': () => discoveryDefault('retryMinDelayMs'),
   'discovery.retryMaxDelayMs': () => discoveryDefault('retryMaxDelayMs'),

@@ -14,7 +14,7 @@ const TOP_LEVEL: Record<keyof AuthOptions, true> = {
   routes: true, idpLogout: true, revokeOnLogout: true, clientAuthMethod: true, clientAssertionSigningKey: true, clientAssertionSigningAlg: true,
   afterCallback: true, getLoginState: true, tokenEndpointParams: true, pushedAuthorizationRequests: true, requestObject: true, dpop: true,
   mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, refreshMargin: true, session: true, useExistingSession: true,
-  allowInsecureHttp: true, logger: true, errorHandler: true, discovery: true,
+  allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, discovery: true,
 };
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(Object.keys(TOP_LEVEL));
 
@@ -104,6 +104,7 @@ function behaviourConfig(options: AuthOptions) {
     httpTimeout: optionalNumber('httpTimeout', options.httpTimeout, 100, 120_000, 'milliseconds') ?? LOGIN_DEFAULTS.httpTimeoutMs,
     refreshMargin: seconds('refreshMargin', options.refreshMargin, LOGIN_DEFAULTS.refreshMarginSeconds, 0, 3600),
     errorHandler: optionalFunction<NonNullable<AuthOptions['errorHandler']>>('errorHandler', options.errorHandler),
+    renderLogoutConfirm: optionalFunction<NonNullable<AuthOptions['renderLogoutConfirm']>>('renderLogoutConfirm', options.renderLogoutConfirm),
   };
 }
 

@@ -4,6 +4,7 @@ import { describeCause } from '../../util/logger.js';
 import { noStore } from '../../util/no-store.js';
 import { RequestContext } from '../context.js';
 import { endSessionUrl, revokeToken } from '../logout.js';
+import { renderLogoutConfirm, setConfirmPageHeaders, startedCrossSite, type LogoutConfirmForm } from '../logout-confirm.js';
 import type { LoginRuntime } from '../runtime.js';
 import { sessionCookieScope } from '../session-layer.js';
 import { destroySession } from '../session-ops.js';
@@ -13,8 +14,19 @@ import { needSession, route } from './route.js';
 /** `GET|POST /logout`: ends the session here, then at the issuer (RP-Initiated Logout 1.0 §2). */
 export function logoutRoute(runtime: LoginRuntime): RequestHandler {
   const { config, discovery } = runtime;
+  const appOrigin = new URL(config.baseURL).origin;
+  const basePath = new URL(config.baseURL).pathname.replace(/\/+$/, '');
+  const form: LogoutConfirmForm = { action: `${basePath}${config.routes.logout}`, method: 'post' };
   return route(runtime, 'oidcLogout', async (req, res) => {
     noStore(res);
+    // Another site cannot end the session (here and, through id_token_hint, at the issuer): the
+    // user confirms with a POST from this origin, which is not cross-site.
+    if (startedCrossSite(req.headers, appOrigin)) {
+      setConfirmPageHeaders(res);
+      if (config.renderLogoutConfirm) await config.renderLogoutConfirm(req, res, { ...form });
+      else renderLogoutConfirm(res, form, `${basePath}/`);
+      return;
+    }
     needSession(req);
     const context = RequestContext.from(req.oidc)!;
     const login = context.storedLogin();
