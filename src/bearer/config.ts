@@ -24,7 +24,7 @@ import {
   MAX_MAX_TOKEN_LENGTH,
   DEFAULT_REALM,
 } from './defaults.js';
-import type { BearerErrorHandler, BearerOptions } from './types.js';
+import type { BearerErrorHandler, BearerOptions, ClaimValidator } from './types.js';
 
 export type { ResolvedIssuer } from './config-issuers.js';
 export type { ResolvedDpopConfig, ResolvedMtlsConfig } from './config-sender.js';
@@ -35,6 +35,8 @@ export interface ResolvedBearerConfig {
   clockTolerance: number;
   maxTokenAge?: number;
   requiredClaims: string[];
+  /** Custom claim validators, replacing the built-in check of their claim. */
+  validators?: Record<string, ClaimValidator>;
   strict: boolean;
   realm: string;
   allowFormBody: boolean;
@@ -53,7 +55,7 @@ export interface ResolvedBearerConfig {
 
 const TOP_LEVEL_KEYS = new Set([
   'issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'audience', 'algorithms', 'introspection', 'issuers',
-  'clockTolerance', 'maxTokenAge', 'requiredClaims', 'strict', 'realm', 'allowFormBody', 'maxTokenLength',
+  'clockTolerance', 'maxTokenAge', 'requiredClaims', 'validators', 'strict', 'realm', 'allowFormBody', 'maxTokenLength',
   'credentialsRequired', 'cache', 'jwks', 'allowInsecureHttp', 'logger', 'errorHandler', 'passErrors',
   'dpop', 'mtls',
 ]);
@@ -100,6 +102,23 @@ function resolveJwks(value: unknown): ResolvedBearerConfig['jwks'] {
   };
 }
 
+/** `validators`: each a string, `false` or a function; never for `alg` or `exp`. */
+function resolveValidators(value: unknown): Record<string, ClaimValidator> | undefined {
+  if (value === undefined) return undefined;
+  assertObject('validators', value);
+  const out: Record<string, ClaimValidator> = {};
+  for (const [claim, validator] of Object.entries(value)) {
+    if (claim === 'alg' || claim === 'exp') {
+      throw optionError(`validators.${claim}`, 'left out', 'The signature algorithm allow-list and the expiry cannot be relaxed (use "algorithms", "clockTolerance")');
+    }
+    if (typeof validator !== 'string' && validator !== false && typeof validator !== 'function') {
+      throw optionError(`validators.${claim}`, 'a string, false, or a function (value, claims, header) => boolean');
+    }
+    out[claim] = validator as ClaimValidator;
+  }
+  return out;
+}
+
 /** How refused requests are answered: `errorHandler`, or `passErrors`, or neither. */
 function resolveAnswer(options: Record<string, unknown>): Pick<ResolvedBearerConfig, 'errorHandler' | 'passErrors'> {
   const errorHandler = optionalFunction<BearerErrorHandler>('errorHandler', options.errorHandler);
@@ -127,6 +146,7 @@ export function resolveBearerOptions(input: BearerOptions | undefined): Resolved
   const issuers = resolveIssuers(options, env, { audience, algorithms, allowInsecure });
   const strict = optionalBoolean('strict', options.strict) ?? false;
   const requiredClaims = optionalStringList('requiredClaims', options.requiredClaims) ?? [];
+  const validators = resolveValidators(options.validators);
   const cache = resolveCache(options.cache);
   const jwks = resolveJwks(options.jwks);
   const answer = resolveAnswer(options);
@@ -139,6 +159,7 @@ export function resolveBearerOptions(input: BearerOptions | undefined): Resolved
     clockTolerance: optionalNumber('clockTolerance', options.clockTolerance, 0, 300, 'seconds') ?? DEFAULT_CLOCK_TOLERANCE_S,
     ...(maxTokenAge !== undefined ? { maxTokenAge } : {}),
     requiredClaims,
+    ...(validators !== undefined ? { validators } : {}),
     strict,
     realm: optionalString('realm', options.realm) ?? DEFAULT_REALM,
     allowFormBody: optionalBoolean('allowFormBody', options.allowFormBody) ?? false,

@@ -164,6 +164,14 @@ export interface BearerOptions extends TrustedIssuerOptions {
   maxTokenAge?: number;
   /** Claims that must be present. */
   requiredClaims?: string[];
+  /**
+   * Custom claim validators (express-oauth2-jwt-bearer's `validators`), by claim name (`typ`: the
+   * header's): a string the value must equal, `false` for no check, or a function of
+   * `(value, claims, header)` returning (or resolving to) `true`. One for `iss`, `aud`, `typ`,
+   * `iat`, `sub`, `client_id` or `jti` replaces the built-in check of that claim; `alg` and `exp`
+   * cannot be replaced. JWTs only (not introspection answers).
+   */
+  validators?: Record<string, ClaimValidator>;
   /** RFC 9068 mode: `typ` must be `at+jwt`; `client_id`, `iat`, `jti`, `sub` required. Default false. */
   strict?: boolean;
   /** The `realm` of the challenge. Default `"api"`. */
@@ -193,6 +201,9 @@ export interface BearerOptions extends TrustedIssuerOptions {
   /** Certificate-bound tokens (RFC 8705 §3): where the client certificate is read. */
   mtls?: MtlsOptions;
 }
+
+/** One custom claim validator (see `BearerOptions.validators`). */
+export type ClaimValidator = string | false | ((value: unknown, claims: BearerPayload, header: JWSHeaderParameters) => boolean | Promise<boolean>);
 
 /** A custom writer for refused requests; `err.headers` already holds the challenge. */
 export type BearerErrorHandler = (err: AuthError, req: Request, res: Response, next: NextFunction) => void;

@@ -91,7 +91,7 @@ class IssuerTrust {
     if (algorithms === undefined) {
       algorithms = this.resolved.secret !== undefined ? ['HS256', 'HS384', 'HS512'] : algorithmsFor(metadata);
     }
-    const { clockTolerance, maxTokenAge, requiredClaims, strict } = this.config;
+    const { clockTolerance, maxTokenAge, requiredClaims, strict, validators } = this.config;
     const config: JwtVerifyConfig = {
       issuer: metadata?.issuer ?? this.resolved.issuer ?? this.resolved.label,
       audience: this.resolved.audience,
@@ -101,6 +101,7 @@ class IssuerTrust {
       ...(maxTokenAge !== undefined ? { maxTokenAge } : {}),
       requiredClaims,
       strict,
+      ...(validators !== undefined ? { validators } : {}),
     };
     this.built = { from: metadata, config, checkedAt: Date.now() };
     return config;
@@ -255,7 +256,8 @@ function fastCheck(trusts: IssuerTrust[], token: string, now: number, inline: bo
     trust = typeof iss === 'string' ? trusts.find((t) => t.matches(iss)) : undefined;
   }
   const jwtConfig = trust?.jwtConfigNow(now);
-  if (trust?.keyFor === undefined || jwtConfig === undefined) return undefined;
+  // Custom validators replace built-in checks the fast path makes: jose's path alone then.
+  if (trust?.keyFor === undefined || jwtConfig === undefined || jwtConfig.validators !== undefined) return undefined;
   // The signature inline or on libuv's threadpool (see `inlineSignature`).
   const clock = jwtConfig.now;
   const at = clock === undefined ? now : clock();

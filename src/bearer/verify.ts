@@ -1,7 +1,7 @@
-import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWSHeaderParameters, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { AuthError, InvalidTokenError } from '../errors/index.js';
 import { scopesOf } from './scopes.js';
-import type { BearerAuth, BearerPayload } from './types.js';
+import type { BearerAuth, BearerPayload, ClaimValidator } from './types.js';
 
 /** Everything one JWT check needs, resolved (issuer metadata already known). */
 export interface JwtVerifyConfig {
@@ -21,6 +21,8 @@ export interface JwtVerifyConfig {
   requiredClaims: readonly string[];
   /** RFC 9068 §4 checks: `typ` `at+jwt`; `client_id`, `iat`, `jti`, `sub` required. */
   strict: boolean;
+  /** Custom claim validators, each replacing the built-in check of its claim (see `BearerOptions.validators`). */
+  validators?: Readonly<Record<string, ClaimValidator>>;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -86,19 +88,40 @@ const joseOptions = new WeakMap<JwtVerifyConfig, JoseOptions>();
 function joseOptionsFor(config: JwtVerifyConfig): JoseOptions {
   let options = joseOptions.get(config);
   if (options === undefined) {
-    const requiredClaims = new Set(['iss', 'aud', 'exp', ...config.requiredClaims, ...(config.strict ? RFC9068_CLAIMS : [])]);
+    // A custom validator replaces the built-in check of its claim (and its being required).
+    const custom = (claim: string): boolean => config.validators !== undefined && Object.hasOwn(config.validators, claim);
+    const requiredClaims = new Set(['iss', 'aud', 'exp', ...config.requiredClaims, ...(config.strict ? RFC9068_CLAIMS : [])].filter((c) => !custom(c)));
     options = {
-      issuer: config.issuer,
-      audience: [...config.audience],
+      ...(custom('iss') ? {} : { issuer: config.issuer }),
+      ...(custom('aud') ? {} : { audience: [...config.audience] }),
       algorithms: [...config.algorithms],
       clockTolerance: config.clockTolerance,
       requiredClaims: [...requiredClaims],
-      ...(config.maxTokenAge !== undefined ? { maxTokenAge: config.maxTokenAge } : {}),
-      ...(config.strict ? { typ: 'at+jwt' } : {}),
+      ...(config.maxTokenAge !== undefined && !custom('iat') ? { maxTokenAge: config.maxTokenAge } : {}),
+      ...(config.strict && !custom('typ') ? { typ: 'at+jwt' } : {}),
     };
     joseOptions.set(config, options);
   }
   return options;
+}
+
+/**
+ * Runs the custom validators (express-oauth2-jwt-bearer's shape): each passes when it is `false`,
+ * a string equal to the value, or a function returning `true`; a function that throws fails.
+ */
+async function runValidators(validators: Readonly<Record<string, ClaimValidator>>, payload: BearerPayload, header: JWSHeaderParameters): Promise<void> {
+  for (const [claim, validator] of Object.entries(validators)) {
+    const value = claim === 'typ' ? header.typ : payload[claim];
+    let ok = validator === false || (typeof validator === 'string' && value === validator);
+    if (typeof validator === 'function') {
+      try {
+        ok = (await validator(value, payload, header)) === true;
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) throw new InvalidTokenError(/^[\w.:-]{1,64}$/.test(claim) ? `unexpected '${claim}' value` : 'a claim is invalid');
+  }
 }
 
 /**
@@ -127,9 +150,11 @@ export async function verifyAccessToken(token: string, config: JwtVerifyConfig):
   }
   const payload = result.payload as BearerPayload;
   // jose checks `iat` against the clock only with maxTokenAge; a token from the future is refused here.
-  if (typeof payload.iat === 'number' && payload.iat > nowMs / 1000 + config.clockTolerance) {
+  const customIat = config.validators !== undefined && Object.hasOwn(config.validators, 'iat');
+  if (!customIat && typeof payload.iat === 'number' && payload.iat > nowMs / 1000 + config.clockTolerance) {
     throw new InvalidTokenError('token issued in the future');
   }
+  if (config.validators !== undefined) await runValidators(config.validators, payload, result.protectedHeader);
   return {
     payload,
     header: result.protectedHeader,

@@ -131,6 +131,7 @@ const BEARER_PATHS: Record<BearerOptionPath, ((c: ResolvedBearerConfig) => unkno
   issuers: null,
   algorithms: null,
   maxTokenLength: (c) => c.maxTokenLength,
+  validators: null,
   'introspection.endpoint': null,
   'introspection.clientId': null,
   'introspection.clientSecret': null,
