@@ -7,6 +7,7 @@ import { Comment, CommentTag, Converter, ReflectionKind } from 'typedoc';
 const BY_NAME = {
   SessionAdmin: 'Sessions',
   SessionOptions: 'Sessions',
+  SessionCookieOptions: 'Sessions',
   ClaimValue: 'API guard',
   Logger: 'Errors and logging',
   VERSION: 'Errors and logging',

@@ -45,6 +45,7 @@ export type {
 
 // Sessions
 export type { SessionAdmin, SessionOptions, OidcSessionData, TokenSet } from './login/index.js';
+export type { SessionCookieOptions } from './login/options.js';
 
 // Errors and logging
 export {
