@@ -3,22 +3,12 @@
  * (oidc-provider with `conformIdTokenClaims`) still gives the app a named user.
  */
 import express from 'express';
-import type { Redis } from 'ioredis';
 import { signInAtProvider } from '../helpers/provider.js';
 import { Browser } from './browser.js';
-import { assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
+import { cleansPrefixAfterAll, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('merge-userinfo');
-let redis: Redis;
-
-beforeAll(() => {
-  redis = assertionRedis();
-});
-
-afterAll(async () => {
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
-});
+cleansPrefixAfterAll(prefix);
 
 /** Signs alice in at an issuer that puts only `sub` in the ID token; returns `req.oidc.user`. */
 async function userAfterSignIn(mergeUserInfo: boolean): Promise<{ user: Record<string, unknown>; app: ProviderApp }> {

@@ -207,3 +207,15 @@ export function expectLoginRedirect(hop: Hop, returnTo: string): void {
 }
 
 export type { Browser };
+
+/** Registers the hooks that delete every key under `prefix` once the test file is done. */
+export function cleansPrefixAfterAll(prefix: string): void {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = assertionRedis();
+  });
+  afterAll(async () => {
+    await cleanPrefix(redis, prefix);
+    await redis.quit();
+  });
+}
