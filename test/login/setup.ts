@@ -6,7 +6,8 @@ import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
 import { eventually } from '../support/eventually.js';
-import { deleteKeys, REDIS_URL, quiet } from '../support/redis.js';
+import type { Redis } from 'ioredis';
+import { assertionRedis, cleanup, deleteKeys, REDIS_URL, quiet } from '../support/redis.js';
 
 export { REDIS_URL, quiet, testPrefix, assertionRedis } from '../support/redis.js';
 
@@ -214,8 +215,5 @@ export function cleansPrefixAfterAll(prefix: string): void {
   beforeAll(() => {
     redis = assertionRedis();
   });
-  afterAll(async () => {
-    await cleanPrefix(redis, prefix);
-    await redis.quit();
-  });
+  afterAll(() => cleanup(prefix, redis));
 }
