@@ -17,6 +17,7 @@ import {
   requiresAuth,
   type Logger,
 } from '../src/index.js';
+import { wantsJson } from '../src/advanced.js';
 import type { AppConfig } from './config.js';
 import { startDevIdp, type DevIdp } from './idp.js';
 import { PAGE_HEADERS, html, page, type Html } from './html.js';
@@ -114,6 +115,50 @@ function messagePage(req: Request, title: string, message: string): string {
     nav: nav(req),
     body: html`<div class="card"><h1>${title}</h1><p>${message}</p><p><a href="/">Home</a></p></div>`,
   });
+}
+
+/** The page that asks to confirm a logout another site started (auth()'s `renderLogoutConfirm`). */
+function logoutConfirmPage(req: Request, action: string): string {
+  return page({
+    title: `Log out? - ${BRAND}`,
+    brand: BRAND,
+    nav: nav(req),
+    body: html`<div class="card"><h1>Log out?</h1>
+<p>Another site sent you here to log you out. Log out only if you meant to.</p>
+<div class="actions"><form class="inline" method="post" action="${action}"><button type="submit">Log out</button></form>
+<a class="button secondary" href="/">Stay signed in</a></div></div>`,
+  });
+}
+
+/**
+ * The app's error pages, in its own layout (auth()'s `errorHandler`, and the last-resort handler
+ * for the library's errors): the reason and a way to log in again; JSON for API-style callers.
+ * Declining at the IdP (`access_denied` on the callback) reads as a cancelled sign-in.
+ */
+function errorPage(req: Request, res: Response, err: AuthError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (wantsJson(req)) {
+    renderError(req, res, err);
+    return;
+  }
+  const cancelled = err.code === 'access_denied' && err.status === 400;
+  const title = cancelled ? 'Sign-in cancelled' : err.status >= 500 ? 'Service unavailable' : err.status === 403 ? 'Not allowed' : 'Sign-in failed';
+  const message = cancelled ? 'You cancelled the sign-in, so you are not signed in.' : err.description;
+  res.set(err.headers);
+  sendPage(
+    res,
+    err.status,
+    page({
+      title: `${title} - ${BRAND}`,
+      brand: BRAND,
+      nav: nav(req),
+      body: html`<div class="card"><h1>${title}</h1><p id="error-reason">${message}</p><p class="muted"><code>${err.code}</code></p>
+<div class="actions"><a class="button" href="/login">Log in again</a><a class="button secondary" href="/">Home</a></div></div>`,
+    }),
+  );
 }
 
 /** The app's own `/api/me`, on the address and port this request came in on. */
@@ -254,6 +299,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       },
       allowInsecureHttp,
       ...(options.logger ? { logger: options.logger } : {}),
+      errorHandler: (err, req, res) => errorPage(req, res, err as AuthError),
+      renderLogoutConfirm: (req, res, form) => sendPage(res, 200, logoutConfirmPage(req, form.action)),
     });
 
     app.get('/healthz', async (_req, res) => {
@@ -289,10 +336,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
     app.use((req, res) => sendPage(res, 404, messagePage(req, 'Not found', 'There is no page at this address.')));
 
-    // Last resort: the library's own error pages for its errors, a plain 500 page otherwise.
+    // Last resort: the app's error pages for the library's errors, a plain 500 page otherwise.
     app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
       if (err instanceof AuthError) {
-        renderError(req, res, err);
+        errorPage(req, res, err);
         return;
       }
       (options.logger ?? console).error('unexpected error in the example app', {
