@@ -7,7 +7,29 @@ import type { Config } from 'jest';
 // alias `express4`): every `import express from 'express'`, in src/ and test/ alike, gets it.
 const express4 = process.env.EXPRESS_MAJOR === '4';
 
-const config: Config = {
+/**
+ * Tests that need no network: no Redis, no server, no HTTP (test/support/no-network.ts fails any
+ * of them that tries). `npm run test:unit` runs them alone, in seconds; every other test file is
+ * an integration test (`npm run test:integration`). `npm test` runs both.
+ */
+export const UNIT_TESTS = [
+  'test/bearer/cache-order.test.ts',
+  'test/bearer/extract.test.ts',
+  'test/bench/median-interval.test.ts',
+  'test/config/unknown-keys.test.ts',
+  'test/errors/www-authenticate.test.ts',
+  'test/example-app/html.test.ts',
+  'test/express-version.test.ts',
+  'test/interop/google-issuer.test.ts',
+  'test/login/needs-refresh.test.ts',
+  'test/login/options.test.ts',
+  'test/login/return-to.test.ts',
+  'test/login/transactions.test.ts',
+  'test/session/cookie.test.ts',
+  'test/session/seal.test.ts',
+];
+
+const shared = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
@@ -18,8 +40,26 @@ const config: Config = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30_000,
+} satisfies Config;
+
+const escape = (path: string): string => path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+const config: Config = {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: UNIT_TESTS.map((path) => `<rootDir>/${path}`),
+      setupFilesAfterEnv: ['<rootDir>/test/support/no-network.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', ...UNIT_TESTS.map((path) => `<rootDir>/${escape(path)}$`)],
+    },
+  ],
   // Real servers and a real Redis: keep the 2-core machine from thrashing.
   maxWorkers: 2,
 };
