@@ -73,6 +73,9 @@ app.get('/profile', requiresAuth({ accessToken: true }), async (req, res, next) 
 });
 
 const server = http.createServer(app);
+// Longer than the clients' idle keep-alive (undici: 4 s), so a client never sends on a connection
+// the server is closing (a "fetch failed" that is the benchmark's, not the library's).
+server.keepAliveTimeout = 65_000;
 server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${url}\n`));
 process.on('SIGTERM', () => {
   server.closeAllConnections();

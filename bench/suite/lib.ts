@@ -57,7 +57,7 @@ export async function startChild(script: string, env: Record<string, string>, { 
   proc.once('exit', () => running.delete(proc));
   const lines = createInterface({ input: proc.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within 120 s`)), 120_000);
     lines.on('line', (line) => {
       const m = /^ready (\S+)/.exec(line);
       if (m) {

@@ -8,8 +8,8 @@
  * each loop: sign in through the embedded IdP's pages, view /profile (which refreshes the access
  * token once it is within the refresh margin, then calls the API with it) and call /api/me with
  * a Bearer token, pausing SOAK_THINK_MS (default 250) between steps, then log out or abandon
- * the session (it expires). Access tokens live 8 s (refreshed once under half their life is left,
- * the capped default refresh margin), sessions 60 s.
+ * the session (it expires). Access tokens live 32 s (refreshed once under half their life is left,
+ * the capped default refresh margin: sessions kept over 16 s refresh), sessions 60 s.
  *
  * Prints throughput, p50/p99 latency, the error count, the app's RSS over time (also drawn in
  * bench/charts/soak-rss.svg, and kept in bench/results/soak.json) and the count of Redis keys under
@@ -36,7 +36,7 @@ const THINK_MS = Number(process.env.SOAK_THINK_MS ?? 250);
 const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS ?? 10);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SESSION_SECONDS = 60;
-const ACCESS_TOKEN_SECONDS = 8;
+const ACCESS_TOKEN_SECONDS = 32;
 
 const prefix = `soak:${randomBytes(4).toString('hex')}:`;
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
@@ -144,7 +144,7 @@ async function user(): Promise<void> {
     if (!signedIn) continue;
     counts.signIns += 1;
     // Keep the session a few seconds: long enough for its access token to need a refresh.
-    const keepUntil = Date.now() + 2000 + Math.random() * 8000;
+    const keepUntil = Date.now() + 5000 + Math.random() * 20000;
     while (Date.now() < keepUntil && Date.now() < endAt) {
       await pause(THINK_MS);
       if (Math.random() < 0.5) {
@@ -164,14 +164,14 @@ async function user(): Promise<void> {
   }
 }
 
-// The API calls' token is replaced every half of its life.
+// The API calls' token is replaced 5 s before it expires.
 const bearerTimer = setInterval(() => {
   void tokensFromIdp({ issuer: app.idp.issuer, clientID: 'example-app', clientSecret: app.clientSecret, redirectUri: `${app.url}/callback` })
     .then((t) => {
       bearerToken.value = t.access_token;
     })
     .catch((err: Error) => errors.push(`bearer token: ${err.message}`));
-}, (ACCESS_TOKEN_SECONDS / 2) * 1000);
+}, (ACCESS_TOKEN_SECONDS - 5) * 1000);
 
 await Promise.all(Array.from({ length: USERS }, () => user()));
 clearInterval(bearerTimer);
