@@ -4,53 +4,35 @@
  * app still serves the next request.
  */
 import express from 'express';
-import type { Redis } from 'ioredis';
 import { requiresAuth, type AuthOptions } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer, type ScriptedAnswer, type TokenContext } from '../helpers/hostile-issuer.js';
+import type { ScriptedAnswer, TokenContext } from '../helpers/hostile-issuer.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, SECRET, startLoginApp, testPrefix, type LoginApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { expectLoginRedirect, SECRET, startLoginApp, type LoginApp } from './setup.js';
 
-const prefix = testPrefix('callback-hostile');
 const CLIENT_SECRET = 'hostile-client-secret';
-let app: LoginApp;
-let issuer: HostileIssuer;
-let redis: Redis;
-
-beforeAll(async () => {
-  redis = assertionRedis();
-  issuer = await startHostileIssuer();
-  app = await startLoginApp({
-    issuer,
-    prefix,
-    auth: { clientSecret: CLIENT_SECRET, httpTimeout: 1000, clockTolerance: 5, discovery: { jwksCooldownMs: 0 } },
-    app: (oidc) =>
-      express()
-        .use(oidc)
-        .get('/', (req, res) => {
-          res.json({ signedIn: req.oidc.isAuthenticated() });
-        })
-        .get('/profile', requiresAuth(), (req, res) => {
-          res.json({ sub: req.oidc.user?.sub });
-        }),
-  });
+const t = useLoginApp({
+  file: 'callback-hostile',
+  auth: { clientSecret: CLIENT_SECRET, httpTimeout: 1000, clockTolerance: 5, discovery: { jwksCooldownMs: 0 } },
+  routes: (app) =>
+    app
+      .get('/', (req, res) => {
+        res.json({ signedIn: req.oidc.isAuthenticated() });
+      })
+      .get('/profile', requiresAuth(), (req, res) => {
+        res.json({ sub: req.oidc.user?.sub });
+      }),
 });
 
 afterEach(() => {
-  issuer.onToken = undefined;
-  issuer.onJwks = undefined;
-  issuer.authorizationIss = issuer.issuer;
-  issuer.metadata = {};
-});
-
-afterAll(async () => {
-  await app.close();
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
+  t.issuer.onToken = undefined;
+  t.issuer.onJwks = undefined;
+  t.issuer.authorizationIss = t.issuer.issuer;
+  t.issuer.metadata = {};
 });
 
 async function signIn(browser = new Browser()): Promise<Hop> {
-  const login = await browser.get(`${app.url}/login?returnTo=/profile`);
+  const login = await browser.get(`${t.url}/login?returnTo=/profile`);
   expect(login.status).toBe(302);
   const back = await browser.get(login.location!);
   expect(back.status).toBe(302);
@@ -62,8 +44,8 @@ async function expectRefusal(hop: Hop, browser: Browser, status: number, text: s
   expect(hop.text).toMatch(text);
   expect(hop.text).not.toMatch(/\bat .+:\d+:\d+/); // no stack trace
   expect(hop.headers.get('cache-control')).toContain('no-store');
-  expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
-  expect((await new Browser().get(`${app.url}/`)).status).toBe(200);
+  expectLoginRedirect(await browser.get(`${t.url}/profile`), '/profile');
+  expect((await new Browser().get(`${t.url}/`)).status).toBe(200);
 }
 
 function withIdToken(make: (ctx: TokenContext) => Promise<string>): (ctx: TokenContext) => Promise<ScriptedAnswer> {
@@ -75,39 +57,39 @@ describe('a valid answer', () => {
     const browser = new Browser();
     const hop = await signIn(browser);
     expect(hop.status).toBe(302);
-    expect(hop.location).toBe(`${app.url}/profile`);
-    expect(JSON.parse((await browser.get(`${app.url}/profile`)).text)).toEqual({ sub: 'hostile-user' });
+    expect(hop.location).toBe(`${t.url}/profile`);
+    expect(JSON.parse((await browser.get(`${t.url}/profile`)).text)).toEqual({ sub: 'hostile-user' });
   });
 
   it('sends the code, verifier and redirect_uri with client_secret_basic (RFC 6749 §2.3.1)', async () => {
     await signIn();
-    const request = issuer.tokenRequests.at(-1)!;
+    const request = t.issuer.tokenRequests.at(-1)!;
     expect(request.form.grant_type).toBe('authorization_code');
     expect(request.form.code).toBe(request.authorization!.code);
-    expect(request.form.redirect_uri).toBe(`${app.url}/callback`);
+    expect(request.form.redirect_uri).toBe(`${t.url}/callback`);
     expect(request.form.client_secret).toBeUndefined();
     const { createHash } = await import('node:crypto');
     expect(createHash('sha256').update(request.form.code_verifier!).digest('base64url')).toBe(request.authorization!.params.code_challenge);
     const basic = Buffer.from(String(request.headers.authorization).replace(/^Basic /, ''), 'base64').toString();
-    expect(basic).toBe(`${issuer.clientId}:${CLIENT_SECRET}`);
+    expect(basic).toBe(`${t.issuer.clientId}:${CLIENT_SECRET}`);
   });
 
   it('accepts token_type "bearer" in any case (RFC 6749 §5.1)', async () => {
-    issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), token_type: 'bEaReR' } });
+    t.issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), token_type: 'bEaReR' } });
     expect((await signIn()).status).toBe(302);
   });
 
   it('accepts a response without iss when the issuer does not advertise RFC 9207', async () => {
-    issuer.metadata = { authorization_response_iss_parameter_supported: undefined };
-    issuer.authorizationIss = null;
+    t.issuer.metadata = { authorization_response_iss_parameter_supported: undefined };
+    t.issuer.authorizationIss = null;
     // Discovery is cached: this instance has the old metadata, so use a fresh one.
-    const second = await startLoginApp({ issuer, prefix, auth: { clientSecret: CLIENT_SECRET, baseURL: app.url } });
+    const second = await startLoginApp({ issuer: t.issuer, prefix: t.prefix, auth: { clientSecret: CLIENT_SECRET, baseURL: t.url } });
     try {
       const browser = new Browser();
       const login = await browser.get(`${second.url}/login`);
       const back = await browser.get(login.location!);
       expect(new URL(back.location!).searchParams.has('iss')).toBe(false);
-      // The redirect goes to app.url (the configured baseURL); replay it on the second server.
+      // The redirect goes to t.url (the configured baseURL); replay it on the second server.
       const callback = new URL(back.location!);
       const hop = await browser.get(`${second.url}${callback.pathname}${callback.search}`);
       expect(hop.status).toBe(302);
@@ -122,12 +104,12 @@ describe('ID token validation (OIDC Core §3.1.3.7)', () => {
   const cases: [string, (ctx: TokenContext) => Promise<ScriptedAnswer>, RegExp][] = [
     [
       'a bad signature (another key under the same kid)',
-      withIdToken(async (ctx) => ctx.idToken({}, { key: await issuer.newKey(issuer.currentKey.kid) })),
+      withIdToken(async (ctx) => ctx.idToken({}, { key: await t.issuer.newKey(t.issuer.currentKey.kid) })),
       /bad signature/,
     ],
     ['a wrong iss', withIdToken((ctx) => ctx.idToken({ iss: 'https://evil.example' })), /wrong or missing iss/],
     ['a wrong aud', withIdToken((ctx) => ctx.idToken({ aud: 'someone-else' })), /wrong or missing aud/],
-    ['several audiences and no azp', withIdToken((ctx) => ctx.idToken({ aud: [issuer.clientId, 'other'] })), /wrong or missing azp/],
+    ['several audiences and no azp', withIdToken((ctx) => ctx.idToken({ aud: [t.issuer.clientId, 'other'] })), /wrong or missing azp/],
     ['an azp that is another client', withIdToken((ctx) => ctx.idToken({ azp: 'other' })), /wrong or missing azp/],
     ['a wrong nonce', withIdToken((ctx) => ctx.idToken({ nonce: 'not-the-nonce' })), /wrong or missing nonce/],
     ['no nonce', withIdToken((ctx) => ctx.idToken({ nonce: undefined })), /wrong or missing nonce/],
@@ -136,7 +118,7 @@ describe('ID token validation (OIDC Core §3.1.3.7)', () => {
     ['an expired token', withIdToken((ctx) => ctx.idToken({ exp: now() - 60, iat: now() - 120 })), /expired/],
     ['an iat in the future', withIdToken((ctx) => ctx.idToken({ iat: now() + 600, exp: now() + 900 })), /wrong or missing iat/],
     ['no sub', withIdToken((ctx) => ctx.idToken({ sub: undefined })), /not valid/],
-    ['a kid the JWKS does not have', withIdToken(async (ctx) => ctx.idToken({}, { key: await issuer.newKey('unknown-kid') })), /unknown key/],
+    ['a kid the JWKS does not have', withIdToken(async (ctx) => ctx.idToken({}, { key: await t.issuer.newKey('unknown-kid') })), /unknown key/],
     [
       'an at_hash that does not match the access token',
       async (ctx) => {
@@ -149,23 +131,23 @@ describe('ID token validation (OIDC Core §3.1.3.7)', () => {
   ];
 
   it.each(cases)('refuses %s with a 400', async (_name, script, reason) => {
-    issuer.onToken = script;
+    t.issuer.onToken = script;
     const browser = new Browser();
     await expectRefusal(await signIn(browser), browser, 400, reason);
   });
 
   it('accepts a token signed by a rotated key with a new kid (fetches the JWKS again)', async () => {
-    const before = issuer.jwksFetches;
-    await issuer.rotateKey();
+    const before = t.issuer.jwksFetches;
+    await t.issuer.rotateKey();
     const browser = new Browser();
     expect((await signIn(browser)).status).toBe(302);
-    expect(issuer.jwksFetches).toBeGreaterThan(before);
-    expect((await browser.get(`${app.url}/profile`)).status).toBe(200);
+    expect(t.issuer.jwksFetches).toBeGreaterThan(before);
+    expect((await browser.get(`${t.url}/profile`)).status).toBe(200);
   });
 
   it('answers 503 when the JWKS cannot be fetched for an unknown kid', async () => {
-    await issuer.rotateKey();
-    issuer.onJwks = () => ({ status: 500, body: 'down' });
+    await t.issuer.rotateKey();
+    t.issuer.onJwks = () => ({ status: 500, body: 'down' });
     const browser = new Browser();
     await expectRefusal(await signIn(browser), browser, 503, /signing keys cannot be fetched/);
   });
@@ -187,13 +169,13 @@ describe('token endpoint failures (RFC 6749 §5.2)', () => {
   ];
 
   it.each(cases)('answers %s with the mapped status', async (_name, answer, status, reason) => {
-    issuer.onToken = typeof answer === 'function' ? answer : () => answer;
+    t.issuer.onToken = typeof answer === 'function' ? answer : () => answer;
     const browser = new Browser();
     await expectRefusal(await signIn(browser), browser, status, reason);
   });
 
   it('never shows the issuer\'s own error text', async () => {
-    issuer.onToken = () => ({ status: 400, body: { error: 'invalid_grant', error_description: '<script>alert(1)</script> secret-detail' } });
+    t.issuer.onToken = () => ({ status: 400, body: { error: 'invalid_grant', error_description: '<script>alert(1)</script> secret-detail' } });
     const hop = await signIn();
     expect(hop.text).not.toContain('secret-detail');
     expect(hop.text).not.toContain('<script>');
@@ -202,7 +184,7 @@ describe('token endpoint failures (RFC 6749 §5.2)', () => {
 
 describe('client authentication at the token endpoint (OIDC Core §9)', () => {
   async function appWith(options: Partial<AuthOptions>): Promise<LoginApp> {
-    return startLoginApp({ issuer, prefix, auth: options });
+    return startLoginApp({ issuer: t.issuer, prefix: t.prefix, auth: options });
   }
 
   async function signInAt(url: string): Promise<Hop> {
@@ -216,9 +198,9 @@ describe('client authentication at the token endpoint (OIDC Core §9)', () => {
     const other = await appWith({ clientSecret: CLIENT_SECRET, clientAuthMethod: 'client_secret_post' });
     try {
       expect((await signInAt(other.url)).status).toBe(302);
-      const request = issuer.tokenRequests.at(-1)!;
+      const request = t.issuer.tokenRequests.at(-1)!;
       expect(request.headers.authorization).toBeUndefined();
-      expect(request.form.client_id).toBe(issuer.clientId);
+      expect(request.form.client_id).toBe(t.issuer.clientId);
       expect(request.form.client_secret).toBe(CLIENT_SECRET);
     } finally {
       await other.close();
@@ -229,8 +211,8 @@ describe('client authentication at the token endpoint (OIDC Core §9)', () => {
     const other = await appWith({ clientSecret: 'a b:c%d+e' });
     try {
       expect((await signInAt(other.url)).status).toBe(302);
-      const basic = Buffer.from(String(issuer.tokenRequests.at(-1)!.headers.authorization).replace(/^Basic /, ''), 'base64').toString();
-      expect(basic).toBe(`${issuer.clientId}:a+b%3Ac%25d%2Be`);
+      const basic = Buffer.from(String(t.issuer.tokenRequests.at(-1)!.headers.authorization).replace(/^Basic /, ''), 'base64').toString();
+      expect(basic).toBe(`${t.issuer.clientId}:a+b%3Ac%25d%2Be`);
     } finally {
       await other.close();
     }
@@ -239,12 +221,12 @@ describe('client authentication at the token endpoint (OIDC Core §9)', () => {
   it('accepts HS256 ID tokens keyed with the client secret only when idTokenSigningAlgs names it', async () => {
     const other = await appWith({ clientSecret: CLIENT_SECRET, idTokenSigningAlgs: ['HS256'] });
     try {
-      issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: CLIENT_SECRET }) } });
+      t.issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: CLIENT_SECRET }) } });
       expect((await signInAt(other.url)).status).toBe(302);
-      issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: 'wrong-secret' }) } });
+      t.issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: 'wrong-secret' }) } });
       expect((await signInAt(other.url)).status).toBe(400);
       // RS256 is then not accepted either: the list is exactly what was configured.
-      issuer.onToken = undefined;
+      t.issuer.onToken = undefined;
       expect((await signInAt(other.url)).status).toBe(400);
     } finally {
       await other.close();
@@ -258,13 +240,13 @@ describe('client authentication at the token endpoint (OIDC Core §9)', () => {
     const other = await appWith({ clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: jwk });
     try {
       expect((await signInAt(other.url)).status).toBe(302);
-      const request = issuer.tokenRequests.at(-1)!;
+      const request = t.issuer.tokenRequests.at(-1)!;
       expect(request.headers.authorization).toBeUndefined();
       expect(request.form.client_assertion_type).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
       const { payload, protectedHeader } = await jwtVerify(request.form.client_assertion!, publicKey, {
-        issuer: issuer.clientId,
-        subject: issuer.clientId,
-        audience: `${issuer.issuer}/token`,
+        issuer: t.issuer.clientId,
+        subject: t.issuer.clientId,
+        audience: `${t.issuer.issuer}/token`,
       });
       expect(protectedHeader).toEqual({ alg: 'ES256', kid: 'client-key' });
       expect(typeof payload.jti).toBe('string');
@@ -284,7 +266,7 @@ describe('an issuer that cannot be reached', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const other = await startLoginApp({
       issuer: { issuer: `http://127.0.0.1:${deadPort}`, clientId: 'c', clientSecret: 's' },
-      prefix,
+      prefix: t.prefix,
       app: (oidc) =>
         express()
           .use(oidc)
@@ -310,12 +292,12 @@ describe('logging', () => {
     const lines: string[] = [];
     const capture = (message: string, fields?: Record<string, unknown>) => void lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
     const other = await startLoginApp({
-      issuer,
-      prefix,
+      issuer: t.issuer,
+      prefix: t.prefix,
       auth: { clientSecret: CLIENT_SECRET, logger: { debug: capture, info: capture, warn: capture, error: capture } },
     });
     try {
-      issuer.onToken = async (ctx) => ({ status: 500, body: { error: 'server_error', leaked: (await ctx.valid()).access_token } });
+      t.issuer.onToken = async (ctx) => ({ status: 500, body: { error: 'server_error', leaked: (await ctx.valid()).access_token } });
       const browser = new Browser();
       const login = await browser.get(`${other.url}/login`);
       const back = await browser.get(login.location!);

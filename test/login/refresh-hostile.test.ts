@@ -3,70 +3,53 @@
  * refresh token signs the session out cleanly; an issuer failure does not.
  */
 import express from 'express';
-import type { Redis } from 'ioredis';
 import { requiresAuth } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer, type ScriptedAnswer, type TokenContext } from '../helpers/hostile-issuer.js';
+import type { ScriptedAnswer, TokenContext } from '../helpers/hostile-issuer.js';
 import { Browser } from './browser.js';
-import { accessTokenRoute, assertionRedis, cleanPrefix, expectLoginRedirect, sessionIdOf, startLoginApp, testPrefix, type LoginApp } from './setup.js';
-
-const prefix = testPrefix('refresh-hostile');
-let app: LoginApp;
-let issuer: HostileIssuer;
-let redis: Redis;
+import { useLoginApp } from '../support/login-app.js';
+import { accessTokenRoute, expectLoginRedirect, sessionIdOf } from './setup.js';
 
 /** Refresh grants answer this; code grants answer valid tokens that are already due for refresh. */
 let onRefresh: (ctx: TokenContext) => Promise<ScriptedAnswer>;
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  issuer = await startHostileIssuer();
-  app = await startLoginApp({
-    issuer,
-    prefix,
-    auth: { clientSecret: 'hostile-client-secret', httpTimeout: 1000 },
-    app: (oidc) => {
-      const server = express();
-      server.use(oidc);
-      server.get('/', (req, res) => {
-        res.json({ signedIn: req.oidc.isAuthenticated() });
-      });
-      server.get('/profile', requiresAuth({ accessToken: true }), (req, res) => {
-        res.json({ sub: req.oidc.user?.sub, name: req.oidc.user?.name });
-      });
-      server.get('/token', accessTokenRoute);
-      server.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-        res.status(err.status ?? 500).json({ error: err.code ?? 'server_error' });
-      });
-      return server;
-    },
-  });
-  issuer.onToken = async (ctx) => {
+const t = useLoginApp({
+  file: 'refresh-hostile',
+  auth: { clientSecret: 'hostile-client-secret', httpTimeout: 1000 },
+  routes: (server) => {
+    server.get('/', (req, res) => {
+      res.json({ signedIn: req.oidc.isAuthenticated() });
+    });
+    server.get('/profile', requiresAuth({ accessToken: true }), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub, name: req.oidc.user?.name });
+    });
+    server.get('/token', accessTokenRoute);
+    server.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(err.status ?? 500).json({ error: err.code ?? 'server_error' });
+    });
+  },
+});
+
+beforeAll(() => {
+  t.issuer.onToken = async (ctx) => {
     if (ctx.request.form.grant_type === 'refresh_token') return onRefresh(ctx);
     return { body: { ...(await ctx.valid()), expires_in: 0 } };
   };
 });
 
-afterAll(async () => {
-  await app.close();
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
-});
-
 async function signIn(): Promise<Browser> {
   const browser = new Browser();
-  const login = await browser.get(`${app.url}/login`);
+  const login = await browser.get(`${t.url}/login`);
   const back = await browser.get(login.location!);
   expect((await browser.get(back.location!)).status).toBe(302);
   return browser;
 }
 
 function refreshRequests(): Record<string, string>[] {
-  return issuer.tokenRequests.filter((r) => r.form.grant_type === 'refresh_token').map((r) => r.form);
+  return t.issuer.tokenRequests.filter((r) => r.form.grant_type === 'refresh_token').map((r) => r.form);
 }
 
 async function storedLogin(browser: Browser): Promise<unknown> {
-  const raw = await redis.get(`${prefix}sess:${sessionIdOf(browser.cookies(app.url).get('oidc.sid')!.value)}`);
+  const raw = await t.redis.get(`${t.prefix}sess:${sessionIdOf(browser.cookies(t.url).get('oidc.sid')!.value)}`);
   return raw === null ? undefined : (JSON.parse(raw) as { oidc?: { login?: unknown } }).oidc?.login;
 }
 
@@ -78,21 +61,21 @@ describe('refresh refused (invalid_grant)', () => {
   it('signs the session out and sends a page to /login?returnTo=...', async () => {
     const browser = await signIn();
     expect(await storedLogin(browser)).toBeDefined();
-    expectLoginRedirect(await browser.get(`${app.url}/profile?x=1`), '/profile?x=1');
+    expectLoginRedirect(await browser.get(`${t.url}/profile?x=1`), '/profile?x=1');
     expect(await storedLogin(browser)).toBeUndefined();
-    expect(JSON.parse((await browser.get(`${app.url}/`)).text)).toEqual({ signedIn: false });
+    expect(JSON.parse((await browser.get(`${t.url}/`)).text)).toEqual({ signedIn: false });
   });
 
   it('answers an API-style caller 401', async () => {
     const browser = await signIn();
-    const hop = await browser.get(`${app.url}/profile`, { accept: 'application/json' });
+    const hop = await browser.get(`${t.url}/profile`, { accept: 'application/json' });
     expect(hop.status).toBe(401);
     expect(await storedLogin(browser)).toBeUndefined();
   });
 
   it('makes getAccessToken() throw login_required (401)', async () => {
     const browser = await signIn();
-    const hop = await browser.get(`${app.url}/token`);
+    const hop = await browser.get(`${t.url}/token`);
     expect(hop.status).toBe(401);
     expect(JSON.parse(hop.text)).toEqual({ error: 'login_required' });
   });
@@ -106,9 +89,9 @@ describe('refresh failing at the issuer', () => {
   ])('answers %s with its mapped status and keeps the session signed in', async (_name, answer, status) => {
     onRefresh = async () => answer;
     const browser = await signIn();
-    const hop = await browser.get(`${app.url}/token`);
+    const hop = await browser.get(`${t.url}/token`);
     expect(hop.status).toBe(status);
-    expect(JSON.parse((await browser.get(`${app.url}/`)).text)).toEqual({ signedIn: true });
+    expect(JSON.parse((await browser.get(`${t.url}/`)).text)).toEqual({ signedIn: true });
   });
 });
 
@@ -116,12 +99,12 @@ describe('refreshed tokens', () => {
   it('never sends a rotated-out refresh token again', async () => {
     onRefresh = async (ctx) => ({ body: { ...(await ctx.valid()), expires_in: 0 } });
     const browser = await signIn();
-    const firstRt = issuer.tokenRequests.length;
-    expect((await browser.get(`${app.url}/token`)).status).toBe(200);
-    expect((await browser.get(`${app.url}/token`)).status).toBe(200);
+    const firstRt = t.issuer.tokenRequests.length;
+    expect((await browser.get(`${t.url}/token`)).status).toBe(200);
+    expect((await browser.get(`${t.url}/token`)).status).toBe(200);
     const sent = refreshRequests().slice(-2).map((f) => f.refresh_token);
     expect(sent[0]).not.toBe(sent[1]);
-    expect(issuer.tokenRequests.length).toBe(firstRt + 2);
+    expect(t.issuer.tokenRequests.length).toBe(firstRt + 2);
   });
 
   it('keeps the old refresh token when the issuer does not rotate', async () => {
@@ -131,8 +114,8 @@ describe('refreshed tokens', () => {
       return { body: { ...valid, expires_in: 0 } };
     };
     const browser = await signIn();
-    expect((await browser.get(`${app.url}/token`)).status).toBe(200);
-    expect((await browser.get(`${app.url}/token`)).status).toBe(200);
+    expect((await browser.get(`${t.url}/token`)).status).toBe(200);
+    expect((await browser.get(`${t.url}/token`)).status).toBe(200);
     const sent = refreshRequests().slice(-2).map((f) => f.refresh_token);
     expect(sent[0]).toBe(sent[1]);
   });
@@ -140,8 +123,8 @@ describe('refreshed tokens', () => {
   it('uses the same client authentication as the code exchange', async () => {
     onRefresh = async (ctx) => ({ body: await ctx.valid() });
     const browser = await signIn();
-    expect((await browser.get(`${app.url}/token`)).status).toBe(200);
-    const request = issuer.tokenRequests.at(-1)!;
+    expect((await browser.get(`${t.url}/token`)).status).toBe(200);
+    const request = t.issuer.tokenRequests.at(-1)!;
     expect(request.form.grant_type).toBe('refresh_token');
     expect(String(request.headers.authorization)).toMatch(/^Basic /);
   });
@@ -152,38 +135,38 @@ describe('refreshed tokens', () => {
       return { body: { ...valid, id_token: await ctx.idToken({ name: 'Renamed', nonce: undefined }, { accessToken: valid.access_token as string }) } };
     };
     const browser = await signIn();
-    const hop = await browser.get(`${app.url}/profile`);
+    const hop = await browser.get(`${t.url}/profile`);
     expect(JSON.parse(hop.text)).toEqual({ sub: 'hostile-user', name: 'Renamed' });
   });
 
   it('signs out when a refreshed ID token names another user (OIDC Core §12.2)', async () => {
     onRefresh = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({ sub: 'someone-else' }) } });
     const browser = await signIn();
-    expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
+    expectLoginRedirect(await browser.get(`${t.url}/profile`), '/profile');
     expect(await storedLogin(browser)).toBeUndefined();
   });
 
   it('signs out when a refreshed ID token has a bad signature', async () => {
-    const other = await issuer.newKey(issuer.currentKey.kid);
+    const other = await t.issuer.newKey(t.issuer.currentKey.kid);
     onRefresh = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { key: other }) } });
     const browser = await signIn();
-    expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
+    expectLoginRedirect(await browser.get(`${t.url}/profile`), '/profile');
   });
 
   it('signs out a session with an expired access token and no refresh token', async () => {
-    const saved = issuer.onToken;
-    issuer.onToken = async (ctx) => {
+    const saved = t.issuer.onToken;
+    t.issuer.onToken = async (ctx) => {
       const valid = await ctx.valid();
       delete valid.refresh_token;
       return { body: { ...valid, expires_in: 0 } };
     };
     try {
       const browser = await signIn();
-      const count = issuer.tokenRequests.length;
-      expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
-      expect(issuer.tokenRequests.length).toBe(count);
+      const count = t.issuer.tokenRequests.length;
+      expectLoginRedirect(await browser.get(`${t.url}/profile`), '/profile');
+      expect(t.issuer.tokenRequests.length).toBe(count);
     } finally {
-      issuer.onToken = saved;
+      t.issuer.onToken = saved;
     }
   });
 });
