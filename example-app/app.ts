@@ -243,6 +243,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       clientID: config.clientID,
       clientSecret: config.clientSecret,
       audience: config.audience,
+      extraRedirectUris: config.devIdpRedirectUris,
       ...(options.idpAccessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds: options.idpAccessTokenTtlSeconds } : {}),
     });
   }

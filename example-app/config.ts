@@ -38,6 +38,12 @@ export interface AppConfig {
   /** `IDP_PORT`: port of the embedded IdP (default 0: a free port). */
   idpPort: number;
   /**
+   * `DEV_IDP_REDIRECT_URIS`: more redirect URIs (comma-separated http(s) URLs) the embedded IdP
+   * accepts for this client, so another app of yours can sign in there with the same `CLIENT_ID`
+   * and `CLIENT_SECRET`; each URI's origin is also a post-logout redirect URI. Default none.
+   */
+  devIdpRedirectUris: string[];
+  /**
    * `ID_TOKEN_SIGNING_ALGS`: the ID token algorithms accepted (comma-separated, e.g. `HS256` for an
    * issuer that signs with the client secret); `undefined`: the issuer's asymmetric ones.
    */
@@ -116,17 +122,21 @@ function readRedisURL(env: Env): string | undefined {
   return raw;
 }
 
+/** The URL, or undefined when `value` is not one. */
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
 function readRedisClusterNodes(env: Env): string[] | undefined {
   const raw = read(env, 'REDIS_CLUSTER_NODES');
   if (raw === undefined) return undefined;
   const nodes = raw.split(',').map((node) => node.trim()).filter((node) => node !== '');
   for (const node of nodes) {
-    let url: URL | undefined;
-    try {
-      url = new URL(node);
-    } catch {
-      url = undefined;
-    }
+    const url = parseUrl(node);
     if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
       throw new ConfigError('REDIS_CLUSTER_NODES must be a comma-separated list of redis:// or rediss:// URLs');
     }
@@ -141,6 +151,17 @@ function readList(env: Env, name: string): string[] | undefined {
   if (raw === undefined) return undefined;
   const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   return items.length > 0 ? items : undefined;
+}
+
+function readDevIdpRedirectUris(env: Env): string[] {
+  const uris = readList(env, 'DEV_IDP_REDIRECT_URIS') ?? [];
+  for (const uri of uris) {
+    const url = parseUrl(uri);
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hash !== '') {
+      throw new ConfigError('DEV_IDP_REDIRECT_URIS must be a comma-separated list of http(s) URLs without a fragment, e.g. http://localhost:4000/callback');
+    }
+  }
+  return uris;
 }
 
 function readIdTokenAlgs(env: Env): string[] | undefined {
@@ -244,6 +265,7 @@ export function loadConfig(env: Env = process.env, port?: number): AppConfig {
     redisClusterNodes,
     production,
     idpPort: readPort(env, 'IDP_PORT', 0),
+    devIdpRedirectUris: readDevIdpRedirectUris(env),
     idTokenSigningAlgs: readIdTokenAlgs(env),
     audienceParams: readAudienceParams(env),
     warnings,

@@ -60,6 +60,8 @@ export interface DevIdpOptions {
   audience: string;
   /** Access token lifetime in seconds (default 600). */
   accessTokenTtlSeconds?: number;
+  /** More redirect URIs for the client (`DEV_IDP_REDIRECT_URIS`); their origins may be post-logout targets. */
+  extraRedirectUris?: string[];
 }
 
 /** A running development IdP. */
@@ -242,8 +244,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
         client_id: options.clientID,
         client_secret: options.clientSecret,
         client_name: 'Example app',
-        redirect_uris: [`${options.baseURL}/callback`],
-        post_logout_redirect_uris: [options.baseURL],
+        redirect_uris: [`${options.baseURL}/callback`, ...(options.extraRedirectUris ?? [])],
+        post_logout_redirect_uris: [...new Set([options.baseURL, ...(options.extraRedirectUris ?? []).map((uri) => new URL(uri).origin)])],
         backchannel_logout_uri: `${options.baseURL}/backchannel-logout`,
         backchannel_logout_session_required: true,
         grant_types: ['authorization_code', 'refresh_token'],
