@@ -28,6 +28,7 @@ export type {
 } from './login/index.js';
 export type { UserClaims, AddressClaim, ClaimValue } from './claims.js';
 export type { ClaimPredicate } from './login/requires-auth.js';
+export type { LogoutConfirmForm } from './login/logout-confirm.js';
 
 // API guard
 export { requireBearer, requiredScopes, scopeIncludesAny, claimEquals, claimIncludes, claimCheck } from './bearer/index.js';
@@ -42,6 +43,7 @@ export type {
   MtlsOptions,
   TrustedIssuerOptions,
 } from './bearer/index.js';
+export type { ClaimValidator } from './bearer/types.js';
 
 // Sessions
 export type { SessionAdmin, SessionOptions, OidcSessionData, TokenSet } from './login/index.js';
