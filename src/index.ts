@@ -20,6 +20,8 @@ export type {
   AuthRouter,
   ClientAuthMethod,
   LoginOptions,
+  LogoutConfirmForm,
+  LogoutOptions,
   OidcContext,
   RequiresAuthOptions,
   ResponseContext,

@@ -14,6 +14,8 @@ export type {
   SessionOptions,
 } from './options.js';
 export type { ResponseContext } from './response-context.js';
+export type { LogoutOptions } from './logout.js';
+export type { LogoutConfirmForm } from './logout-confirm.js';
 export type { TlsIdentity } from './mtls.js';
 export type { OidcSessionData, TokenSet } from './session-data.js';
 export { LoginRequiredError } from './errors.js';

@@ -250,6 +250,12 @@ export interface AuthOptions {
    * `Cache-Control: no-store` and `X-Frame-Options: DENY` already set. Default: a short built-in page.
    */
   renderLogoutConfirm?: (req: Request, res: Response, form: LogoutConfirmForm) => void | Promise<void>;
+  /**
+   * More parameters of the end-session request (RP-Initiated Logout 1.0 §2), e.g. `ui_locales`
+   * or a vendor's own. `id_token_hint`, `post_logout_redirect_uri` and `client_id` are set by the
+   * logout itself and refused here. Default none.
+   */
+  logoutParams?: Record<string, string>;
   discovery?: {
     /** First retry delay after a failed discovery, in ms. Default 500. */
     retryMinDelayMs?: number;
@@ -318,6 +324,7 @@ export interface LoginConfig {
   logger: Logger;
   errorHandler: AuthOptions['errorHandler'];
   renderLogoutConfirm: AuthOptions['renderLogoutConfirm'];
+  logoutParams: Record<string, string>;
   discovery: { retryMinDelayMs?: number; retryMaxDelayMs?: number; cacheMaxAgeMs?: number; jwksCooldownMs: number };
 }
 

@@ -10,6 +10,8 @@ import type { ResponseContext } from './response-context.js';
 import './response-context.js';
 import type { SignInRoutes } from './routes/index.js';
 import { startLogin } from './routes/login.js';
+import { performLogout } from './routes/logout.js';
+import type { LogoutOptions } from './logout.js';
 import type { LoginRuntime } from './runtime.js';
 import { capLifetime } from './session-layer.js';
 import { guardStore } from './ended-sessions.js';
@@ -22,10 +24,19 @@ class ResponseLogin implements ResponseContext {
     private readonly res: Response,
   ) {}
 
-  async login(options?: LoginOptions): Promise<void> {
+  login(options?: LoginOptions): Promise<void> {
+    return this.answer(() => startLogin(this.runtime, this.req, this.res, options ?? {}));
+  }
+
+  logout(options?: LogoutOptions): Promise<void> {
+    return this.answer(() => performLogout(this.runtime, this.req, this.res, options ?? {}));
+  }
+
+  /** Runs a sign-in action; a failure is answered as an error page (never rejects). */
+  private async answer(action: () => Promise<void>): Promise<void> {
     const { runtime, req, res } = this;
     try {
-      await startLogin(runtime, req, res, options ?? {});
+      await action();
     } catch (err) {
       handleError(runtime, err, req, res, (late?: unknown) => {
         if (!res.headersSent) renderError(req, res, isAuthError(late) ? late : new AuthError('server_error', 500, 'Something went wrong while signing you in.'));

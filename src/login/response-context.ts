@@ -1,3 +1,4 @@
+import type { LogoutOptions } from './logout.js';
 import type { LoginOptions } from './options.js';
 
 /**
@@ -18,6 +19,15 @@ export interface ResponseContext {
    * page (503 when the store or issuer is down, 500 for invalid options).
    */
   login(options?: LoginOptions): Promise<void>;
+  /**
+   * Logs out from any route, as `/logout` does (RP-Initiated Logout 1.0 §2): the session ends
+   * here, then a 302 to the issuer's end-session endpoint with `options.logoutParams` over the
+   * `logoutParams` option, and `options.returnTo` (a same-origin path) as the
+   * `post_logout_redirect_uri` (register it at the issuer), or straight to `returnTo` without
+   * issuer logout. Never rejects: a failure is answered as an error page. Unlike `/logout`, it
+   * does not ask a cross-site request to confirm: call it from routes that are not simple links.
+   */
+  logout(options?: LogoutOptions): Promise<void>;
 }
 
 declare global {

@@ -114,6 +114,7 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   logger: null,
   errorHandler: null,
   renderLogoutConfirm: null,
+  logoutParams: null,
   // The discovery delays are applied by IssuerDiscovery itself (see `discoveryDefault` below).
   'discovery.retryMinDelayMs': () => discoveryDefault('retryMinDelayMs'),
   'discovery.retryMaxDelayMs': () => discoveryDefault('retryMaxDelayMs'),

@@ -5,6 +5,7 @@ import { defaultLogger, type Logger } from '../../util/logger.js';
 import type { AfterCallback, AuthOptions, LoginConfig } from '../options.js';
 import { clientConfig, requestObjectConfig } from './client.js';
 import { checkAuthorizationParams, tokenEndpointParamsConfig } from './params.js';
+import { checkLogoutParams } from '../logout.js';
 import { routesConfig } from './routes.js';
 import { seconds, sessionConfig } from './session.js';
 
@@ -14,7 +15,7 @@ const TOP_LEVEL: Record<keyof AuthOptions, true> = {
   routes: true, idpLogout: true, revokeOnLogout: true, clientAuthMethod: true, clientAssertionSigningKey: true, clientAssertionSigningAlg: true,
   afterCallback: true, getLoginState: true, tokenEndpointParams: true, pushedAuthorizationRequests: true, requestObject: true, dpop: true,
   mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, refreshMargin: true, session: true, useExistingSession: true,
-  allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, discovery: true,
+  allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, logoutParams: true, discovery: true,
 };
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(Object.keys(TOP_LEVEL));
 
@@ -105,6 +106,7 @@ function behaviourConfig(options: AuthOptions) {
     refreshMargin: seconds('refreshMargin', options.refreshMargin, LOGIN_DEFAULTS.refreshMarginSeconds, 0, 3600),
     errorHandler: optionalFunction<NonNullable<AuthOptions['errorHandler']>>('errorHandler', options.errorHandler),
     renderLogoutConfirm: optionalFunction<NonNullable<AuthOptions['renderLogoutConfirm']>>('renderLogoutConfirm', options.renderLogoutConfirm),
+    logoutParams: checkLogoutParams('logoutParams', options.logoutParams),
   };
 }
 
