@@ -20,7 +20,6 @@ export type {
   AuthRouter,
   ClientAuthMethod,
   LoginOptions,
-  LogoutConfirmForm,
   LogoutOptions,
   OidcContext,
   RequiresAuthOptions,

@@ -15,7 +15,6 @@ export type {
 } from './options.js';
 export type { ResponseContext } from './response-context.js';
 export type { LogoutOptions } from './logout.js';
-export type { LogoutConfirmForm } from './logout-confirm.js';
 export type { TlsIdentity } from './mtls.js';
 export type { OidcSessionData, TokenSet } from './session-data.js';
 export { LoginRequiredError } from './errors.js';
