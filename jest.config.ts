@@ -40,7 +40,6 @@ const shared = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
-  testTimeout: 30_000,
 } satisfies Config;
 
 const escape = (path: string): string => path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -62,6 +61,8 @@ const config: Config = {
   ],
   // Real servers and a real Redis: keep the 2-core machine from thrashing.
   maxWorkers: 2,
+  // Jest reads the timeout from the top level only: inside `projects` it is ignored (5 s then).
+  testTimeout: 30_000,
 };
 
 export default config;
