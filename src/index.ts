@@ -21,6 +21,7 @@ export type {
   ClientAuthMethod,
   LoginOptions,
   LogoutOptions,
+  LogoutTokenClaims,
   OidcContext,
   RequiresAuthOptions,
   ResponseContext,

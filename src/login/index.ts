@@ -15,6 +15,7 @@ export type {
 } from './options.js';
 export type { ResponseContext } from './response-context.js';
 export type { LogoutOptions } from './logout.js';
+export type { LogoutTokenClaims } from './backchannel-logout.js';
 export type { TlsIdentity } from './mtls.js';
 export type { OidcSessionData, TokenSet } from './session-data.js';
 export { LoginRequiredError } from './errors.js';

@@ -4,6 +4,7 @@ import type { Store } from 'express-session';
 import type { Cluster, Redis } from 'ioredis';
 import type { JWK } from 'jose';
 import type { Logger } from '../util/logger.js';
+import type { LogoutTokenClaims } from './backchannel-logout.js';
 import type { LogoutConfirmForm } from './logout-confirm.js';
 import type { TlsIdentity } from './mtls.js';
 import type { TokenSet } from './session-data.js';
@@ -256,6 +257,12 @@ export interface AuthOptions {
    * logout itself and refused here. Default none.
    */
   logoutParams?: Record<string, string>;
+  /**
+   * Called for each valid, unused logout token at `routes.backchannelLogout` (Back-Channel Logout
+   * 1.0 §2.6), after the sessions the package knows were ended: for apps that keep sessions or
+   * caches elsewhere. A throw answers the issuer 400. Default none.
+   */
+  onLogoutToken?: (claims: LogoutTokenClaims, req: Request) => void | Promise<void>;
   discovery?: {
     /** First retry delay after a failed discovery, in ms. Default 500. */
     retryMinDelayMs?: number;
@@ -325,6 +332,7 @@ export interface LoginConfig {
   errorHandler: AuthOptions['errorHandler'];
   renderLogoutConfirm: AuthOptions['renderLogoutConfirm'];
   logoutParams: Record<string, string>;
+  onLogoutToken: AuthOptions['onLogoutToken'];
   discovery: { retryMinDelayMs?: number; retryMaxDelayMs?: number; cacheMaxAgeMs?: number; jwksCooldownMs: number };
 }
 

@@ -115,6 +115,7 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   errorHandler: null,
   renderLogoutConfirm: null,
   logoutParams: null,
+  onLogoutToken: null,
   // The discovery delays are applied by IssuerDiscovery itself (see `discoveryDefault` below).
   'discovery.retryMinDelayMs': () => discoveryDefault('retryMinDelayMs'),
   'discovery.retryMaxDelayMs': () => discoveryDefault('retryMaxDelayMs'),

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import express from 'express';
+import session from 'express-session';
 import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
 import { requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
@@ -256,5 +257,64 @@ describe('without Redis (session.allowMemoryStore, one process)', () => {
     const answer = await postTo({ logout_token: 'garbage' });
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+describe('onLogoutToken (apps that keep sessions elsewhere)', () => {
+  const seen: Record<string, unknown>[] = [];
+  let fail = false;
+  let hookApp: LoginApp;
+
+  beforeAll(async () => {
+    // The app's own express-session (one process): the hook does the app's own bookkeeping.
+    hookApp = await startLoginApp({
+      issuer,
+      prefix,
+      auth: {
+        clientSecret: CLIENT_SECRET,
+        useExistingSession: true,
+        session: { allowMemoryStore: true },
+        onLogoutToken: (claims) => {
+          if (fail) throw new Error('the app could not end its sessions');
+          seen.push(claims);
+        },
+      },
+      app: (router) =>
+        express()
+          .use(session({ secret: 'elsewhere-secret', resave: false, saveUninitialized: false }))
+          .use(router),
+    });
+  });
+  afterAll(async () => {
+    await hookApp.close();
+  });
+
+  const postHere = async (token: string) => {
+    const res = await fetch(`${hookApp.url}/backchannel-logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }).toString(),
+    });
+    return { status: res.status, body: (await res.json().catch(() => undefined)) as unknown };
+  };
+
+  it('is called with the claims of each valid, unused logout token', async () => {
+    const claims = logoutClaims({ sub: 'elsewhere-user', sid: 'elsewhere-sid' });
+    expect((await postHere(await issuer.sign(claims))).status).toBe(200);
+    expect(seen).toEqual([expect.objectContaining({ sub: 'elsewhere-user', sid: 'elsewhere-sid', jti: claims.jti, iss: issuer.issuer })]);
+    // A replay and an invalid token never reach it.
+    expect((await postHere(await issuer.sign(claims))).status).toBe(400);
+    expect((await postHere(await issuer.sign(logoutClaims({ sub: 'x', exp: undefined })))).status).toBe(400);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('answers the issuer 400 when it throws', async () => {
+    fail = true;
+    try {
+      const answer = await postHere(await issuer.sign(logoutClaims({ sub: 'elsewhere-user' })));
+      expect(answer).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The logout request failed.' } });
+    } finally {
+      fail = false;
+    }
   });
 });

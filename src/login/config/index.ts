@@ -15,7 +15,7 @@ const TOP_LEVEL: Record<keyof AuthOptions, true> = {
   routes: true, idpLogout: true, revokeOnLogout: true, clientAuthMethod: true, clientAssertionSigningKey: true, clientAssertionSigningAlg: true,
   afterCallback: true, getLoginState: true, tokenEndpointParams: true, pushedAuthorizationRequests: true, requestObject: true, dpop: true,
   mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, refreshMargin: true, session: true, useExistingSession: true,
-  allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, logoutParams: true, discovery: true,
+  allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, logoutParams: true, onLogoutToken: true, discovery: true,
 };
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(Object.keys(TOP_LEVEL));
 
@@ -107,6 +107,7 @@ function behaviourConfig(options: AuthOptions) {
     errorHandler: optionalFunction<NonNullable<AuthOptions['errorHandler']>>('errorHandler', options.errorHandler),
     renderLogoutConfirm: optionalFunction<NonNullable<AuthOptions['renderLogoutConfirm']>>('renderLogoutConfirm', options.renderLogoutConfirm),
     logoutParams: checkLogoutParams('logoutParams', options.logoutParams),
+    onLogoutToken: optionalFunction<NonNullable<AuthOptions['onLogoutToken']>>('onLogoutToken', options.onLogoutToken),
   };
 }
 

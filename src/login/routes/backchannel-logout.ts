@@ -5,14 +5,14 @@ import { InvalidRequestError, isAuthError } from '../../errors/index.js';
 import type { SessionIndexApi } from '../../redis/in-process.js';
 import { describeCause } from '../../util/logger.js';
 import { noStore } from '../../util/no-store.js';
-import { replayRecordTtlMs, validateLogoutToken } from '../backchannel-logout.js';
+import { replayRecordTtlMs, validateLogoutToken, type LogoutTokenClaims } from '../backchannel-logout.js';
 import { singleParam } from '../callback.js';
 import { baseIdTokenChecks, type LoginRuntime } from '../runtime.js';
 import { destroyById, type SessionRequest } from '../session-ops.js';
 import { route } from './route.js';
 
-/** Ends the sessions a valid, unused logout token names (by `sid`, else by `sub`); returns how many. */
-async function endNamedSessions(runtime: LoginRuntime, index: SessionIndexApi, req: SessionRequest, token: string): Promise<number> {
+/** The claims of a valid logout token not seen before (its `jti` is then recorded). */
+async function acceptLogoutToken(runtime: LoginRuntime, token: string): Promise<LogoutTokenClaims> {
   const { config } = runtime;
   const metadata = await runtime.discovery.metadata();
   // The same key, issuer, audience and algorithm checks as for ID tokens.
@@ -21,6 +21,11 @@ async function endNamedSessions(runtime: LoginRuntime, index: SessionIndexApi, r
   if (!(await runtime.useOnce(`${config.session.prefix}bcl-jti:${jtiKey}`, replayRecordTtlMs(claims, config.clockTolerance)))) {
     throw new InvalidRequestError('The logout token was already used.');
   }
+  return claims;
+}
+
+/** Ends the sessions a logout token names (by `sid`, else by `sub`) through the session index; returns how many. */
+async function endNamedSessions(runtime: LoginRuntime, index: SessionIndexApi, req: SessionRequest, claims: LogoutTokenClaims): Promise<number> {
   const ids = claims.sid !== undefined ? await index.listBySid(claims.sid) : await index.listBySub(claims.sub!);
   const target = runtime.store ?? req.sessionStore;
   for (const id of ids) {
@@ -42,14 +47,15 @@ function refuse(runtime: LoginRuntime, res: Response, err: unknown): void {
 }
 
 /**
- * `POST /backchannel-logout`: OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8. Undefined (with a
- * warning) when there is no session index to find the sessions by.
+ * `POST /backchannel-logout`: OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8. Ends the sessions
+ * the session index finds, then calls `onLogoutToken` (apps that keep sessions elsewhere).
+ * Undefined (with a warning) when there is neither an index nor that hook.
  */
 export function backchannelLogoutRoute(runtime: LoginRuntime): RequestHandler | undefined {
-  const { logger } = runtime.config;
+  const { logger, onLogoutToken } = runtime.config;
   const index = runtime.index;
-  if (!index) {
-    logger.warn('back-channel logout is off: with useExistingSession it needs session.redis (for the session index and jti replay checks)');
+  if (!index && !onLogoutToken) {
+    logger.warn('back-channel logout is off: with useExistingSession it needs session.redis (for the session index and jti replay checks) or onLogoutToken');
     return undefined;
   }
   if (!runtime.redis) logger.warn('back-channel logout without session.redis reaches only the sessions of this process');
@@ -58,7 +64,9 @@ export function backchannelLogoutRoute(runtime: LoginRuntime): RequestHandler | 
     try {
       const token = singleParam((req.body as Record<string, unknown> | undefined)?.logout_token);
       if (token === undefined || token.length > 16_384) throw new InvalidRequestError('The request has no logout_token.');
-      const ended = await endNamedSessions(runtime, index, req, token);
+      const claims = await acceptLogoutToken(runtime, token);
+      const ended = index ? await endNamedSessions(runtime, index, req, claims) : 0;
+      if (onLogoutToken) await onLogoutToken({ ...claims }, req);
       logger.info('back-channel logout', { sessions: ended });
       res.status(200).end();
     } catch (err) {
