@@ -29,6 +29,9 @@ export async function startAppServer(): Promise<AppServer> {
     res.end();
   };
   const server = createServer((req, res) => handler(req, res));
+  // Keep idle connections open for the test's life: a server closing an idle keep-alive socket
+  // just as the client reuses it gives the client ECONNRESET under load (Node's default is 5 s).
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

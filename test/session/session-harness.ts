@@ -1,6 +1,6 @@
 /** Plumbing of the session middleware tests: a real Express app on loopback, a cookie jar, store call counts, Redis MONITOR. */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { SessionData, Store } from 'express-session';
 import type { Redis } from 'ioredis';
@@ -112,11 +112,10 @@ export async function monitorPrefix(client: Redis, prefix: string): Promise<{
   clear(): void;
   stop(): Promise<void>;
 }> {
-  const monitor = await client.monitor();
   const commands: string[][] = [];
   let markers = 0;
   const seen = new Set<string>();
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  const monitor = await rawMonitor(client, (args) => {
     const key = args[1];
     if (typeof key !== 'string') return;
     if (key.startsWith(`${prefix}marker:`)) seen.add(key);
@@ -138,7 +137,7 @@ export async function monitorPrefix(client: Redis, prefix: string): Promise<{
       commands.length = 0;
     },
     async stop() {
-      monitor.disconnect();
+      monitor.destroy();
     },
   };
 }
@@ -261,3 +260,43 @@ export async function readRecord(client: Redis, prefix: string, id: string): Pro
   return text === null ? null : (JSON.parse(text) as SessionData & Record<string, unknown>);
 }
 
+
+/**
+ * MONITOR on a plain socket of its own. ioredis's `monitor()` can take a MONITOR line for the
+ * reply to a queued command when Redis is busy ("Command queue state error"), so the harness
+ * reads the protocol itself: `+OK`, then one `+<time> [<db> <addr>] "cmd" "arg" ...` line each.
+ */
+async function rawMonitor(client: Redis, onCommand: (args: string[]) => void): Promise<Socket> {
+  const { host = '127.0.0.1', port = 6379 } = client.options;
+  const socket = connect(port, host);
+  let buffered = '';
+  let ready: (() => void) | undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    ready = resolve;
+    socket.once('error', reject);
+  });
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let end: number;
+    while ((end = buffered.indexOf('\r\n')) >= 0) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (line === '+OK') ready?.();
+      else if (line.startsWith('+')) onCommand(quotedArgs(line));
+    }
+  });
+  socket.write('MONITOR\r\n');
+  await started;
+  return socket;
+}
+
+/** The quoted arguments of a MONITOR line, unescaped (Redis writes \" \\ \n \xHH ...). */
+function quotedArgs(line: string): string[] {
+  const escapes: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b' };
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(([, body]) =>
+    body!.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_m, e: string) =>
+      e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (escapes[e] ?? e),
+    ),
+  );
+}
