@@ -48,8 +48,13 @@ function refreshRequests(): Record<string, string>[] {
   return t.issuer.tokenRequests.filter((r) => r.form.grant_type === 'refresh_token').map((r) => r.form);
 }
 
+/** The session id each browser last held: a sign-out may clear the cookie, not only the login. */
+const lastSessionId = new WeakMap<Browser, string>();
+
 async function storedLogin(browser: Browser): Promise<unknown> {
-  const raw = await t.redis.get(`${t.prefix}sess:${sessionIdOf(browser.cookies(t.url).get('oidc.sid')!.value)}`);
+  const cookie = browser.cookies(t.url).get('oidc.sid');
+  if (cookie) lastSessionId.set(browser, sessionIdOf(cookie.value));
+  const raw = await t.redis.get(`${t.prefix}sess:${lastSessionId.get(browser)!}`);
   return raw === null ? undefined : (JSON.parse(raw) as { oidc?: { login?: unknown } }).oidc?.login;
 }
 
