@@ -138,7 +138,8 @@ export function sessionEndsAt(sealer: Sealer, data: object, sessionId: string | 
     return 'record' in opened ? loginEndsAt(opened.record, absoluteDurationSeconds) : undefined;
   }
   for (const key of Object.keys(data)) if (key !== 'cookie' && key !== 'oidc') return undefined;
-  if (oidc === undefined) return undefined;
+  // A record from the store may hold anything there (`oidc: null` included): only an object counts.
+  if (oidc === null || typeof oidc !== 'object') return undefined;
   let end = 0;
   for (const pending of Array.isArray(oidc.pending) ? oidc.pending : []) {
     if (typeof pending?.expiresAt === 'number' && pending.expiresAt > end) end = pending.expiresAt;
