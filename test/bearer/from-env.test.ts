@@ -4,32 +4,27 @@
  * `issuerBaseURL` with `secret` (HMAC-signed tokens from a discovered issuer).
  */
 import { SignJWT } from 'jose';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer } from '../helpers/hostile-issuer.js';
+import { useBearerGuard } from '../support/bearer-guard.js';
 import { mintToken } from '../helpers/tokens.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
-import { AUDIENCE, listenGuarded } from './fixtures.js';
+import { AUDIENCE } from './fixtures.js';
 
 const HMAC_SECRET = 'an-hmac-secret-of-at-least-32-bytes-long';
 const NAMES = ['ISSUER_BASE_URL', 'AUDIENCE', 'ISSUER', 'JWKS_URI', 'SECRET', 'TOKEN_SIGNING_ALG'];
 let issuer: HostileIssuer;
-let close: (() => Promise<void>) | undefined;
+const guards = useBearerGuard({ onIssuer: (started) => (issuer = started) });
 const saved: Record<string, string | undefined> = {};
 
-beforeAll(async () => {
-  issuer = await startHostileIssuer();
+beforeAll(() => {
   for (const name of NAMES) saved[name] = process.env[name];
 });
-afterEach(async () => {
+afterEach(() => {
   for (const name of NAMES) {
     if (saved[name] === undefined) delete process.env[name];
     else process.env[name] = saved[name];
   }
-  await close?.();
-  close = undefined;
-});
-afterAll(async () => {
-  await issuer.close();
 });
 
 function setEnv(values: Record<string, string>): void {
@@ -37,11 +32,7 @@ function setEnv(values: Record<string, string>): void {
   Object.assign(process.env, values);
 }
 
-function start(options: BearerOptions = {}) {
-  const listening = listenGuarded(options);
-  close = listening.close;
-  return listening.agent;
-}
+const start = (options: BearerOptions = {}) => guards.listen(options).agent;
 
 const signed = () => mintToken({ key: issuer.currentKey, issuer: issuer.issuer, audience: AUDIENCE });
 const hmac = (secret = HMAC_SECRET, alg = 'HS256') =>

@@ -11,19 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Request } from 'express';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer } from '../helpers/hostile-issuer.js';
+import { useBearerGuard } from '../support/bearer-guard.js';
 import { mintToken } from '../helpers/tokens.js';
 import { certificateFromHeader, certificateThumbprint } from '../../src/bearer/mtls.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
-import { AUDIENCE, challengeFor, expectRefusal, listenGuarded } from './fixtures.js';
+import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';
 
 const run = promisify(execFile);
 let dir: string;
 let cert: string;
 let other: string;
 let issuer: HostileIssuer;
-let close: (() => Promise<void>) | undefined;
+const guards = useBearerGuard({ onIssuer: (started) => (issuer = started) });
 
 async function selfSigned(name: string): Promise<string> {
   await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`], { cwd: dir });
@@ -34,14 +35,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bearer-mtls-sources-'));
   cert = await selfSigned('client');
   other = await selfSigned('other');
-  issuer = await startHostileIssuer();
-});
-afterEach(async () => {
-  await close?.();
-  close = undefined;
 });
 afterAll(async () => {
-  await issuer.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -49,11 +44,7 @@ const der = (pem: string): Buffer => Buffer.from(new X509Certificate(pem).raw);
 const boundTo = (pem: string) =>
   mintToken({ key: issuer.currentKey, issuer: issuer.issuer, audience: AUDIENCE, claims: { cnf: { 'x5t#S256': certificateThumbprint(der(pem)) } } });
 
-function start(mtls: BearerOptions['mtls']) {
-  const listening = listenGuarded({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, mtls });
-  close = listening.close;
-  return listening.agent;
-}
+const start = (mtls: BearerOptions['mtls']) => guards.start({ mtls }).agent;
 
 const mismatch = { error: 'invalid_token', error_description: 'client certificate does not match the token binding' };
 

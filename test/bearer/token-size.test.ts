@@ -3,32 +3,17 @@
  * 8 KB; the limit is the `maxTokenLength` option, whose default fits Node's own 16 KiB header
  * limit, and a well-formed token under it goes through normal verification.
  */
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer } from '../helpers/hostile-issuer.js';
+import { useBearerGuard } from '../support/bearer-guard.js';
 import { mintToken } from '../helpers/tokens.js';
-import { AUDIENCE, challengeFor, expectRefusal, listenGuarded } from './fixtures.js';
+import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import { extractBearerToken } from '../../src/bearer/extract.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 
 let issuer: HostileIssuer;
-let close: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  issuer = await startHostileIssuer();
-});
-afterEach(async () => {
-  await close?.();
-  close = undefined;
-});
-afterAll(async () => {
-  await issuer.close();
-});
-
-function start(extra: Partial<BearerOptions> = {}) {
-  const listening = listenGuarded({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, ...extra });
-  close = listening.close;
-  return listening.agent;
-}
+const guards = useBearerGuard({ onIssuer: (started) => (issuer = started) });
+const start = (extra: Partial<BearerOptions> = {}) => guards.start(extra).agent;
 
 /** A token of about 12 KB: 330 group names, as an IdP that puts every group in the token sends. */
 async function largeToken(): Promise<string> {

@@ -3,29 +3,16 @@
  * replace the built-in checks: per claim (`typ` from the header) a string the value must equal,
  * `false` (no check), or `(value, claims, header) => boolean | Promise<boolean>`.
  */
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer } from '../helpers/hostile-issuer.js';
+import { useBearerGuard } from '../support/bearer-guard.js';
 import { mintToken } from '../helpers/tokens.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
-import { AUDIENCE, challengeFor, expectRefusal, listenGuarded } from './fixtures.js';
+import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';
 
 let issuer: HostileIssuer;
-const closers: Array<() => Promise<void>> = [];
-beforeAll(async () => {
-  issuer = await startHostileIssuer();
-});
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  await issuer.close();
-});
-
-function start(extra: Partial<BearerOptions>) {
-  const listening = listenGuarded({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, ...extra });
-  closers.push(listening.close);
-  return listening.agent;
-}
+const guards = useBearerGuard({ onIssuer: (started) => (issuer = started) });
+const start = (extra: Partial<BearerOptions>) => guards.start(extra).agent;
 const mint = (claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
   mintToken({ key: issuer.currentKey, issuer: issuer.issuer, audience: AUDIENCE, claims, header });
 const refusal = (claim: string) => ({ error: 'invalid_token', error_description: `unexpected '${claim}' value` });

@@ -3,28 +3,15 @@
  * from the verified-token cache as soon as a JWKS refresh no longer lists that key, not only after
  * `cache.maxTtlSeconds`.
  */
-import { startHostileIssuer, type HostileIssuer, type SigningKey } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer, SigningKey } from '../helpers/hostile-issuer.js';
+import { useBearerGuard } from '../support/bearer-guard.js';
 import { mintToken } from '../helpers/tokens.js';
-import { AUDIENCE, challengeFor, expectRefusal, listenGuarded } from './fixtures.js';
+import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 
 let issuer: HostileIssuer;
-let close: (() => Promise<void>) | undefined;
-
-beforeEach(async () => {
-  issuer = await startHostileIssuer();
-});
-afterEach(async () => {
-  await close?.();
-  close = undefined;
-  await issuer.close();
-});
-
-function start(extra: Partial<BearerOptions> = {}) {
-  const listening = listenGuarded({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, ...extra });
-  close = listening.close;
-  return listening;
-}
+const guards = useBearerGuard({ issuerPerTest: true, onIssuer: (started) => (issuer = started) });
+const start = (extra: Partial<BearerOptions> = {}) => guards.start(extra);
 
 const mint = (key: SigningKey, header: Record<string, unknown> = {}) => mintToken({ key, issuer: issuer.issuer, audience: AUDIENCE, header });
 

@@ -12,7 +12,7 @@ import { closeRedisClient, whenReady } from '../../src/redis/client.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { clusterClient, commandCounts, masterOf, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 import { Browser } from '../login/browser.js';
-import { expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, waitFor, type AppServer, type LoginApp } from '../login/setup.js';
+import { accessTokenRoute, expectLoginRedirect, jsonErrors, sessionIdOf, startTwoInstances, waitFor, type LoginApp, type TwoInstances } from '../login/setup.js';
 
 const prefix = `test:cluster-login:${randomBytes(6).toString('hex')}:`;
 const CLIENT_SECRET = 'cluster-client-secret';
@@ -25,6 +25,7 @@ let issuer: HostileIssuer;
 /** One Cluster client per app instance (two processes), and one for assertions. */
 let clients: Cluster[] = [];
 let check: Cluster;
+let instances: TwoInstances<HostileIssuer>;
 let first: LoginApp;
 let second: LoginApp;
 
@@ -37,16 +38,8 @@ function appWith(oidc: AuthRouter): express.Express {
   app.get('/expires-in', requiresAuth(), (req, res) => {
     res.json({ expiresIn: req.oidc.accessToken?.expires_in });
   });
-  app.get('/token', requiresAuth(), async (req, res, next) => {
-    try {
-      res.json({ token: await req.oidc.getAccessToken() });
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    res.status(err.status ?? 500).json({ error: err.code ?? 'server_error' });
-  });
+  app.get('/token', requiresAuth(), accessTokenRoute);
+  app.use(jsonErrors);
   return app;
 }
 
@@ -60,25 +53,19 @@ beforeAll(async () => {
   issuer.onToken = async ({ request, valid }) => ({
     body: { ...(await valid()), expires_in: request.form.grant_type === 'refresh_token' ? 3600 : FIRST_TOKEN_TTL },
   });
-  const firstServer = await startAppServer();
-  const secondServer = await startAppServer();
   // Two instances of one app (same baseURL and secret), each with its own Cluster client.
-  const instance = (server: AppServer, redis: Cluster) =>
-    startLoginApp({
-      server,
-      issuer,
-      prefix,
-      auth: { clientSecret: CLIENT_SECRET, baseURL: firstServer.url, refreshMargin: 1, session: { redis, prefix } },
-      app: appWith,
-    });
-  first = await instance(firstServer, clients[0]!);
-  second = await instance(secondServer, clients[1]!);
+  instances = await startTwoInstances({
+    issuer,
+    prefix,
+    auth: { clientSecret: CLIENT_SECRET, refreshMargin: 1 },
+    instance: (index) => ({ session: { redis: clients[index]!, prefix } }),
+    app: appWith,
+  });
+  ({ first, second } = instances);
 }, 60_000);
 
 afterAll(async () => {
-  await first?.close();
-  await second?.close();
-  await issuer?.close();
+  await instances?.close();
   await Promise.all(clients.map((c) => closeRedisClient(c)));
   await cluster?.stop();
 });
@@ -89,12 +76,7 @@ let users = 0;
 async function signIn(sub = `user-${++users}`, sid = `op-${randomBytes(4).toString('hex')}`): Promise<Browser> {
   issuer.sub = sub;
   issuer.sid = sid;
-  const browser = new Browser();
-  const login = await browser.get(`${first.url}/login`);
-  const back = await browser.get(login.location!);
-  expect((await browser.get(back.location!)).status).toBe(302);
-  browser.jar.set(new URL(second.url).host, browser.cookies(first.url));
-  return browser;
+  return instances.signIn();
 }
 
 function sessionKey(browser: Browser): string {

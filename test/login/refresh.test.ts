@@ -63,7 +63,7 @@ function appWith(oidc: AuthRouter): express.Express {
 beforeAll(async () => {
   redis = assertionRedis();
   instances = await startTwoInstances({ prefix, accessTokenTtl: TTL, app: appWith });
-  ({ first, second, provider } = instances);
+  ({ first, second, issuer: provider } = instances);
 });
 
 afterAll(async () => {

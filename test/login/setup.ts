@@ -1,7 +1,7 @@
 /** Shared plumbing of the login tests: an app server on a free port, an app signed in at an issuer, Redis, polling. */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
@@ -141,33 +141,53 @@ export async function startProviderApp(providerOptions: Omit<TestProviderOptions
   };
 }
 
-/** Two instances of one app (two processes behind one URL) at one oidc-provider, sharing Redis. */
-export interface TwoInstances {
+/** An issuer that a test starts and stops (a TestProvider, a HostileIssuer). */
+export type ClosableIssuer = IssuerClient & { close(): Promise<void> };
+
+/** Two instances of one app (two processes behind one URL) at one issuer, sharing Redis. */
+export interface TwoInstances<I extends ClosableIssuer = TestProvider> {
   first: LoginApp;
   second: LoginApp;
-  provider: TestProvider;
+  /** The issuer both sign in at. */
+  issuer: I;
   /** Signs in on the first instance; the browser sends the second the same cookie (same site). */
   signIn(): Promise<Browser>;
-  /** Closes both instances and the provider. */
+  /** Closes both instances and the issuer. */
   close(): Promise<void>;
 }
 
-/**
- * startLoginApp() twice with the same baseURL and secret, at a new oidc-provider issuing access
- * tokens of `accessTokenTtl` seconds and rotating refresh tokens.
- */
-export async function startTwoInstances(options: Omit<LoginAppOptions, 'issuer' | 'server'> & { accessTokenTtl: number }): Promise<TwoInstances> {
+export type TwoInstancesOptions<I extends ClosableIssuer> = Omit<LoginAppOptions, 'issuer' | 'server'> & {
+  /** auth() options of one instance (0 or 1) over `auth`, e.g. a Redis client of its own. */
+  instance?: (index: 0 | 1) => Partial<AuthOptions>;
+} & (
+    | { /** A new oidc-provider issuing access tokens of this many seconds and rotating refresh tokens. */ accessTokenTtl: number }
+    | { /** An issuer already started (closed by close()). */ issuer: I }
+  );
+
+/** startLoginApp() twice with the same baseURL and secret, at one issuer. */
+export async function startTwoInstances(options: TwoInstancesOptions<TestProvider> & { accessTokenTtl: number }): Promise<TwoInstances>;
+export async function startTwoInstances<I extends ClosableIssuer>(options: TwoInstancesOptions<I> & { issuer: I }): Promise<TwoInstances<I>>;
+export async function startTwoInstances<I extends ClosableIssuer>(options: TwoInstancesOptions<I>): Promise<TwoInstances<I | TestProvider>> {
   const firstServer = await startAppServer();
   const secondServer = await startAppServer();
-  const provider = await startProvider({ redirectUris: [`${firstServer.url}/callback`], accessTokenTtl: options.accessTokenTtl, rotateRefreshToken: true });
-  const instance = (server: AppServer) =>
-    startLoginApp({ ...options, server, issuer: provider, auth: { ...options.auth, baseURL: firstServer.url } });
-  const first = await instance(firstServer);
-  const second = await instance(secondServer);
+  const issuer: I | TestProvider =
+    'issuer' in options
+      ? options.issuer
+      : await startProvider({ redirectUris: [`${firstServer.url}/callback`], accessTokenTtl: options.accessTokenTtl, rotateRefreshToken: true });
+  const instance = (server: AppServer, index: 0 | 1) =>
+    startLoginApp({
+      prefix: options.prefix,
+      ...(options.app ? { app: options.app } : {}),
+      server,
+      issuer,
+      auth: { ...options.auth, baseURL: firstServer.url, ...options.instance?.(index) },
+    });
+  const first = await instance(firstServer, 0);
+  const second = await instance(secondServer, 1);
   return {
     first,
     second,
-    provider,
+    issuer,
     async signIn() {
       const browser = new Browser();
       const login = await browser.get(`${first.url}/login`);
@@ -180,10 +200,15 @@ export async function startTwoInstances(options: Omit<LoginAppOptions, 'issuer' 
     async close() {
       await first.close();
       await second.close();
-      await provider.close();
+      await issuer.close();
     },
   };
 }
+
+/** The error handler of the tests' JSON apps: the error's status (500 without) and `{ error: code }`. */
+export const jsonErrors: ErrorRequestHandler = (err: { status?: number; code?: string }, _req, res, _next) => {
+  res.status(err.status ?? 500).json({ error: err.code ?? 'server_error' });
+};
 
 /** `eventually(check, { timeoutMs, what })` of test/support, with positional arguments. */
 export function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {

@@ -28,8 +28,26 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function settle<T>(p: Promise<T>): Promise<Outcome<T>> {
   return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+}
+
+/**
+ * `count` concurrent run()s of `work` for a fresh session and refresh token generation `gen`,
+ * alternating between a coordinator on each client ("instance B" first); answers each outcome.
+ */
+async function runOnBothInstances(
+  count: number,
+  gen: string,
+  work: () => Promise<string>,
+): Promise<{ sid: string; onA: RefreshCoordinator; outcomes: Outcome<string>[] }> {
+  const sid = sessionId();
+  const onA = new RefreshCoordinator(a, { prefix });
+  const onB = new RefreshCoordinator(b, { prefix });
+  const outcomes = await Promise.all(Array.from({ length: count }, (_, i) => settle((i % 2 ? onA : onB).run(sid, gen, work))));
+  return { sid, onA, outcomes };
 }
 
 describe('redis/refresh-coordinator RefreshCoordinator', () => {
@@ -92,16 +110,13 @@ describe('redis/refresh-coordinator RefreshCoordinator', () => {
 
   describe('failures', () => {
     it('propagates invalid_grant to every waiter without a second grant', async () => {
-      const sid = sessionId();
-      const onA = new RefreshCoordinator(a, { prefix });
-      const onB = new RefreshCoordinator(b, { prefix });
       let calls = 0;
       const work = async (): Promise<string> => {
         calls++;
         await pause(100);
         throw new InvalidGrantError('The refresh token was refused by the issuer.');
       };
-      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => settle((i % 2 ? onA : onB).run(sid, 'gen-x', work))));
+      const { sid, onA, outcomes } = await runOnBothInstances(10, 'gen-x', work);
       expect(calls).toBe(1);
       for (const o of outcomes) {
         expect(o.ok).toBe(false);
@@ -114,9 +129,6 @@ describe('redis/refresh-coordinator RefreshCoordinator', () => {
     });
 
     it('lets a waiter retry when the holder fails with another error', async () => {
-      const sid = sessionId();
-      const onA = new RefreshCoordinator(a, { prefix });
-      const onB = new RefreshCoordinator(b, { prefix });
       let calls = 0;
       const work = async (): Promise<string> => {
         calls++;
@@ -124,7 +136,7 @@ describe('redis/refresh-coordinator RefreshCoordinator', () => {
         if (calls === 1) throw new Error('issuer timed out');
         return 'second-try';
       };
-      const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => settle((i % 2 ? onA : onB).run(sid, 'gen-1', work))));
+      const { outcomes } = await runOnBothInstances(6, 'gen-1', work);
       expect(calls).toBe(2);
       const failed = outcomes.filter((o) => !o.ok);
       expect(failed).toHaveLength(1);

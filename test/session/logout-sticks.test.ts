@@ -104,53 +104,46 @@ async function startApp(options: Partial<AuthOptions>, before?: express.RequestH
   return startLoginApp({ issuer, prefix, auth: { clientSecret: 'hostile-client-secret', ...options }, app: (oidc) => routes(oidc, before) });
 }
 
+/**
+ * refreshAcrossLogout() on an app with `useExistingSession` over express-session and connect-redis
+ * (its keys under `<prefix><storeName>:`), then checks that the logout stuck: in the answer, in the
+ * app's store and on the next page.
+ */
+async function refreshAcrossLogoutWithConnectRedis(storeName: string, endSession?: (app: LoginApp) => Promise<void>): Promise<void> {
+  const appRedis = assertionRedis();
+  const store = new RedisStore({ client: appRedis, prefix: `${prefix}${storeName}:` });
+  const app = await startApp(
+    { useExistingSession: true, session: { redis: REDIS_URL, prefix } },
+    session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store }),
+  );
+  try {
+    const browser = new Browser();
+    const answer = await refreshAcrossLogout(app, browser, endSession && (() => endSession(app)));
+    const id = sessionIdOf(browser.cookies(app.url).get('app.sid')!.value);
+    expectEnded(answer);
+    expect(await storedSignedIn(store, id)).toBe(false);
+    expect(JSON.parse((await browser.get(`${app.url}/me`)).text)).toEqual({ signedIn: false });
+  } finally {
+    await app.close();
+    await appRedis.quit();
+  }
+}
+
 describe('issue 15 §9: a logout is not undone by a request in flight', () => {
   it('with useExistingSession: express-session and connect-redis', async () => {
-    const appRedis = assertionRedis();
-    const store = new RedisStore({ client: appRedis, prefix: `${prefix}app-sess:` });
-    const app = await startApp(
-      { useExistingSession: true, session: { redis: REDIS_URL, prefix } },
-      session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store }),
-    );
-    try {
-      const browser = new Browser();
-      const answer = await refreshAcrossLogout(app, browser);
-      const id = sessionIdOf(browser.cookies(app.url).get('app.sid')!.value);
-      expectEnded(answer);
-      expect(await storedSignedIn(store, id)).toBe(false);
-      expect(JSON.parse((await browser.get(`${app.url}/me`)).text)).toEqual({ signedIn: false });
-    } finally {
-      await app.close();
-      await appRedis.quit();
-    }
+    await refreshAcrossLogoutWithConnectRedis('app-sess');
   });
 
   it('with useExistingSession: express-session and connect-redis, ended by a back-channel logout', async () => {
-    const appRedis = assertionRedis();
-    const store = new RedisStore({ client: appRedis, prefix: `${prefix}app-bcl:` });
-    const app = await startApp(
-      { useExistingSession: true, session: { redis: REDIS_URL, prefix } },
-      session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store }),
-    );
-    try {
-      const browser = new Browser();
-      const answer = await refreshAcrossLogout(app, browser, async () => {
-        const now = Math.floor(Date.now() / 1000);
-        const token = await issuer.sign(
-          { iss: issuer.issuer, aud: issuer.clientId, iat: now, exp: now + 120, jti: `bcl-${now}-${Math.random()}`, sid: issuer.sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } },
-          { typ: 'logout+jwt' },
-        );
-        const res = await fetch(`${app.url}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
-        expect(res.status).toBe(200);
-      });
-      const id = sessionIdOf(browser.cookies(app.url).get('app.sid')!.value);
-      expectEnded(answer);
-      expect(await storedSignedIn(store, id)).toBe(false);
-      expect(JSON.parse((await browser.get(`${app.url}/me`)).text)).toEqual({ signedIn: false });
-    } finally {
-      await app.close();
-      await appRedis.quit();
-    }
+    await refreshAcrossLogoutWithConnectRedis('app-bcl', async (app) => {
+      const now = Math.floor(Date.now() / 1000);
+      const token = await issuer.sign(
+        { iss: issuer.issuer, aud: issuer.clientId, iat: now, exp: now + 120, jti: `bcl-${now}-${Math.random()}`, sid: issuer.sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } },
+        { typ: 'logout+jwt' },
+      );
+      const res = await fetch(`${app.url}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+      expect(res.status).toBe(200);
+    });
   });
 
   it('with useExistingSession: express-session and its MemoryStore (one process, session.allowMemoryStore)', async () => {

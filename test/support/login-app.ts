@@ -8,11 +8,11 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import type { AuthOptions, AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { startLoginApp, type IssuerClient, type LoginApp } from '../login/setup.js';
+import { startLoginApp, type ClosableIssuer, type LoginApp } from '../login/setup.js';
 import { assertionRedis, deleteKeys, testPrefix } from './redis.js';
 
-/** An issuer a test app signs in at, which the helper stops at the end. */
-export type ClosableIssuer = IssuerClient & { close(): Promise<void> };
+
+export type { ClosableIssuer };
 
 export interface UseLoginAppOptions<I extends ClosableIssuer> {
   /** Names the file's Redis key prefix (`test:<file>:<random>:`). */
