@@ -8,12 +8,7 @@ import {
   requiredString,
   requiredUrl,
 } from '../config/assert.js';
-import {
-  DEFAULT_ASYMMETRIC_ALGORITHMS,
-  DEFAULT_INTROSPECTION_CACHE_MAX_TTL_S,
-  DEFAULT_INTROSPECTION_TIMEOUT_MS,
-  HMAC_ALGORITHMS,
-} from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 
 /** One trusted issuer, with every option checked. */
 export interface ResolvedIssuer {
@@ -45,7 +40,7 @@ const INTROSPECTION_KEYS = new Set(['endpoint', 'clientId', 'clientSecret', 'aut
 function resolveAlgorithms(path: string, value: unknown, hmac: boolean): string[] | undefined {
   const list = optionalStringList(path, value);
   if (list === undefined) return undefined;
-  const allowed = hmac ? HMAC_ALGORITHMS : DEFAULT_ASYMMETRIC_ALGORITHMS;
+  const allowed = hmac ? BEARER_DEFAULTS.hmacAlgorithms : BEARER_DEFAULTS.asymmetricAlgorithms;
   for (const alg of list) {
     if (!allowed.includes(alg)) {
       throw optionError(
@@ -85,9 +80,9 @@ function resolveIntrospection(path: string, value: unknown, hasDiscovery: boolea
     clientId: requiredString(`${path}.clientId`, value.clientId),
     clientSecret: requiredString(`${path}.clientSecret`, value.clientSecret),
     authMethod,
-    timeoutMs: optionalNumber(`${path}.timeoutMs`, value.timeoutMs, 1, 60_000, 'milliseconds') ?? DEFAULT_INTROSPECTION_TIMEOUT_MS,
+    timeoutMs: optionalNumber(`${path}.timeoutMs`, value.timeoutMs, 1, 60_000, 'milliseconds') ?? BEARER_DEFAULTS.introspectionTimeoutMs,
     cacheMaxTtlSeconds:
-      optionalNumber(`${path}.cacheMaxTtlSeconds`, value.cacheMaxTtlSeconds, 0, 86_400, 'seconds') ?? DEFAULT_INTROSPECTION_CACHE_MAX_TTL_S,
+      optionalNumber(`${path}.cacheMaxTtlSeconds`, value.cacheMaxTtlSeconds, 0, 86_400, 'seconds') ?? BEARER_DEFAULTS.introspectionCacheMaxTtlSeconds,
   };
 }
 
@@ -162,7 +157,7 @@ export interface IssuerEnv {
  * session secret of `auth()` and must never become a key that mints accepted tokens by accident.
  */
 function issuerFromEnv(env: IssuerEnv): Record<string, unknown> {
-  const secret = env.algorithms !== undefined && HMAC_ALGORITHMS.includes(env.algorithms) ? env.secret : undefined;
+  const secret = env.algorithms !== undefined && BEARER_DEFAULTS.hmacAlgorithms.includes(env.algorithms) ? env.secret : undefined;
   if (env.issuerBaseURL !== undefined) return { issuerBaseURL: env.issuerBaseURL, secret };
   if (env.issuer !== undefined) return { issuer: env.issuer, jwksUri: env.jwksUri, secret };
   throw optionError('issuerBaseURL', 'set', 'Give "issuerBaseURL" (or "issuer" with "jwksUri"), or set ISSUER_BASE_URL (or ISSUER with JWKS_URI)');

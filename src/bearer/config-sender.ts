@@ -5,13 +5,7 @@ import type { Request } from 'express';
 import { assertObject, optionError, optionalFunction, optionalNumber, optionalString, optionalStringList, rejectUnknown, requiredUrl } from '../config/assert.js';
 import type { Logger } from '../util/logger.js';
 import { resolveSecret } from './config-issuers.js';
-import {
-  DEFAULT_DPOP_ALGORITHMS,
-  DEFAULT_DPOP_MAX_PROOF_AGE_S,
-  DEFAULT_DPOP_MODE,
-  DEFAULT_DPOP_NONCE_WINDOW_S,
-  DEFAULT_DPOP_REDIS_KEY_PREFIX,
-} from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 
 /** `dpop` options with every default applied (RFC 9449). */
 export interface ResolvedDpopConfig {
@@ -43,14 +37,14 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export function resolveDpop(value: unknown, allowInsecure: boolean, logger: Logger): ResolvedDpopConfig {
   const options: Record<string, unknown> = value === undefined ? {} : (assertObject('dpop', value), value);
   rejectUnknown('dpop.', options, DPOP_KEYS);
-  const mode = options.mode ?? DEFAULT_DPOP_MODE;
+  const mode = options.mode ?? BEARER_DEFAULTS.dpopMode;
   if (mode !== 'allowed' && mode !== 'required' && mode !== 'disabled') {
     throw optionError('dpop.mode', '"allowed", "required" or "disabled"');
   }
-  const algorithms = optionalStringList('dpop.algorithms', options.algorithms) ?? [...DEFAULT_DPOP_ALGORITHMS];
+  const algorithms = optionalStringList('dpop.algorithms', options.algorithms) ?? [...BEARER_DEFAULTS.dpopAlgorithms];
   for (const alg of algorithms) {
-    if (!DEFAULT_DPOP_ALGORITHMS.includes(alg)) {
-      throw optionError('dpop.algorithms', `a list of ${DEFAULT_DPOP_ALGORITHMS.join(', ')}`, 'DPoP proofs are signed with an asymmetric key (RFC 9449 §4.2)');
+    if (!BEARER_DEFAULTS.dpopAlgorithms.includes(alg)) {
+      throw optionError('dpop.algorithms', `a list of ${BEARER_DEFAULTS.dpopAlgorithms.join(', ')}`, 'DPoP proofs are signed with an asymmetric key (RFC 9449 §4.2)');
     }
   }
   let baseURL: string | undefined;
@@ -65,13 +59,13 @@ export function resolveDpop(value: unknown, allowInsecure: boolean, logger: Logg
   }
   let nonce: ResolvedDpopConfig['nonce'];
   if (options.nonce === true) {
-    nonce = { secret: randomBytes(32), windowSeconds: DEFAULT_DPOP_NONCE_WINDOW_S };
+    nonce = { secret: randomBytes(32), windowSeconds: BEARER_DEFAULTS.dpopNonceWindowSeconds };
   } else if (options.nonce !== undefined && options.nonce !== false) {
     assertObject('dpop.nonce', options.nonce);
     rejectUnknown('dpop.nonce.', options.nonce, new Set(['secret', 'windowSeconds']));
     nonce = {
       secret: resolveSecret('dpop.nonce.secret', options.nonce.secret) ?? randomBytes(32),
-      windowSeconds: optionalNumber('dpop.nonce.windowSeconds', options.nonce.windowSeconds, 10, 86_400, 'seconds') ?? DEFAULT_DPOP_NONCE_WINDOW_S,
+      windowSeconds: optionalNumber('dpop.nonce.windowSeconds', options.nonce.windowSeconds, 10, 86_400, 'seconds') ?? BEARER_DEFAULTS.dpopNonceWindowSeconds,
     };
   }
   if (mode !== 'disabled' && redis === undefined && options.mode !== undefined) {
@@ -83,10 +77,10 @@ export function resolveDpop(value: unknown, allowInsecure: boolean, logger: Logg
   return {
     mode,
     algorithms,
-    maxProofAge: optionalNumber('dpop.maxProofAge', options.maxProofAge, 1, 3600, 'seconds') ?? DEFAULT_DPOP_MAX_PROOF_AGE_S,
+    maxProofAge: optionalNumber('dpop.maxProofAge', options.maxProofAge, 1, 3600, 'seconds') ?? BEARER_DEFAULTS.dpopMaxProofAgeSeconds,
     ...(baseURL !== undefined ? { baseURL } : {}),
     ...(redis !== undefined ? { redis: redis as Redis | Cluster } : {}),
-    redisKeyPrefix: optionalString('dpop.redisKeyPrefix', options.redisKeyPrefix) ?? DEFAULT_DPOP_REDIS_KEY_PREFIX,
+    redisKeyPrefix: optionalString('dpop.redisKeyPrefix', options.redisKeyPrefix) ?? BEARER_DEFAULTS.dpopRedisKeyPrefix,
     ...(nonce !== undefined ? { nonce } : {}),
   };
 }

@@ -13,17 +13,7 @@ import { bearerEnv } from '../config/from-env.js';
 import { defaultLogger, type Logger } from '../util/logger.js';
 import { resolveIssuers, type ResolvedIssuer } from './config-issuers.js';
 import { resolveDpop, resolveMtls, type ResolvedDpopConfig, type ResolvedMtlsConfig } from './config-sender.js';
-import {
-  DEFAULT_CACHE_MAX,
-  DEFAULT_CACHE_MAX_TTL_S,
-  DEFAULT_CLOCK_TOLERANCE_S,
-  DEFAULT_JWKS_CACHE_MAX_AGE_MS,
-  DEFAULT_JWKS_COOLDOWN_MS,
-  DEFAULT_JWKS_TIMEOUT_MS,
-  DEFAULT_MAX_TOKEN_LENGTH,
-  MAX_MAX_TOKEN_LENGTH,
-  DEFAULT_REALM,
-} from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 import type { BearerErrorHandler, BearerOptions, ClaimValidator } from './types.js';
 
 export type { ResolvedIssuer } from './config-issuers.js';
@@ -61,7 +51,7 @@ const TOP_LEVEL_KEYS = new Set([
 ]);
 
 function resolveMaxTokenLength(value: unknown): number {
-  const max = optionalNumber('maxTokenLength', value, 1, MAX_MAX_TOKEN_LENGTH, 'characters') ?? DEFAULT_MAX_TOKEN_LENGTH;
+  const max = optionalNumber('maxTokenLength', value, 1, BEARER_DEFAULTS.maxTokenLengthLimit, 'characters') ?? BEARER_DEFAULTS.maxTokenLength;
   if (!Number.isInteger(max)) throw optionError('maxTokenLength', 'a whole number of characters');
   return max;
 }
@@ -77,14 +67,14 @@ function resolveLogger(value: unknown): Logger {
 
 function resolveCache(value: unknown): ResolvedBearerConfig['cache'] {
   if (value === false) return false;
-  if (value === undefined) return { max: DEFAULT_CACHE_MAX, maxTtlSeconds: DEFAULT_CACHE_MAX_TTL_S };
+  if (value === undefined) return { max: BEARER_DEFAULTS.cacheMax, maxTtlSeconds: BEARER_DEFAULTS.cacheMaxTtlSeconds };
   assertObject('cache', value);
   rejectUnknown('cache.', value, new Set(['max', 'maxTtlSeconds']));
-  const max = optionalNumber('cache.max', value.max, 0, 10_000_000, 'entries') ?? DEFAULT_CACHE_MAX;
+  const max = optionalNumber('cache.max', value.max, 0, 10_000_000, 'entries') ?? BEARER_DEFAULTS.cacheMax;
   if (!Number.isInteger(max)) throw optionError('cache.max', 'a whole number of entries');
   return {
     max,
-    maxTtlSeconds: optionalNumber('cache.maxTtlSeconds', value.maxTtlSeconds, 0, 86_400, 'seconds') ?? DEFAULT_CACHE_MAX_TTL_S,
+    maxTtlSeconds: optionalNumber('cache.maxTtlSeconds', value.maxTtlSeconds, 0, 86_400, 'seconds') ?? BEARER_DEFAULTS.cacheMaxTtlSeconds,
   };
 }
 
@@ -96,9 +86,9 @@ function resolveJwks(value: unknown): ResolvedBearerConfig['jwks'] {
     jwks = value;
   }
   return {
-    timeoutMs: optionalNumber('jwks.timeoutMs', jwks.timeoutMs, 1, 60_000, 'milliseconds') ?? DEFAULT_JWKS_TIMEOUT_MS,
-    cooldownMs: optionalNumber('jwks.cooldownMs', jwks.cooldownMs, 0, 86_400_000, 'milliseconds') ?? DEFAULT_JWKS_COOLDOWN_MS,
-    cacheMaxAgeMs: optionalNumber('jwks.cacheMaxAgeMs', jwks.cacheMaxAgeMs, 0, 7 * 86_400_000, 'milliseconds') ?? DEFAULT_JWKS_CACHE_MAX_AGE_MS,
+    timeoutMs: optionalNumber('jwks.timeoutMs', jwks.timeoutMs, 1, 60_000, 'milliseconds') ?? BEARER_DEFAULTS.jwksTimeoutMs,
+    cooldownMs: optionalNumber('jwks.cooldownMs', jwks.cooldownMs, 0, 86_400_000, 'milliseconds') ?? BEARER_DEFAULTS.jwksCooldownMs,
+    cacheMaxAgeMs: optionalNumber('jwks.cacheMaxAgeMs', jwks.cacheMaxAgeMs, 0, 7 * 86_400_000, 'milliseconds') ?? BEARER_DEFAULTS.jwksCacheMaxAgeMs,
   };
 }
 
@@ -156,12 +146,12 @@ export function resolveBearerOptions(input: BearerOptions | undefined): Resolved
   const maxTokenAge = optionalNumber('maxTokenAge', options.maxTokenAge, 1, 10 * 365 * 86_400, 'seconds');
   return {
     issuers,
-    clockTolerance: optionalNumber('clockTolerance', options.clockTolerance, 0, 300, 'seconds') ?? DEFAULT_CLOCK_TOLERANCE_S,
+    clockTolerance: optionalNumber('clockTolerance', options.clockTolerance, 0, 300, 'seconds') ?? BEARER_DEFAULTS.clockToleranceSeconds,
     ...(maxTokenAge !== undefined ? { maxTokenAge } : {}),
     requiredClaims,
     ...(validators !== undefined ? { validators } : {}),
     strict,
-    realm: optionalString('realm', options.realm) ?? DEFAULT_REALM,
+    realm: optionalString('realm', options.realm) ?? BEARER_DEFAULTS.realm,
     allowFormBody: optionalBoolean('allowFormBody', options.allowFormBody) ?? false,
     maxTokenLength: resolveMaxTokenLength(options.maxTokenLength),
     credentialsRequired: optionalBoolean('credentialsRequired', options.credentialsRequired) ?? true,

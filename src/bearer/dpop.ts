@@ -13,7 +13,7 @@ import { confirmationOf } from './confirmation.js';
 import { dpopAccessTokenHash, normaliseHtu } from '../crypto/dpop.js';
 
 export { dpopAccessTokenHash, normaliseHtu };
-import { DEFAULT_DPOP_MEMORY_REPLAY_MAX, MAX_DPOP_PROOF_BYTES } from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 import type { BearerPayload } from './types.js';
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
@@ -134,7 +134,7 @@ function mapProofError(err: unknown): AuthError {
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.3
  */
 export async function verifyDpopProof(proof: string, expected: DpopProofExpectations): Promise<VerifiedDpopProof> {
-  if (proof.length > MAX_DPOP_PROOF_BYTES) throw new InvalidDpopProofError('DPoP proof too large');
+  if (proof.length > BEARER_DEFAULTS.dpopProofMaxBytes) throw new InvalidDpopProofError('DPoP proof too large');
   if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(proof)) throw new InvalidDpopProofError('malformed DPoP proof');
   let header;
   try {
@@ -232,7 +232,7 @@ export class MemoryDpopReplayStore implements DpopReplayStore {
   private readonly entries = new Map<string, number>();
 
   constructor(
-    private readonly max = DEFAULT_DPOP_MEMORY_REPLAY_MAX,
+    private readonly max: number = BEARER_DEFAULTS.dpopMemoryReplayMax,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../errors/index.js';
-import { DEFAULT_MAX_TOKEN_LENGTH } from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 
 /** What `extractBearerToken` looks at: plain values, no framework types. */
 export interface BearerRequestParts {
@@ -38,7 +38,7 @@ function invalid(description: string): InvalidRequestError {
 const HEADER_SLACK = 64;
 
 /** Throws `invalid_request` unless `token` is an RFC 6750 b64token of at most `max` characters; returns it (see `extractForGuard()`). */
-export function checkTokenCharacters(token: string, max = DEFAULT_MAX_TOKEN_LENGTH): string {
+export function checkTokenCharacters(token: string, max: number = BEARER_DEFAULTS.maxTokenLength): string {
   if (token.length > max) throw invalid('access token too large');
   if (!B64TOKEN.test(token)) throw invalid('access token has illegal characters');
   return token;
@@ -145,7 +145,7 @@ export function extractForGuard(parts: BearerRequestParts, options: ExtractOptio
 
 function extract(parts: BearerRequestParts, options: ExtractOptions, deferCheck: boolean): PresentedToken | undefined {
   if (queryHasToken(parts.query)) throw invalid('tokens in the query string are not accepted');
-  const max = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
+  const max = options.maxTokenLength ?? BEARER_DEFAULTS.maxTokenLength;
   const header = fromHeader(parts.headers.authorization, options.dpop === true, !deferCheck, max);
   const body = options.allowFormBody === true ? fromBody(parts, max) : undefined;
   if (header !== undefined && body !== undefined) throw invalid('token sent in more than one place');

@@ -2,7 +2,7 @@ import { InvalidTokenError, IssuerResponseError, ServiceUnavailableError } from 
 import { HttpError, fetchJson } from '../issuer/http.js';
 import { applyClientSecret } from '../issuer/client-secret.js';
 import { isPlainObject } from '../config/assert.js';
-import { MAX_INTROSPECTION_RESPONSE_BYTES } from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 import { scopesOf } from './scopes.js';
 import type { BearerAuth, BearerPayload } from './types.js';
 
@@ -54,7 +54,7 @@ export async function introspectAccessToken(token: string, config: Introspection
       form,
       headers,
       timeoutMs: config.timeoutMs,
-      maxBytes: MAX_INTROSPECTION_RESPONSE_BYTES,
+      maxBytes: BEARER_DEFAULTS.introspectionResponseMaxBytes,
     });
   } catch (err) {
     if (err instanceof HttpError && (err.kind === 'timeout' || err.kind === 'network')) {

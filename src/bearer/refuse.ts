@@ -7,7 +7,7 @@ import type { AuthError } from '../errors/index.js';
 import { buildChallenge } from '../errors/www-authenticate.js';
 import { describeCause, type Logger } from '../util/logger.js';
 import { noStore } from '../util/no-store.js';
-import { DEFAULT_REALM } from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 import type { BearerErrorHandler } from './types.js';
 
 export type Scheme = 'Bearer' | 'DPoP';
@@ -30,7 +30,7 @@ export interface RequestState {
 
 /** Each request's state, for the checks after the guard (a cache hit carries it on `req.auth` instead: see `ACCEPTED_STATE`). */
 export const requestStates = new WeakMap<Request, RequestState>();
-const DEFAULT_STATE: RequestState = { responder: { realm: DEFAULT_REALM, passErrors: false }, schemes: ['Bearer'] };
+const DEFAULT_STATE: RequestState = { responder: { realm: BEARER_DEFAULTS.realm, passErrors: false }, schemes: ['Bearer'] };
 /**
  * Where a result from a guard's verified-token cache carries that guard's state: on its
  * prototype (see `VerifiedTokenCacheOptions.resultPrototype`), so a cache hit, the hot path,

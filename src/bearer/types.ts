@@ -62,7 +62,7 @@ export interface DpopOptions {
    * credentials. A token with `cnf.jkt` sent with the Bearer scheme is refused in every mode.
    */
   mode?: 'allowed' | 'required' | 'disabled';
-  /** Accepted proof algorithms (asymmetric only). Default ES256 ... EdDSA, see `DEFAULT_DPOP_ALGORITHMS`. */
+  /** Accepted proof algorithms (asymmetric only). Default ES256 ... EdDSA, see `BEARER_DEFAULTS.dpopAlgorithms`. */
   algorithms?: string[];
   /** Largest accepted proof age (now - `iat`), in seconds, plus `clockTolerance`. Default 60. */
   maxProofAge?: number;
@@ -150,7 +150,7 @@ export interface TrustedIssuerOptions {
   introspection?: IntrospectionOptions;
 }
 
-/** Options of `requireBearer()`. Defaults are in `src/bearer/defaults.ts`. */
+/** Options of `requireBearer()`. Defaults are in `src/config/defaults.ts` (`BEARER_DEFAULTS`). */
 export interface BearerOptions extends TrustedIssuerOptions {
   /** Several trusted issuers, picked by the token's (unverified) `iss`. Excludes the single-issuer options. */
   issuers?: TrustedIssuerOptions[];

@@ -5,7 +5,7 @@ import { IssuerDiscovery, issuerMatches, type IssuerMetadata } from '../issuer/d
 import { RemoteKeySet } from '../issuer/jwks.js';
 import { keyOf, VerifiedTokenCache } from './cache.js';
 import { resolveBearerOptions, type ResolvedBearerConfig, type ResolvedIssuer } from './config.js';
-import { DEFAULT_ASYMMETRIC_ALGORITHMS, ISSUER_SIGNING_ALG_MEMBERS } from './defaults.js';
+import { BEARER_DEFAULTS } from '../config/defaults.js';
 import { introspectAccessToken, type IntrospectionConfig } from './introspect.js';
 import { acceptPlainJws, acceptPlainJwsLater, parsePlainJws, type SyncKeyLookup } from './jws-fast.js';
 import { verifyAccessToken, type JwtVerifyConfig } from './verify.js';
@@ -13,18 +13,18 @@ import type { BearerAuth, BearerOptions } from './types.js';
 
 /**
  * The default allow-list narrowed to what the issuer says it signs with (its
- * `*_signing_alg_values_supported` members, see `ISSUER_SIGNING_ALG_MEMBERS`). When the issuer
+ * `*_signing_alg_values_supported` members, see `BEARER_DEFAULTS.issuerSigningAlgMembers`). When the issuer
  * advertises nothing usable, the defaults stay.
  */
 export function algorithmsFor(metadata: IssuerMetadata | undefined): string[] {
-  if (!metadata) return [...DEFAULT_ASYMMETRIC_ALGORITHMS];
+  if (!metadata) return [...BEARER_DEFAULTS.asymmetricAlgorithms];
   const advertised = new Set<string>();
-  for (const member of ISSUER_SIGNING_ALG_MEMBERS) {
+  for (const member of BEARER_DEFAULTS.issuerSigningAlgMembers) {
     const list = metadata[member];
     if (Array.isArray(list)) for (const alg of list) if (typeof alg === 'string') advertised.add(alg);
   }
-  const narrowed = DEFAULT_ASYMMETRIC_ALGORITHMS.filter((alg) => advertised.has(alg));
-  return narrowed.length > 0 ? narrowed : [...DEFAULT_ASYMMETRIC_ALGORITHMS];
+  const narrowed = BEARER_DEFAULTS.asymmetricAlgorithms.filter((alg) => advertised.has(alg));
+  return narrowed.length > 0 ? narrowed : [...BEARER_DEFAULTS.asymmetricAlgorithms];
 }
 
 /** One trusted issuer at run time: its metadata, keys and (optional) introspection. */

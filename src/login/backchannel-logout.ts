@@ -1,6 +1,6 @@
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isPlainObject } from '../config/assert.js';
-import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import { InvalidRequestError, isAuthError } from '../errors/index.js';
 import type { IdTokenChecks } from './id-token.js';
 

@@ -1,6 +1,6 @@
 import session, { type SessionData, type Store } from 'express-session';
 import type { Cluster, Redis } from 'ioredis';
-import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import { optionError } from '../config/assert.js';
 import { RedisEndedSessions, type EndedSessions } from '../redis/ended-sessions.js';
 import { MemoryEndedSessions } from '../redis/in-process.js';

@@ -21,4 +21,4 @@ export type { OidcSessionData, TokenSet } from './session-data.js';
 export { LoginRequiredError } from './errors.js';
 export { IdTokenError } from './id-token.js';
 export { safeReturnTo } from './return-to.js';
-export { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+export { LOGIN_DEFAULTS } from '../config/defaults.js';

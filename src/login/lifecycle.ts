@@ -1,5 +1,5 @@
 import type { Store } from 'express-session';
-import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import type { SessionIndexApi } from '../redis/in-process.js';
 import { closeRedisClient, pingRedis } from '../redis/client.js';
 import { closeSessionStore } from '../session/store.js';

@@ -1,5 +1,5 @@
 import session, { type Store } from 'express-session';
-import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import { IssuerResponseError } from '../errors/index.js';
 import { IssuerDiscovery, type IssuerMetadata } from '../issuer/discovery.js';
 import { RemoteKeySet } from '../issuer/jwks.js';

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type session from 'express-session';
-import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import { sessionMiddleware } from '../session/middleware.js';
 import { sessionEndsAt } from './session-data.js';
 import type { LoginConfig } from './options.js';

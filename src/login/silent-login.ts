@@ -1,5 +1,5 @@
 import type { CookieOptions, NextFunction, Request, RequestHandler, Response } from 'express';
-import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import { wantsJson } from '../errors/render.js';
 import { asyncHandler } from '../util/async-handler.js';
 import { describeCause } from '../util/logger.js';

@@ -1,4 +1,4 @@
-import { LOGIN_DEFAULTS } from '../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import type { InvalidationFeed } from './invalidations.js';
 
 export interface LocalCacheOptions {

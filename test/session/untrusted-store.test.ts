@@ -8,7 +8,7 @@ import { jest } from '@jest/globals';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { requiresClaim, type AuthRouter } from '../../src/index.js';
-import { LOGIN_DEFAULTS } from '../../src/config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../src/config/defaults.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { Browser } from '../login/browser.js';
 import { accessTokenRoute, assertionRedis, cleanPrefix, sessionIdOf, startLoginApp, testPrefix, waitFor, type LoginApp } from '../login/setup.js';

@@ -1,7 +1,7 @@
 import { createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
 import type { JWK } from 'jose';
 import { assertObject, isPlainObject, optionError, optionalString, rejectUnknown } from '../../config/assert.js';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import type { TlsIdentity } from '../mtls.js';
 import type { AuthOptions, ClientAuthMethod, LoginConfig } from '../options.js';
 

@@ -1,6 +1,6 @@
 import { assertObject, optionError, optionalBoolean, optionalFunction, optionalNumber, optionalStringList, rejectUnknown, requiredString, requiredUrl } from '../../config/assert.js';
 import { loginEnv } from '../../config/from-env.js';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import { defaultLogger, type Logger } from '../../util/logger.js';
 import type { AfterCallback, AuthOptions, LoginConfig } from '../options.js';
 import { clientConfig, requestObjectConfig } from './client.js';

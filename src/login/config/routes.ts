@@ -1,5 +1,5 @@
 import { assertObject, optionError, optionalString, rejectUnknown, requiredUrl } from '../../config/assert.js';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import type { LoginConfig, RouteOptions } from '../options.js';
 
 const ROUTE_KEYS = new Set(['login', 'callback', 'logout', 'postLogoutRedirect', 'backchannelLogout']);

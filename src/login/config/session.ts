@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { assertObject, isPlainObject, optionError, optionalBoolean, optionalNumber, optionalString, rejectUnknown } from '../../config/assert.js';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import type { AuthOptions, LoginConfig, SessionCookieOptions, SessionOptions } from '../options.js';
 
 const SESSION_KEYS = new Set([

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import { InvalidRequestError, isAuthError } from '../../errors/index.js';
 import type { SessionIndexApi } from '../../redis/in-process.js';
 import { describeCause } from '../../util/logger.js';

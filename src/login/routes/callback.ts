@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { JWTPayload } from 'jose';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import { isPlainObject } from '../../config/assert.js';
 import { AuthError, InvalidRequestError, isAuthError } from '../../errors/index.js';
 import { escapeHtml } from '../../errors/render.js';

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import { isPlainObject } from '../../config/assert.js';
 import { noStore } from '../../util/no-store.js';
 import { authorizationRedirect, authorizationRequest } from '../authorize.js';

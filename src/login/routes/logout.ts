@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import { describeCause } from '../../util/logger.js';
 import { noStore } from '../../util/no-store.js';
 import { RequestContext } from '../context.js';

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { LOGIN_DEFAULTS } from '../../config/login-defaults.js';
+import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import { InvalidRequestError, sessionStoreUnavailable } from '../../errors/index.js';
 import { asyncHandler } from '../../util/async-handler.js';
 import { noStore } from '../../util/no-store.js';
