@@ -9,6 +9,10 @@
  * Variants: ours (requireBearer() defaults), ours-nocache (`cache: false`), eojb
  * (express-oauth2-jwt-bearer).
  *
+ * With BENCH_DIST=<folder of another build's index.js> the variant `base` is that build's
+ * requireBearer() defaults, for an A/B in one process; `ours` is then this checkout's build
+ * (dist/esm, `npm run build` first) rather than its sources.
+ *
  * Run: npx tsx bench/micro/guard-first-seen.ts [RS256|ES256] [amount=4000] [rounds=5] [variants=ours,eojb]
  */
 import { readFileSync } from 'node:fs';
@@ -16,7 +20,10 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import type { RequestHandler } from 'express';
 import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
 import { runGuard } from './request.js';
-import { requireBearer } from '../../src/index.js';
+type Package = typeof import('../../src/index.js');
+const dist = process.env.BENCH_DIST;
+const { requireBearer } = (dist ? await import(new URL('../../dist/esm/index.js', import.meta.url).href) : await import('../../src/index.js')) as Package;
+const base = dist ? ((await import(`file://${dist}/index.js`)) as Package) : undefined;
 
 const [algText = 'RS256', amountText = '4000', roundsText = '5', variantsText = 'ours,eojb'] = process.argv.slice(2);
 const alg = algText as Alg;
@@ -29,6 +36,7 @@ const { auth } = await import('express-oauth2-jwt-bearer');
 const make: Record<string, () => RequestHandler> = {
   ours: () => requireBearer(options),
   'ours-nocache': () => requireBearer({ ...options, cache: false }),
+  base: () => base!.requireBearer(options),
   eojb: () => auth({ issuer: issuer.issuer, jwksUri, audience: issuer.audience }) as unknown as RequestHandler,
 };
 const names = variantsText.split(',');

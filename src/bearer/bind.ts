@@ -27,6 +27,8 @@ export interface BindInput {
   hit: BearerAuth | undefined;
   /** The token's cache key it looked under (`undefined` without a cache). */
   key: string | undefined;
+  /** The check of the token the caller started on a miss (`verifier.beginUncached()`), if it did. */
+  pending?: Promise<BearerAuth> | undefined;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface BindInput {
 export async function verifyAndBind(runtime: GuardRuntime, input: BindInput): Promise<void> {
   const { config, verifier, nonces } = runtime;
   const { dpop } = config;
-  const { req, res, next, presented, looked, hit, key } = input;
+  const { req, res, next, presented, looked, hit, key, pending } = input;
   let state = input.state;
   try {
     let proof: VerifiedDpopProof | undefined;
@@ -51,7 +53,7 @@ export async function verifyAndBind(runtime: GuardRuntime, input: BindInput): Pr
         ...(nonces ? { nonces } : {}),
       });
     }
-    const auth = hit ?? (looked ? await verifier.verifyUncached(presented.token, key) : await verifier.verify(presented.token));
+    const auth = hit ?? (pending !== undefined ? await pending : looked ? await verifier.verifyUncached(presented.token, key) : await verifier.verify(presented.token));
     // A Bearer token without `cnf` has no binding to check (confirmationOf() is `{}`, and the
     // three checks below pass), as on the cache-hit path in guardHandler().
     if (presented.scheme === 'DPoP' || auth.payload.cnf !== undefined) {

@@ -35,10 +35,10 @@ export interface VerifiedTokenCacheOptions {
   resultPrototype?: object;
 }
 
-/** Builds the copies `get()` hands out, with the given prototype. */
-type ResultConstructor = new (payload: BearerPayload, header: BearerAuth['header'], token: string, scopes: string[], issuer: string, kind: BearerAuth['kind']) => BearerAuth;
+/** Builds the copies `get()` hands out (and the fast path's fresh results), with the given prototype. */
+export type ResultConstructor = new (payload: BearerPayload, header: BearerAuth['header'], token: string, scopes: string[], issuer: string, kind: BearerAuth['kind']) => BearerAuth;
 
-function resultConstructor(prototype: object): ResultConstructor {
+export function resultConstructor(prototype: object): ResultConstructor {
   // A constructor function, not a class: a class's prototype has its own `constructor`, which
   // would make `util.inspect(req.auth)` print a class name. Members in the order of the literal
   // the cache built before, so `req.auth` looks the same.
@@ -53,6 +53,9 @@ function resultConstructor(prototype: object): ResultConstructor {
   CachedResult.prototype = prototype;
   return CachedResult as unknown as ResultConstructor;
 }
+
+/** Results that look like the object literals jose's path gives (prototype `Object.prototype`). */
+export const PlainResult: ResultConstructor = resultConstructor(Object.prototype);
 
 /**
  * A bounded LRU of accepted tokens, so a token seen again skips the signature check (or the
@@ -79,8 +82,8 @@ export class VerifiedTokenCache {
   private lastPayload: BearerPayload | undefined;
   private lastScopes: string[] | undefined;
   private lastHeader: NonNullable<BearerAuth['header']> | undefined;
-  /** Makes the copies `get()` hands out. */
-  private readonly Result: ResultConstructor;
+  /** Makes the copies `get()` hands out; the verifier makes its fresh fast-path results with it too, so both carry the prototype. */
+  readonly Result: ResultConstructor;
   /** Hits and misses (for tests and metrics). */
   hits = 0;
   misses = 0;

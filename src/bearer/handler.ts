@@ -23,12 +23,19 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
   const { verifier, noCredentials, noCredentialsText, bearerState, dpopState, extractOptions } = runtime;
   const { allowFormBody, credentialsRequired, maxTokenLength } = runtime.config;
   const dpop = runtime.config.dpop;
+  // Fresh results carry the guard's state like the cache's copies only when there is a cache
+  // (`cache: false` turns that shortcut off: see verifierFor()).
+  const cached = verifier.cache !== undefined;
   return function requireBearer(req: Request, res: Response, next: NextFunction): void {
     let state = noCredentials;
     let presented: PresentedToken | undefined;
     let looked = false;
     let hit: BearerAuth | undefined;
     let key: string | undefined;
+    /** The check of a first-seen token, when it did not end in this tick (threadpool, jose, introspection). */
+    let pending: Promise<BearerAuth> | undefined;
+    /** Whether `req.auth` was set here from a result carrying this guard's state (see stateOf()). */
+    let carried = false;
     let headers: Request['headers'] | undefined;
     let extracted = false;
     try {
@@ -60,6 +67,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
             hit.scheme = 'Bearer';
             req.auth = hit;
             presented = undefined;
+            carried = true;
           }
         }
         if (presented !== undefined) {
@@ -68,6 +76,22 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
           // (A cached token passed this check when it was verified: its SHA-256 matched.)
           checkTokenCharacters(presented.token, maxTokenLength);
           if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
+          if (looked && hit === undefined) {
+            // A first-seen Bearer token: a plain JWT whose signature is checked inline is
+            // verified and cached right here, and without `cnf` answered in this tick, as a
+            // cache hit is (no promise, no async step, no WeakMap entry: its result carries this
+            // guard's state on its prototype, as the cache's copies do). With `cnf` its bindings
+            // are checked in verifyAndBind(), as those of a cached one.
+            const begun = verifier.beginUncached(presented.token, key);
+            if (begun instanceof Promise) pending = begun;
+            else if (begun.payload.cnf !== undefined) hit = begun;
+            else {
+              begun.scheme = 'Bearer';
+              req.auth = begun;
+              presented = undefined;
+              carried = cached;
+            }
+          }
         }
       }
     } catch (err) {
@@ -85,13 +109,13 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
       refuse(err, req, res, next, state);
       return;
     }
-    // No credentials (and none required), or accepted from the cache above (`hit`, whose result
-    // carries the state: see stateOf()).
+    // No credentials (and none required), or accepted above: from the cache (`hit`), or verified
+    // inline; a result from the cache's constructor carries the state (see stateOf()).
     if (presented === undefined) {
-      if (hit === undefined) requestStates.set(req, state);
+      if (!carried) requestStates.set(req, state);
       next();
       return;
     }
-    verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key }).catch(next);
+    verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key, pending }).catch(next);
   };
 }

@@ -1,5 +1,6 @@
 import { constants, KeyObject, verify as verifySignature, type VerifyKeyObjectInput, type webcrypto } from 'node:crypto';
 import type { JWSHeaderParameters } from 'jose';
+import { PlainResult, type ResultConstructor } from './cache.js';
 import { scopesOf } from './scopes.js';
 import type { BearerAuth, BearerPayload } from './types.js';
 import type { JwtVerifyConfig } from './verify.js';
@@ -275,7 +276,7 @@ function signatureValid(jws: PlainJws, spec: AlgSpec, key: PreparedKey): boolean
 }
 
 /** Every check but the signature; the result to give when the signature is good. */
-function precheck(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number): { spec: AlgSpec; key: PreparedKey; auth: BearerAuth } | undefined {
+function precheck(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number, Result: ResultConstructor): { spec: AlgSpec; key: PreparedKey; auth: BearerAuth } | undefined {
   const plan = planFor(config);
   // Outside the range of a Date, jose refuses the clock itself.
   if (plan === undefined || !(Math.abs(nowMs) <= 8.64e15)) return undefined;
@@ -287,7 +288,8 @@ function precheck(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor:
   if (key === undefined || jws.signature.length !== key.signatureBytes) return undefined;
   const payload = jws.payload as BearerPayload;
   // The header is what jose would return as `protectedHeader` (whose `typ` is not checked unless strict).
-  const auth: BearerAuth = { payload, header: jws.header as JWSHeaderParameters, token, scopes: scopesOf(payload), issuer: config.issuer, kind: 'jwt' };
+  // Made by `Result` (see `VerifiedTokenCache.Result`): members as in jose's path's literal.
+  const auth = new Result(payload, jws.header as JWSHeaderParameters, token, scopesOf(payload), config.issuer, 'jwt');
   return { spec, key, auth };
 }
 
@@ -296,8 +298,8 @@ function precheck(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor:
  * `verifyAccessToken(token, config)` passes, or answers `undefined`: then run
  * `verifyAccessToken()`, which gives the verdict and the error.
  */
-export function acceptPlainJws(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number): BearerAuth | undefined {
-  const pending = precheck(token, jws, config, keyFor, nowMs);
+export function acceptPlainJws(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number, Result: ResultConstructor = PlainResult): BearerAuth | undefined {
+  const pending = precheck(token, jws, config, keyFor, nowMs, Result);
   return pending !== undefined && signatureValid(jws, pending.spec, pending.key) ? pending.auth : undefined;
 }
 
@@ -306,8 +308,8 @@ export function acceptPlainJws(token: string, jws: PlainJws, config: JwtVerifyCo
  * with a callback), so the event loop goes on meanwhile. `undefined` at once when the token is not
  * eligible; else a promise of the result, `undefined` when the signature is bad.
  */
-export function acceptPlainJwsLater(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number): Promise<BearerAuth | undefined> | undefined {
-  const pending = precheck(token, jws, config, keyFor, nowMs);
+export function acceptPlainJwsLater(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number, Result: ResultConstructor = PlainResult): Promise<BearerAuth | undefined> | undefined {
+  const pending = precheck(token, jws, config, keyFor, nowMs, Result);
   if (pending === undefined) return undefined;
   return new Promise((resolve) => {
     try {

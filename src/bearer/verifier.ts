@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import { InvalidTokenError, IssuerResponseError } from '../errors/index.js';
 import { IssuerDiscovery, issuerMatches, type IssuerMetadata } from '../issuer/discovery.js';
 import { RemoteKeySet } from '../issuer/jwks.js';
-import { keyOf, VerifiedTokenCache } from './cache.js';
+import { keyOf, PlainResult, VerifiedTokenCache, type ResultConstructor } from './cache.js';
 import { resolveBearerOptions, type ResolvedBearerConfig, type ResolvedIssuer } from './config.js';
 import { BEARER_DEFAULTS } from '../config/defaults.js';
 import { introspectAccessToken, type IntrospectionConfig } from './introspect.js';
@@ -182,12 +182,13 @@ export interface InternalBearerVerifier extends BearerVerifier {
   fastPath: boolean;
   /**
    * Whether the fast check verifies the signature on the event loop (`true`) or on libuv's
-   * threadpool. Default: inline when this process may run on one core only (taskset, a one-CPU
-   * container): there the threadpool cannot run beside the event loop, so its hand-off is pure
-   * cost (BENCHMARKS.md, "Figures the source cites"). With a second core the hop lets the event loop serve other requests
-   * meanwhile. Tests set it to run the property test both ways.
+   * threadpool (`false`). Default (`undefined`): inline for RSA (RS*, PS*) always, and for ECDSA
+   * and EdDSA when this process may run on one core only (taskset, a one-CPU container): there
+   * the threadpool cannot run beside the event loop, so its hand-off is pure cost, and RSA's
+   * verify is cheaper than the hop with two cores too (BENCHMARKS.md, "Verifying on the
+   * threadpool or inline"). Tests set it to run the property test both ways.
    */
-  inlineSignature: boolean;
+  inlineSignature: boolean | undefined;
   /**
    * The fast check alone, without the cache: `undefined` when it does not apply, else the
    * accepted result (or a promise of it, on the threadpool), `undefined` when the signature is
@@ -199,6 +200,12 @@ export interface InternalBearerVerifier extends BearerVerifier {
    * `key`: `cacheKey(token)`, when the caller has it.
    */
   verifyUncached(token: string, key?: string): Promise<BearerAuth>;
+  /**
+   * `verifyUncached()` without a promise when it can: a token the fast check accepts with its
+   * signature checked inline is cached and returned as is (the guard answers it in the same
+   * tick); anything else gives `verifyUncached()`'s promise. Does not throw: a refusal rejects.
+   */
+  beginUncached(token: string, key?: string): BearerAuth | Promise<BearerAuth>;
 }
 
 /**
@@ -242,11 +249,30 @@ function rememberJwt(cache: VerifiedTokenCache | undefined, config: ResolvedBear
 }
 
 /**
- * The fast check of a plain JWT (jws-fast.ts): `undefined` at once when it does not apply (not
- * the plain shape, keys or config not known yet, a claim check fails), else the signature
- * check's promise, `undefined` when it fails. jose then gives the verdict.
+ * Whether the signature of `alg` is checked inline by default (see `inlineSignature`). RSA
+ * (RS*, PS*): always, as its verify is cheap enough that the threadpool hop costs more CPU than
+ * it frees for the event loop, with one core or two. ECDSA and EdDSA: only when this process may
+ * run on one core (taskset, a one-CPU container); with a second core their slower verify pays
+ * for the hop. Measured: BENCHMARKS.md, "Verifying on the threadpool or inline".
  */
-function fastCheck(trusts: IssuerTrust[], token: string, now: number, inline: boolean): Promise<BearerAuth | undefined> | BearerAuth | undefined {
+function inlineByDefault(alg: string, oneCore: boolean): boolean {
+  return oneCore || alg.charCodeAt(0) === 82 /* R */ || alg.charCodeAt(0) === 80 /* P */;
+}
+
+/**
+ * The fast check of a plain JWT (jws-fast.ts): `undefined` at once when it does not apply (not
+ * the plain shape, keys or config not known yet, a claim check fails) or its inline signature
+ * check fails, the result when accepted inline, else the threadpool check's promise
+ * (`undefined` when it fails). jose then gives the verdict. `inline`: see `inlineSignature`.
+ */
+function fastCheck(
+  trusts: IssuerTrust[],
+  token: string,
+  now: number,
+  inline: boolean | undefined,
+  oneCore: boolean,
+  Result: ResultConstructor,
+): Promise<BearerAuth | undefined> | BearerAuth | undefined {
   const jws = parsePlainJws(token);
   if (jws === undefined) return undefined;
   let trust: IssuerTrust | undefined = trusts[0];
@@ -261,7 +287,9 @@ function fastCheck(trusts: IssuerTrust[], token: string, now: number, inline: bo
   // The signature inline or on libuv's threadpool (see `inlineSignature`).
   const clock = jwtConfig.now;
   const at = clock === undefined ? now : clock();
-  return inline ? acceptPlainJws(token, jws, jwtConfig, trust.keyFor, at) : acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, at);
+  return (inline ?? inlineByDefault(jws.header.alg, oneCore))
+    ? acceptPlainJws(token, jws, jwtConfig, trust.keyFor, at, Result)
+    : acceptPlainJwsLater(token, jws, jwtConfig, trust.keyFor, at, Result);
 }
 
 /**
@@ -285,11 +313,31 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
     return cached(token) ?? verifyUncached(token);
   }
 
-  async function verifyUncached(token: string, key?: string): Promise<BearerAuth> {
+  /** Makes the fast path's results: the cache's constructor, so they carry its prototype too. */
+  const Result = cache?.Result ?? PlainResult;
+  const oneCore = availableParallelism() < 2;
+
+  function beginUncached(token: string, key?: string): BearerAuth | Promise<BearerAuth> {
     const now = Date.now();
-    const fast = self.fastPath ? fastCheck(trusts, token, now, self.inlineSignature) : undefined;
-    // Inline, the result is at hand: no extra turn through a promise.
-    const accepted = fast instanceof Promise ? await fast : fast;
+    let fast: Promise<BearerAuth | undefined> | BearerAuth | undefined;
+    try {
+      fast = self.fastPath ? fastCheck(trusts, token, now, self.inlineSignature, oneCore, Result) : undefined;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (fast === undefined || fast instanceof Promise) return finishUncached(token, key, now, fast);
+    // Accepted inline: the result is at hand, no turn through a promise.
+    rememberJwt(cache, config, fast, now, key);
+    return fast;
+  }
+
+  async function verifyUncached(token: string, key?: string): Promise<BearerAuth> {
+    return beginUncached(token, key);
+  }
+
+  /** The rest of `verifyUncached()`: the threadpool's verdict, else jose or introspection. */
+  async function finishUncached(token: string, key: string | undefined, now: number, fast: Promise<BearerAuth | undefined> | undefined): Promise<BearerAuth> {
+    const accepted = fast === undefined ? undefined : await fast;
     if (accepted !== undefined) {
       rememberJwt(cache, config, accepted, now, key);
       return accepted;
@@ -314,9 +362,10 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
     cacheKey,
     cached,
     verifyUncached,
-    verifyFast: (token, now = Date.now()) => fastCheck(trusts, token, now, self.inlineSignature),
+    beginUncached,
+    verifyFast: (token, now = Date.now()) => fastCheck(trusts, token, now, self.inlineSignature, oneCore, Result),
     fastPath: true,
-    inlineSignature: availableParallelism() < 2,
+    inlineSignature: undefined,
     config,
     cache,
     jwksFetchCount: () => trusts.reduce((sum, t) => sum + (t.keySet?.fetchCount ?? 0), 0),
