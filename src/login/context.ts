@@ -62,7 +62,10 @@ export interface OidcContext {
    * `use_dpop_nonce` challenge, §9); with `mtls` the request goes over mutual TLS (RFC 8705 §3).
    */
   fetchUserInfo(): Promise<Record<string, unknown>>;
-  /** The login route with a `returnTo` (a same-origin path; unsafe values are dropped at login). */
+  /**
+   * The login route with a `returnTo` (a same-origin path; unsafe values are dropped at login).
+   * @throws TypeError when `routes.login` is `false` (use `res.oidc.login({ returnTo })`).
+   */
   loginUrl(returnTo?: string): string;
   /** Starts a sign-in: the same as `res.oidc.login(options)` (see `ResponseContext`). */
   login(res: { oidc: ResponseContext }, options?: LoginOptions): Promise<void>;
@@ -198,8 +201,10 @@ export class RequestContext implements OidcContext {
   }
 
   loginUrl(returnTo?: string): string {
+    const route = this.runtime.config.routes.login;
+    if (route === false) throw new TypeError('req.oidc.loginUrl() has no route to point to: routes.login is false. Start the sign-in with res.oidc.login({ returnTo }) instead.');
     const base = new URL(this.runtime.config.baseURL).pathname.replace(/\/+$/, '');
-    const path = `${base}${this.runtime.config.routes.login}`;
+    const path = `${base}${route}`;
     // '/' stays readable (`/login?returnTo=/profile`): RFC 3986 §3.4 allows it in a query.
     return returnTo === undefined ? path : `${path}?returnTo=${encodeURIComponent(returnTo).replace(/%2F/g, '/')}`;
   }

@@ -29,8 +29,12 @@ export interface AuthorizationParams {
 
 /** Paths of the routes `auth()` serves. */
 export interface RouteOptions {
-  /** Default `'/login'`. */
-  login?: string;
+  /**
+   * Default `'/login'`. `false` mounts no login route (express-openid-connect's): the app's own
+   * route calls `res.oidc.login()`, and `requiresAuth()` starts the sign-in itself on the
+   * protected URL (its `returnTo`) instead of redirecting to a login route.
+   */
+  login?: string | false;
   /** Default `'/callback'`; the redirect URI is `baseURL + callback`. */
   callback?: string;
   /** Default `'/logout'` (GET and POST). */
@@ -292,7 +296,7 @@ export interface LoginConfig {
   responseMode: 'query' | 'form_post';
   extraAuthorizationParams: Record<string, string>;
   maxAge: number | undefined;
-  routes: { login: string; callback: string; logout: string; backchannelLogout: string | false };
+  routes: { login: string | false; callback: string; logout: string; backchannelLogout: string | false };
   /** Local path for `redirect` after a logout with no issuer logout. */
   localPostLogoutPath: string;
   idpLogout: boolean | undefined;

@@ -20,7 +20,9 @@ export interface RequiresAuthOptions {
 
 /**
  * Guards a route: a signed-in user passes; otherwise a browser gets a 302 to the login route
- * with `returnTo` set to the current path and query, and a request that wants JSON gets a 401.
+ * with `returnTo` set to the current path and query (with `routes.login: false`, the sign-in
+ * starts right here: a 302 to the issuer, returning to this URL), and a request that wants JSON
+ * gets a 401.
  * When the session store is down the answer is a 503. Needs `auth()` mounted before it.
  *
  * @example
@@ -67,7 +69,10 @@ function guard(name: string, needToken: boolean, allowed: ClaimPredicate | undef
       return;
     }
     noStore(res);
-    res.redirect(302, context.loginUrl(req.originalUrl));
+    // No login route (routes.login: false): start the sign-in here, as express-openid-connect
+    // does, with this URL as returnTo; res.oidc.login() answers its own failures.
+    if (context.runtime.config.routes.login === false) await res.oidc.login({ returnTo: req.originalUrl });
+    else res.redirect(302, context.loginUrl(req.originalUrl));
   });
   if (needToken || allowed) return full;
   // The common case, a signed-in user, passes without the promise of the full check.

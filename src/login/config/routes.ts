@@ -42,7 +42,7 @@ export function routesConfig(
   const input = raw as RouteOptions;
   return {
     routes: {
-      login: routePath('routes.login', input.login, LOGIN_DEFAULTS.routes.login),
+      login: input.login === false ? false : routePath('routes.login', input.login, LOGIN_DEFAULTS.routes.login),
       callback: routePath('routes.callback', input.callback, LOGIN_DEFAULTS.routes.callback),
       logout: routePath('routes.logout', input.logout, LOGIN_DEFAULTS.routes.logout),
       backchannelLogout:

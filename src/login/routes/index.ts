@@ -26,7 +26,7 @@ function normalizeRoutePath(path: string): string {
 export function signInRoutes(runtime: LoginRuntime): SignInRoutes {
   const { routes: paths } = runtime.config;
   const router = express.Router();
-  router.get(paths.login, loginRoute(runtime));
+  if (paths.login !== false) router.get(paths.login, loginRoute(runtime));
   const callback = callbackRoute(runtime);
   router.get(paths.callback, callback);
   router.post(paths.callback, formBody(runtime), callback);
