@@ -25,7 +25,7 @@ export interface ResolvedIssuer {
   algorithms?: string[];
   introspection?: {
     endpoint?: string;
-    clientId: string;
+    clientID: string;
     clientSecret: string;
     authMethod: 'client_secret_basic' | 'client_secret_post';
     timeoutMs: number;
@@ -35,7 +35,7 @@ export interface ResolvedIssuer {
 
 const ISSUER_KEYS = new Set(['issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'audience', 'algorithms', 'introspection']);
 const SINGLE_ISSUER_KEYS = ['issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'introspection'] as const;
-const INTROSPECTION_KEYS = new Set(['endpoint', 'clientId', 'clientSecret', 'authMethod', 'timeoutMs', 'cacheMaxTtlSeconds']);
+const INTROSPECTION_KEYS = new Set(['endpoint', 'clientID', 'clientId', 'clientSecret', 'authMethod', 'timeoutMs', 'cacheMaxTtlSeconds']);
 
 function resolveAlgorithms(path: string, value: unknown, hmac: boolean): string[] | undefined {
   const list = optionalStringList(path, value);
@@ -63,6 +63,19 @@ export function resolveSecret(path: string, value: unknown): Uint8Array | undefi
   return new Uint8Array(bytes);
 }
 
+/**
+ * `introspection.clientID`, or its older spelling `clientId` (an alias: the package spells it as
+ * `auth()`'s `clientID` everywhere else). Both given and different is a mistake worth a TypeError.
+ */
+function resolveClientID(path: string, value: Record<string, unknown>): string {
+  if (value.clientID === undefined && value.clientId !== undefined) return requiredString(`${path}.clientId`, value.clientId);
+  const clientID = requiredString(`${path}.clientID`, value.clientID);
+  if (value.clientId !== undefined && value.clientId !== clientID) {
+    throw optionError(`${path}.clientId`, 'left out, or the same as "clientID"', 'It is the older spelling of "clientID"');
+  }
+  return clientID;
+}
+
 function resolveIntrospection(path: string, value: unknown, hasDiscovery: boolean, allowInsecure: boolean): ResolvedIssuer['introspection'] {
   if (value === undefined) return undefined;
   assertObject(path, value);
@@ -77,7 +90,7 @@ function resolveIntrospection(path: string, value: unknown, hasDiscovery: boolea
   }
   return {
     ...(endpoint !== undefined ? { endpoint } : {}),
-    clientId: requiredString(`${path}.clientId`, value.clientId),
+    clientID: resolveClientID(path, value),
     clientSecret: requiredString(`${path}.clientSecret`, value.clientSecret),
     authMethod,
     timeoutMs: optionalNumber(`${path}.timeoutMs`, value.timeoutMs, 1, 60_000, 'milliseconds') ?? BEARER_DEFAULTS.introspectionTimeoutMs,

@@ -7,9 +7,20 @@ import { scopesOf } from './scopes.js';
 import type { BearerAuth, BearerPayload } from './types.js';
 
 /** Everything one introspection needs, resolved (endpoint known). */
-export interface IntrospectionConfig {
+export type IntrospectionConfig = IntrospectionSettings & (
+  | {
+      /** This resource server's client id at the authorization server. */
+      clientID: string;
+    }
+  | {
+      /** @deprecated The older spelling of `clientID`. */
+      clientId: string;
+    }
+);
+
+/** Everything of `IntrospectionConfig` but the client id. */
+export interface IntrospectionSettings {
   endpoint: string;
-  clientId: string;
   clientSecret: string;
   authMethod: 'client_secret_basic' | 'client_secret_post';
   timeoutMs: number;
@@ -46,7 +57,8 @@ function audienceMatches(aud: unknown, audience: readonly string[]): boolean {
 export async function introspectAccessToken(token: string, config: IntrospectionConfig): Promise<BearerAuth> {
   const form: Record<string, string> = { token, token_type_hint: 'access_token' };
   const headers: Record<string, string> = {};
-  applyClientSecret(config.authMethod, config.clientId, config.clientSecret, form, headers);
+  const clientID = 'clientID' in config ? config.clientID : config.clientId;
+  applyClientSecret(config.authMethod, clientID, config.clientSecret, form, headers);
   let res;
   try {
     res = await fetchJson(config.endpoint, {

@@ -117,8 +117,13 @@ export interface MtlsOptions {
 export interface IntrospectionOptions {
   /** The introspection endpoint. Default: the issuer metadata's `introspection_endpoint`. */
   endpoint?: string;
-  /** This resource server's client id at the authorization server. */
-  clientId: string;
+  /**
+   * This resource server's client id at the authorization server (required). Spelt as `auth()`'s
+   * `clientID`.
+   */
+  clientID?: string;
+  /** @deprecated The older spelling of `clientID`, still accepted: give one of the two. */
+  clientId?: string;
   /** Its client secret. */
   clientSecret: string;
   /** How the client authenticates (RFC 6749 §2.3.1). Default `client_secret_basic`. */

@@ -133,7 +133,7 @@ class IssuerTrust {
     if (endpoint === undefined) throw new IssuerResponseError('The issuer metadata has no introspection_endpoint.');
     return {
       endpoint,
-      clientId: options.clientId,
+      clientID: options.clientID,
       clientSecret: options.clientSecret,
       authMethod: options.authMethod,
       timeoutMs: options.timeoutMs,

@@ -16,15 +16,15 @@ export function formEncode(value: string): string {
  */
 export function applyClientSecret(
   method: 'client_secret_basic' | 'client_secret_post',
-  clientId: string,
+  clientID: string,
   clientSecret: string,
   form: Record<string, string>,
   headers: Record<string, string>,
 ): void {
   if (method === 'client_secret_post') {
-    form.client_id = clientId;
+    form.client_id = clientID;
     form.client_secret = clientSecret;
     return;
   }
-  headers.authorization = `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`, 'utf8').toString('base64')}`;
+  headers.authorization = `Basic ${Buffer.from(`${formEncode(clientID)}:${formEncode(clientSecret)}`, 'utf8').toString('base64')}`;
 }

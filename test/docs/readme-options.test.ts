@@ -135,6 +135,7 @@ const BEARER_PATHS: Record<BearerOptionPath, ((c: ResolvedBearerConfig) => unkno
   maxTokenLength: (c) => c.maxTokenLength,
   validators: null,
   'introspection.endpoint': null,
+  'introspection.clientID': null,
   'introspection.clientId': null,
   'introspection.clientSecret': null,
   'introspection.authMethod': (c) => c.issuers[0]?.introspection?.authMethod,
