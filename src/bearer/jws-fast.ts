@@ -235,16 +235,16 @@ export function parsePlainJws(token: string): PlainJws | undefined {
 }
 
 /** jose's `typ` comparison: case-insensitive, `application/` implied. */
-const normalizeTyp = (value: string): string => {
+const normaliseTyp = (value: string): string => {
   const lower = value.toLowerCase();
   return value.includes('/') ? lower : `application/${lower}`;
 };
-const AT_JWT = normalizeTyp('at+jwt');
+const AT_JWT = normaliseTyp('at+jwt');
 
 /** The claim checks of `verifyAccessToken()` (jose's `validateClaimsSet` with our options, and our `iat` check). */
 function claimsPass(jws: PlainJws, plan: Plan, nowMs: number): boolean {
   const { payload, header } = jws;
-  if (plan.strict && (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== AT_JWT)) return false;
+  if (plan.strict && (typeof header.typ !== 'string' || normaliseTyp(header.typ) !== AT_JWT)) return false;
   for (const claim of plan.required) if (!Object.hasOwn(payload, claim)) return false;
   if (payload.iss !== plan.issuer) return false;
   const aud = payload.aud;

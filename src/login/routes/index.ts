@@ -14,7 +14,7 @@ export interface SignInRoutes {
 }
 
 /** A route path as Express compares it: case-insensitive, a trailing slash optional. */
-function normalizeRoutePath(path: string): string {
+function normaliseRoutePath(path: string): string {
   const lower = path.toLowerCase();
   return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
@@ -42,11 +42,11 @@ export function signInRoutes(runtime: LoginRuntime): SignInRoutes {
   // Express matches routes case-insensitively and with or without a trailing slash; a path with
   // pattern characters is left to Express alone (every request then enters the routes router).
   const plainPaths = routePaths.every((path) => /^[A-Za-z0-9/_.~-]*$/.test(path));
-  const ownPaths = new Set(routePaths.map((path) => normalizeRoutePath(path)));
+  const ownPaths = new Set(routePaths.map((path) => normaliseRoutePath(path)));
   // Most requests are for other paths: a length check spares them the lower-casing.
   const ownLengths = new Set(routePaths.flatMap((path) => [path.length, path.length + 1]));
   return {
     router,
-    mayHandle: (path) => !plainPaths || (ownLengths.has(path.length) && ownPaths.has(normalizeRoutePath(path))),
+    mayHandle: (path) => !plainPaths || (ownLengths.has(path.length) && ownPaths.has(normaliseRoutePath(path))),
   };
 }
