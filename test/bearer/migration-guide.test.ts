@@ -3,10 +3,12 @@
  * of the old name: "same", "renamed" or "deliberately different, because ...". No silent gaps.
  */
 import { readFileSync } from 'node:fs';
+import { unpaddedRow } from '../support/markdown.js';
 
 const guide = readFileSync(new URL('../../docs/migrate-from-express-oauth2-jwt-bearer.md', import.meta.url), 'utf8');
 const rows = guide
   .split('\n')
+  .map(unpaddedRow)
   .filter((line) => line.startsWith('| ') && !line.startsWith('| ---') && !line.startsWith('| express-oauth2-jwt-bearer |'))
   .map((line) => line.slice(2, -2).split(' | '));
 

@@ -15,6 +15,7 @@ import { resolveBearerOptions, type ResolvedBearerConfig } from '../../src/beare
 import type { BearerOptions, DpopOptions, IntrospectionOptions, MtlsOptions } from '../../src/bearer/types.js';
 import { IssuerDiscovery } from '../../src/issuer/discovery.js';
 import type { Logger } from '../../src/util/logger.js';
+import { unpaddedRow } from '../support/markdown.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const readme = readFileSync(`${root}README.md`, 'utf8');
@@ -191,7 +192,10 @@ function tableUnder(heading: string): Row[] {
   if (start === -1) throw new Error(`README has no heading ${heading}`);
   const rest = readme.slice(start + heading.length + 2);
   const section = rest.slice(0, rest.search(/\n#{2,4} /));
-  const lines = section.split('\n').filter((line) => line.startsWith('|'));
+  const lines = section
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
+    .map(unpaddedRow);
   expect(lines[0]).toBe('| option | environment | default |');
   return lines.slice(2).map((line) => {
     const cells = line.slice(1, -1).split('|').map((cell) => cell.trim());
