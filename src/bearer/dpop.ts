@@ -3,53 +3,20 @@
  * nonce (§9), the `jti` replay record (§11.1) and the key binding of the access token (§6.1, §7.1).
  * Plain functions of strings and claims; `middleware.ts` adapts Express.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK } from 'jose';
 import { constantEqual } from '../crypto/constant-equal.js';
 import { AuthError, InvalidDpopProofError, InvalidTokenError, ServiceUnavailableError, UseDpopNonceError } from '../errors/index.js';
 import { useOnce } from '../redis/replay.js';
 import { confirmationOf } from './confirmation.js';
-import { dpopAccessTokenHash, normaliseHtu } from '../crypto/dpop.js';
+import { dpopAccessTokenHash, DpopNonces, normaliseHtu } from '../crypto/dpop.js';
 
-export { dpopAccessTokenHash, normaliseHtu };
+export { dpopAccessTokenHash, DpopNonces, normaliseHtu };
 import { BEARER_DEFAULTS } from '../config/defaults.js';
 import type { BearerPayload } from './types.js';
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
-/**
- * Stateless rotating server nonces (RFC 9449 §9): the nonce of a time window is the HMAC of the
- * window's number. A nonce is accepted during its window and the next one (one to two windows),
- * so every instance holding the same secret issues and accepts the same nonces.
- */
-export class DpopNonces {
-  constructor(
-    private readonly secret: Uint8Array,
-    private readonly windowSeconds: number,
-  ) {}
-
-  private nonceOf(window: number): string {
-    return createHmac('sha256', this.secret).update(`dpop-nonce:${window}`).digest('base64url');
-  }
-
-  private windowAt(nowMs: number): number {
-    return Math.floor(nowMs / 1000 / this.windowSeconds);
-  }
-
-  /** The nonce to hand out now (`DPoP-Nonce` header). */
-  current(nowMs = Date.now()): string {
-    return this.nonceOf(this.windowAt(nowMs));
-  }
-
-  /** `current`, `previous` (still accepted; hand out a fresh one), or `undefined` (refuse). Constant time. */
-  check(nonce: string, nowMs = Date.now()): 'current' | 'previous' | undefined {
-    const window = this.windowAt(nowMs);
-    if (constantEqual(nonce, this.nonceOf(window))) return 'current';
-    if (constantEqual(nonce, this.nonceOf(window - 1))) return 'previous';
-    return undefined;
-  }
-}
 
 /** What a proof is checked against: the request it came with and the guard's settings. */
 export interface DpopProofExpectations {

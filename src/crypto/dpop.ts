@@ -1,9 +1,11 @@
 /**
- * What both ends of DPoP (RFC 9449) compute alike: the `htu` of a URL and the `ath` of an access
- * token. The sign-in's client proofs (login/dpop.ts) and the guard's proof checks (bearer/dpop.ts)
- * use these, so the two cannot drift apart.
+ * The DPoP (RFC 9449) parts that are not one end's protocol steps: what both ends compute alike
+ * (the `htu` of a URL and the `ath` of an access token: the sign-in's client proofs in
+ * login/dpop.ts and the guard's proof checks in bearer/dpop.ts use these, so the two cannot drift
+ * apart), and the server nonces (`DpopNonces`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { constantEqual } from './constant-equal.js';
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
@@ -45,4 +47,46 @@ export function normaliseHtu(value: string): string | undefined {
  */
 export function dpopAccessTokenHash(accessToken: string): string {
   return createHash('sha256').update(accessToken, 'ascii').digest('base64url');
+}
+
+/**
+ * Stateless rotating server nonces (RFC 9449 §9): the nonce of a time window is the HMAC of the
+ * window's number. A nonce is accepted during its window and the next one (one to two windows),
+ * so every instance holding the same secret issues and accepts the same nonces. The guard issues
+ * and checks these; the sign-in's client only remembers the nonces servers send it
+ * (`ReceivedDpopNonces`, login/dpop.ts).
+ *
+ * @example
+ * ```ts
+ * const nonces = new DpopNonces(secret, 300);
+ * res.setHeader('DPoP-Nonce', nonces.current());
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-9
+ */
+export class DpopNonces {
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly windowSeconds: number,
+  ) {}
+
+  private nonceOf(window: number): string {
+    return createHmac('sha256', this.secret).update(`dpop-nonce:${window}`).digest('base64url');
+  }
+
+  private windowAt(nowMs: number): number {
+    return Math.floor(nowMs / 1000 / this.windowSeconds);
+  }
+
+  /** The nonce to hand out now (`DPoP-Nonce` header). */
+  current(nowMs = Date.now()): string {
+    return this.nonceOf(this.windowAt(nowMs));
+  }
+
+  /** `current`, `previous` (still accepted; hand out a fresh one), or `undefined` (refuse). Constant time. */
+  check(nonce: string, nowMs = Date.now()): 'current' | 'previous' | undefined {
+    const window = this.windowAt(nowMs);
+    if (constantEqual(nonce, this.nonceOf(window))) return 'current';
+    if (constantEqual(nonce, this.nonceOf(window - 1))) return 'previous';
+    return undefined;
+  }
 }

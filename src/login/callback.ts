@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import { AuthorizationResponseError, InvalidRequestError, IssuerResponseError, type AuthErrorCode } from '../errors/index.js';
 import type { IssuerMetadata } from '../issuer/discovery.js';
 import type { ClientAuth } from './client-auth.js';
-import type { DpopNonces } from './dpop.js';
+import type { ReceivedDpopNonces } from './dpop.js';
 import { validateIdToken, type IdTokenChecks } from './id-token.js';
 import type { PendingLogin, TokenSet } from './session-data.js';
 import { tokenRequest } from './token-endpoint.js';
@@ -96,7 +96,7 @@ export interface CodeExchangeInput {
   idToken: Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'>;
   /** `tokenEndpointParams`, and the DPoP nonces when the pending sign-in has a DPoP key. */
   params?: Record<string, string>;
-  dpopNonces?: DpopNonces;
+  dpopNonces?: ReceivedDpopNonces;
 }
 
 /**

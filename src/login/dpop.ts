@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { randomToken } from '../crypto/random.js';
 import { dpopAccessTokenHash, normaliseHtu } from '../crypto/dpop.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 
 /**
  * The client side of DPoP (RFC 9449): a key pair per session, proofs for the token endpoint and
@@ -16,7 +17,7 @@ export type DpopPrivateJwk = JWK & { kty: string; crv: string; x: string; y: str
 
 /** Creates a fresh ES256 DPoP key pair (RFC 9449 §2) and returns its private JWK. */
 export async function generateDpopKey(): Promise<DpopPrivateJwk> {
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const { privateKey } = await generateKeyPair(LOGIN_DEFAULTS.dpopAlg, { extractable: true });
   return (await exportJWK(privateKey)) as DpopPrivateJwk;
 }
 
@@ -53,22 +54,24 @@ export interface DpopProofInput {
  * `jwk`; claims `jti` (random), `htm`, `htu`, `iat`, and `nonce` and `ath` when given.
  */
 export async function createDpopProof(jwk: DpopPrivateJwk, input: DpopProofInput): Promise<string> {
-  const key = await importJWK(jwk, 'ES256');
+  const key = await importJWK(jwk, LOGIN_DEFAULTS.dpopAlg);
   const claims: Record<string, string> = { htm: input.method.toUpperCase(), htu: htuOf(input.url) };
   if (input.nonce !== undefined) claims.nonce = input.nonce;
   if (input.accessToken !== undefined) claims.ath = dpopAccessTokenHash(input.accessToken);
   return new SignJWT(claims)
-    .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: publicPart(jwk) })
+    .setProtectedHeader({ typ: 'dpop+jwt', alg: LOGIN_DEFAULTS.dpopAlg, jwk: publicPart(jwk) })
     .setJti(randomToken(16))
     .setIssuedAt()
     .sign(key);
 }
 
 /**
- * The latest `DPoP-Nonce` each server gave (RFC 9449 §8, §9), by origin, shared by the requests
- * of one `auth()`. A bounded map: a nonce is only an optimisation (a missing one costs a retry).
+ * The client's side of server nonces: the latest `DPoP-Nonce` each server gave (RFC 9449 §8, §9),
+ * by origin, shared by the requests of one `auth()`, to put in the next proof. A bounded map: a
+ * nonce is only an optimisation (a missing one costs a retry). The server's side, issuing and
+ * checking nonces, is `DpopNonces` (crypto/dpop.ts), which the guard uses.
  */
-export class DpopNonces {
+export class ReceivedDpopNonces {
   private readonly byOrigin = new Map<string, string>();
 
   get(url: string | URL): string | undefined {

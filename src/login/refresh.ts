@@ -1,6 +1,6 @@
 import type { IssuerMetadata } from '../issuer/discovery.js';
 import type { ClientAuth } from './client-auth.js';
-import type { DpopNonces } from './dpop.js';
+import type { ReceivedDpopNonces } from './dpop.js';
 import { toTokenSet } from './callback.js';
 import { validateIdToken, type IdTokenChecks } from './id-token.js';
 import type { TokenSet } from './session-data.js';
@@ -39,7 +39,7 @@ export interface RefreshGrantInput {
   /** `tokenEndpointParams`. */
   params?: Record<string, string>;
   /** The DPoP nonces seen so far (used when the token set has a DPoP key). */
-  dpopNonces?: DpopNonces;
+  dpopNonces?: ReceivedDpopNonces;
 }
 
 /**

@@ -15,7 +15,7 @@ import { endedSessionsFor, guardStore } from './ended-sessions.js';
 import { createSessionStore } from '../session/store.js';
 import { SessionIndex } from '../redis/session-index.js';
 import type { ClientAuth } from './client-auth.js';
-import { DpopNonces } from './dpop.js';
+import { ReceivedDpopNonces } from './dpop.js';
 import { idTokenAlgorithms, type IdTokenChecks } from './id-token.js';
 import type { LoginConfig } from './options.js';
 
@@ -46,7 +46,7 @@ export interface LoginRuntime {
   /** In-process refresh de-duplication when there is no Redis to coordinate through. */
   localRefreshes: Map<string, Promise<string>>;
   /** The latest DPoP nonces of the issuer's endpoints (RFC 9449 §8). */
-  dpopNonces: DpopNonces;
+  dpopNonces: ReceivedDpopNonces;
 }
 
 /** How `startLogin` starts a sign-in. */
@@ -166,6 +166,6 @@ export function createLoginRuntime(config: LoginConfig): LoginRuntime {
     index: redis ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` }) : config.useExistingSession ? undefined : new MemorySessionIndex(),
     useOnce: redis ? (key, ttlMs) => useOnce(redis.client, key, ttlMs) : memoryUseOnce(),
     localRefreshes: new Map(),
-    dpopNonces: new DpopNonces(),
+    dpopNonces: new ReceivedDpopNonces(),
   };
 }

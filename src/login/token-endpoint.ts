@@ -4,7 +4,7 @@ import type { IssuerMetadata } from '../issuer/discovery.js';
 import { HttpError } from '../issuer/http.js';
 import { backChannelFetch, endpointFor } from './mtls.js';
 import { applyClientAuth, type ClientAuth } from './client-auth.js';
-import { createDpopProof, type DpopNonces, type DpopPrivateJwk } from './dpop.js';
+import { createDpopProof, type ReceivedDpopNonces, type DpopPrivateJwk } from './dpop.js';
 
 /** A successful token response (RFC 6749 §5.1), checked. */
 export interface TokenEndpointResponse {
@@ -31,7 +31,7 @@ export interface TokenRequestExtras {
   /** `tokenEndpointParams`: extra form parameters (checked at start-up). */
   params?: Record<string, string>;
   /** DPoP (RFC 9449 §5): the session's key, and the nonces seen so far. */
-  dpop?: { key: DpopPrivateJwk; nonces: DpopNonces };
+  dpop?: { key: DpopPrivateJwk; nonces: ReceivedDpopNonces };
 }
 
 /**
