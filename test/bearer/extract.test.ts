@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { checkTokenCharacters, extractAccessToken, extractBearerToken, extractForGuard } from '../../src/bearer/extract.js';
 import { InvalidRequestError } from '../../src/errors/index.js';
 
@@ -148,5 +149,47 @@ describe('extractForGuard() (the guard\'s deferred character check)', () => {
   it('checks at once with allowFormBody, so a header and a body token are judged as by extractAccessToken()', () => {
     const parts = { headers: { authorization: 'Bearer a,b', ...form }, body: { access_token: 'c' }, method: 'POST' };
     expect(refusal(() => extractForGuard(parts, { allowFormBody: true })).description).toBe('access token has illegal characters');
+  });
+});
+
+describe('the header fast path for "Bearer <token>" (extract.ts)', () => {
+  /** The general parse of an Authorization header, as it was before the fast path: the reference. */
+  function reference(value: string, dpop: boolean, max = 16384): { token: string; scheme: string } | string | undefined {
+    if (value.length > max + 64) return 'Authorization header too large';
+    const trimmed = value.trim();
+    if (trimmed === '') return undefined;
+    const space = trimmed.indexOf(' ');
+    const given = (space === -1 ? trimmed : trimmed.slice(0, space)).toLowerCase();
+    const scheme = given === 'bearer' ? 'Bearer' : given === 'dpop' && dpop ? 'DPoP' : undefined;
+    if (scheme === undefined) return undefined;
+    const rest = space === -1 ? '' : trimmed.slice(space + 1).replace(/^ +/, '');
+    if (rest === '') return `${scheme} credentials without a token`;
+    if (rest.includes(' ')) return 'more than one token in the Authorization header';
+    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(rest)) return 'access token has illegal characters';
+    return { token: rest, scheme };
+  }
+  function actual(value: string, dpop: boolean, guard: boolean): { token: string; scheme: string } | string | undefined {
+    try {
+      const parts = { headers: { authorization: value } };
+      const found = guard ? extractForGuard(parts, { dpop }) : extractAccessToken(parts, { dpop });
+      if (found !== undefined && guard) checkTokenCharacters(found.token);
+      return found && { token: found.token, scheme: found.scheme };
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      return (err as InvalidRequestError).description;
+    }
+  }
+
+  it('answers every header as the general parse does (property, with and without the guard\'s deferred check)', () => {
+    const piece = fc.constantFrom('Bearer', 'bearer', 'DPoP', 'Basic', ' ', '  ', '\t', '\n', '\u00a0', '\ufeff', 'a', 'Z9', '.', '-_~+/', '=', '==', '%', 'é');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.boolean(), fc.boolean(), (pieces, dpop, guard) => {
+        const value = pieces.join('');
+        expect(actual(value, dpop, guard)).toEqual(reference(value, dpop));
+        const bearer = `Bearer ${value}`;
+        expect(actual(bearer, dpop, guard)).toEqual(reference(bearer, dpop));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
