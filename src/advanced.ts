@@ -42,6 +42,8 @@ export { confirmationOf, type Confirmation } from './bearer/confirmation.js';
 // Issuer metadata and keys, shared by both halves
 export { IssuerDiscovery, discover, type IssuerMetadata, type DiscoveryOptions } from './issuer/discovery.js';
 export { RemoteKeySet, type RemoteKeySetOptions } from './issuer/jwks.js';
+export type { Transport } from './issuer/http.js';
+export type { ProxySettings } from './issuer/proxy.js';
 
 // Error answers
 export { buildChallenge, type ChallengeOptions } from './errors/www-authenticate.js';

@@ -71,4 +71,5 @@ export {
 export { LoginRequiredError, IdTokenError } from './login/index.js';
 export { renderError } from './errors/render.js';
 export type { Logger } from './util/logger.js';
+export type { FetchFunction, FetchInit, FetchResponse } from './issuer/http.js';
 export { VERSION } from './version.js';

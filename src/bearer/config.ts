@@ -10,6 +10,8 @@ import {
   rejectUnknown,
 } from '../config/assert.js';
 import { bearerEnv } from '../config/from-env.js';
+import type { Transport } from '../issuer/http.js';
+import { transportConfig } from '../issuer/transport.js';
 import { defaultLogger, type Logger } from '../util/logger.js';
 import { resolveIssuers, type ResolvedIssuer } from './config-issuers.js';
 import { resolveDpop, resolveMtls, type ResolvedDpopConfig, type ResolvedMtlsConfig } from './config-sender.js';
@@ -35,6 +37,8 @@ export interface ResolvedBearerConfig {
   credentialsRequired: boolean;
   cache: { max: number; maxTtlSeconds: number } | false;
   jwks: { timeoutMs: number; cooldownMs: number; cacheMaxAgeMs: number };
+  /** How issuer calls travel: the `fetch` option, or the environment's proxy. */
+  transport: Transport;
   allowInsecureHttp: boolean;
   logger: Logger;
   errorHandler?: BearerErrorHandler;
@@ -46,7 +50,7 @@ export interface ResolvedBearerConfig {
 const TOP_LEVEL_KEYS = new Set([
   'issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'audience', 'algorithms', 'introspection', 'issuers',
   'clockTolerance', 'maxTokenAge', 'requiredClaims', 'validators', 'strict', 'realm', 'allowFormBody', 'maxTokenLength',
-  'credentialsRequired', 'cache', 'jwks', 'allowInsecureHttp', 'logger', 'errorHandler', 'passErrors',
+  'credentialsRequired', 'cache', 'jwks', 'fetch', 'allowInsecureHttp', 'logger', 'errorHandler', 'passErrors',
   'dpop', 'mtls',
 ]);
 
@@ -157,6 +161,7 @@ export function resolveBearerOptions(input: BearerOptions | undefined): Resolved
     credentialsRequired: optionalBoolean('credentialsRequired', options.credentialsRequired) ?? true,
     cache,
     jwks,
+    transport: transportConfig(options.fetch),
     allowInsecureHttp: allowInsecure,
     logger,
     ...answer,

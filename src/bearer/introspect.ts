@@ -1,5 +1,5 @@
 import { InvalidTokenError, IssuerResponseError, ServiceUnavailableError } from '../errors/index.js';
-import { HttpError, fetchJson } from '../issuer/http.js';
+import { HttpError, fetchJson, type Transport } from '../issuer/http.js';
 import { applyClientSecret } from '../issuer/client-secret.js';
 import { isPlainObject } from '../config/assert.js';
 import { BEARER_DEFAULTS } from '../config/defaults.js';
@@ -24,6 +24,8 @@ export interface IntrospectionSettings {
   clientSecret: string;
   authMethod: 'client_secret_basic' | 'client_secret_post';
   timeoutMs: number;
+  /** How the request travels (the `fetch` option, or the environment's proxy). */
+  transport?: Transport | undefined;
   /** The issuer this resource server trusts; a differing `iss` in the answer is refused. */
   issuer: string;
   /** Any one of these must be in `aud`, when the answer has an `aud`. */
@@ -67,6 +69,7 @@ export async function introspectAccessToken(token: string, config: Introspection
       headers,
       timeoutMs: config.timeoutMs,
       maxBytes: BEARER_DEFAULTS.introspectionResponseMaxBytes,
+      transport: config.transport,
     });
   } catch (err) {
     if (err instanceof HttpError && (err.kind === 'timeout' || err.kind === 'network')) {

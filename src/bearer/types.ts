@@ -2,6 +2,7 @@ import type { JWSHeaderParameters, JWTPayload } from 'jose';
 import type { Cluster, Redis } from 'ioredis';
 import type { NextFunction, Request, Response } from 'express';
 import type { AuthError } from '../errors/index.js';
+import type { FetchFunction } from '../issuer/http.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -194,6 +195,23 @@ export interface BearerOptions extends TrustedIssuerOptions {
   cache?: { max?: number; maxTtlSeconds?: number } | false;
   /** JWKS fetching. */
   jwks?: { timeoutMs?: number; cooldownMs?: number; cacheMaxAgeMs?: number };
+  /**
+   * The `fetch` that every request to the issuers goes through (discovery, JWKS, introspection):
+   * a function with the WHATWG `fetch` signature, for example undici's `fetch` with a `ProxyAgent`
+   * for a corporate proxy, or an instrumented one. The timeouts, the size caps and the refusal of
+   * redirects still apply around it.
+   *
+   * Default: Node's `fetch`, through the proxy of `HTTPS_PROXY` / `HTTP_PROXY` (with `NO_PROXY`,
+   * lower-case names first) when one is set.
+   *
+   * @example
+   * ```ts
+   * import { fetch, ProxyAgent } from 'undici';
+   * const dispatcher = new ProxyAgent('http://proxy.corp:3128');
+   * requireBearer({ issuerBaseURL, audience, fetch: (url, init) => fetch(url, { ...init, dispatcher }) });
+   * ```
+   */
+  fetch?: FetchFunction;
   /** Accept plain-http issuer URLs for non-loopback hosts. Tokens and keys travel in the clear. Default false. */
   allowInsecureHttp?: boolean;
   logger?: Logger;

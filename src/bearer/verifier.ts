@@ -45,9 +45,9 @@ class IssuerTrust {
     private readonly config: ResolvedBearerConfig,
     cache: VerifiedTokenCache | undefined,
   ) {
-    const { jwks, logger } = config;
+    const { jwks, logger, transport } = config;
     if (resolved.issuerBaseURL !== undefined) {
-      this.discovery = new IssuerDiscovery(resolved.issuerBaseURL, { timeoutMs: jwks.timeoutMs, logger });
+      this.discovery = new IssuerDiscovery(resolved.issuerBaseURL, { timeoutMs: jwks.timeoutMs, logger, transport });
     }
     if (resolved.secret === undefined) {
       const discovery = this.discovery;
@@ -61,6 +61,7 @@ class IssuerTrust {
         cooldownMs: jwks.cooldownMs,
         cacheMaxAgeMs: jwks.cacheMaxAgeMs,
         logger,
+        transport,
         // A token signed with a key the issuer withdrew must not stay accepted from the cache.
         ...(cache !== undefined ? { onKeysWithdrawn: (kids) => void cache.forgetKeys((iss) => this.matches(iss), kids) } : {}),
       });
@@ -137,6 +138,7 @@ class IssuerTrust {
       clientSecret: options.clientSecret,
       authMethod: options.authMethod,
       timeoutMs: options.timeoutMs,
+      transport: this.config.transport,
       cacheMaxTtlSeconds: options.cacheMaxTtlSeconds,
       issuer: metadata?.issuer ?? this.resolved.issuer ?? this.resolved.label,
       audience: this.resolved.audience,

@@ -61,3 +61,21 @@ export function bearerEnv(): BearerEnv {
     ['algorithms', 'TOKEN_SIGNING_ALG'],
   ]);
 }
+
+/**
+ * The proxy variables of both halves' issuer calls, as curl and undici read them: `https_proxy`,
+ * `http_proxy`, `no_proxy`, each lower-case name first, then its upper-case one (`HTTPS_PROXY`,
+ * `HTTP_PROXY`, `NO_PROXY`). Read once, when `auth()` or `requireBearer()` is called.
+ */
+export function proxyEnv(): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
+  // Not options' fallbacks, so not in the README's option tables: its "fetch and proxies" section names them.
+  const either = (lower: string): string | undefined => process.env[lower] ?? process.env[lower.toUpperCase()];
+  const out: { httpProxy?: string; httpsProxy?: string; noProxy?: string } = {};
+  const httpProxy = either('http_proxy');
+  const httpsProxy = either('https_proxy');
+  const noProxy = either('no_proxy');
+  if (httpProxy !== undefined) out.httpProxy = httpProxy;
+  if (httpsProxy !== undefined) out.httpsProxy = httpsProxy;
+  if (noProxy !== undefined) out.noProxy = noProxy;
+  return out;
+}

@@ -1,5 +1,5 @@
 import { ServiceUnavailableError, IssuerResponseError } from '../errors/index.js';
-import { HttpError, fetchJson } from './http.js';
+import { HttpError, fetchJson, type Transport } from './http.js';
 import { isPlainObject } from '../config/assert.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 
@@ -39,6 +39,8 @@ export interface DiscoveryOptions {
   /** Longest delay between tries, in ms. Default 30000. */
   retryMaxDelayMs?: number;
   logger?: Logger;
+  /** How the requests travel (the app's `fetch`, or a proxy). Default: Node's fetch, direct. */
+  transport?: Transport | undefined;
 }
 
 /** The two well-known locations for an issuer, OpenID Connect's first (RFC 8414 §3.1, OIDC Discovery §4). */
@@ -85,12 +87,12 @@ function validateMetadata(body: unknown, configured: string): IssuerMetadata {
  * that location answers anything but a valid document. Network failures and timeouts are
  * `ServiceUnavailableError` (503); a wrong document is `IssuerResponseError` (502).
  */
-export async function discover(issuer: string, timeoutMs = 5000): Promise<IssuerMetadata> {
+export async function discover(issuer: string, timeoutMs = 5000, transport?: Transport): Promise<IssuerMetadata> {
   let lastError: unknown;
   for (const url of discoveryUrls(issuer)) {
     let res;
     try {
-      res = await fetchJson(url, { timeoutMs });
+      res = await fetchJson(url, { timeoutMs, transport });
     } catch (err) {
       if (err instanceof HttpError && (err.kind === 'timeout' || err.kind === 'network')) {
         throw new ServiceUnavailableError('The authorization server cannot be reached.', { cause: err });
@@ -126,6 +128,7 @@ export class IssuerDiscovery {
   private readonly retryMinDelayMs: number;
   private readonly retryMaxDelayMs: number;
   private readonly logger: Logger;
+  private readonly transport: Transport | undefined;
   private cached: { metadata: IssuerMetadata; at: number } | undefined;
   private inFlight: Promise<IssuerMetadata> | undefined;
   private failure: { error: unknown; retryAt: number; delay: number } | undefined;
@@ -139,6 +142,7 @@ export class IssuerDiscovery {
     this.retryMinDelayMs = options.retryMinDelayMs ?? 500;
     this.retryMaxDelayMs = options.retryMaxDelayMs ?? 30_000;
     this.logger = options.logger ?? defaultLogger;
+    this.transport = options.transport;
   }
 
   /** The issuer's metadata, fetched on first use and cached. */
@@ -166,7 +170,7 @@ export class IssuerDiscovery {
   private load(): Promise<IssuerMetadata> {
     if (this.inFlight) return this.inFlight;
     this.fetchCount += 1;
-    this.inFlight = discover(this.issuer, this.timeoutMs)
+    this.inFlight = discover(this.issuer, this.timeoutMs, this.transport)
       .then((metadata) => {
         this.cached = { metadata, at: Date.now() };
         this.failure = undefined;

@@ -1,116 +1,138 @@
 /**
- * Back-channel HTTP to the authorization server: Node's fetch with a hard timeout, no redirects
- * (a redirect could move a token request to another host), and a cap on the body size (a hostile
- * or broken server must not exhaust memory).
+ * Back-channel HTTP to the authorization server: a hard timeout, no redirects (a redirect could
+ * move a token request to another host), and a cap on the body size (a hostile or broken server
+ * must not exhaust memory). Requests travel through the app's `fetch` when it gave one, else
+ * through the environment's proxy (`node-request.ts`) when one is set for the URL, else through
+ * Node's global `fetch`. The rules hold whichever way: the timeout and the cap are applied here,
+ * around the app's `fetch`, not left to it.
  */
+import { DEFAULT_MAX_BYTES, HttpError, jsonAnswer, encodeRequest, redirectError, type FetchFunction, type FetchResponse, type HttpRequest, type HttpResponse } from './http-answer.js';
+import { nodeRequestJson } from './node-request.js';
+import { proxyFor } from './proxy.js';
 
-/** Why a back-channel call failed, before any protocol meaning is applied. */
-export class HttpError extends Error {
-  override readonly name = 'HttpError';
-  constructor(
-    readonly kind: 'timeout' | 'network' | 'too_large' | 'not_json' | 'redirect',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export {
+  DEFAULT_MAX_BYTES,
+  HttpError,
+  encodeRequest,
+  jsonAnswer,
+  redirectError,
+  type FetchFunction,
+  type FetchInit,
+  type FetchResponse,
+  type HttpRequest,
+  type HttpResponse,
+  type Transport,
+} from './http-answer.js';
+
+/** Rejects when `signal` aborts: raced against every step, so a `fetch` that ignores the signal cannot hold a request open. */
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const fail = (): void => reject(signal.reason);
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+/** The chunks of a body: a WHATWG stream's reader, or an async iterable (a Node stream). */
+function chunksOf(body: unknown): { next(): Promise<IteratorResult<unknown>>; cancel(): Promise<unknown> } | undefined {
+  if (body === null || body === undefined) return undefined;
+  const stream = body as { getReader?: () => ReadableStreamDefaultReader<unknown> };
+  if (typeof stream.getReader === 'function') {
+    const reader = stream.getReader();
+    return { next: () => reader.read() as Promise<IteratorResult<unknown>>, cancel: () => reader.cancel() };
   }
-}
-
-export interface HttpRequest {
-  method?: 'GET' | 'POST';
-  headers?: Record<string, string>;
-  /** A form body (sent as application/x-www-form-urlencoded). */
-  form?: Record<string, string>;
-  /** Milliseconds before the request is aborted. */
-  timeoutMs: number;
-  /** Largest accepted body in bytes. */
-  maxBytes?: number;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: Headers;
-  /** The parsed JSON body, or undefined when the body was empty. */
-  body: unknown;
-}
-
-/** Largest accepted body when the request names none, in bytes. */
-export const DEFAULT_MAX_BYTES = 1024 * 1024;
-
-/** The headers and body a request sends: JSON accepted, a form body encoded. */
-export function encodeRequest(request: HttpRequest): { method: 'GET' | 'POST'; headers: Record<string, string>; body: string | undefined } {
-  const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
-  let body: string | undefined;
-  if (request.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(request.form).toString();
+  const iterable = body as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown> };
+  if (typeof iterable[Symbol.asyncIterator] === 'function') {
+    const iterator = iterable[Symbol.asyncIterator]!();
+    return { next: () => iterator.next(), cancel: async () => iterator.return?.() };
   }
-  return { method: request.method ?? (body ? 'POST' : 'GET'), headers, body };
+  throw new HttpError('network', 'the fetch answered with a body that is not a stream');
 }
 
-/** Refuses a redirect: it could move a token request to another host. */
-export function redirectError(status: number): HttpError | undefined {
-  return status >= 300 && status < 400 ? new HttpError('redirect', `unexpected redirect (HTTP ${status})`) : undefined;
+/** A chunk as bytes (strings are UTF-8). */
+function bytesOf(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new HttpError('network', 'the fetch answered with a body that is not bytes');
 }
 
-/** An answer's body text as JSON (`undefined` when empty). Throws `HttpError` `not_json`. */
-export function jsonAnswer(status: number, headers: Headers, text: string): HttpResponse {
-  if (text.trim() === '') return { status, headers, body: undefined };
-  try {
-    return { status, headers, body: JSON.parse(text) as unknown };
-  } catch (err) {
-    throw new HttpError('not_json', `response is not JSON (HTTP ${status})`, { cause: err });
-  }
-}
-
-/** Reads a body up to `maxBytes`, aborting the stream past it. */
-async function readCapped(res: Response, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
+/** Reads a body up to `maxBytes`, aborting the stream past it or when `aborted` rejects. */
+async function readCapped(res: FetchResponse, headers: Headers, maxBytes: number, aborted: Promise<never>): Promise<string> {
+  const declared = Number(headers.get('content-length') ?? NaN);
+  const chunks = chunksOf(res.body);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel();
+    await chunks?.cancel().catch(() => undefined);
     throw new HttpError('too_large', 'response body too large');
   }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+  if (!chunks) return '';
+  const parts: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new HttpError('too_large', 'response body too large');
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([chunks.next(), aborted]);
+      if (done) break;
+      const bytes = bytesOf(value);
+      size += bytes.byteLength;
+      if (size > maxBytes) throw new HttpError('too_large', 'response body too large');
+      parts.push(bytes);
     }
-    chunks.push(value);
+  } catch (err) {
+    void chunks.cancel().catch(() => undefined);
+    throw err;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** A `Headers` copy of an answer's headers (an app's `fetch` may answer with its own class). */
+function headersOf(res: FetchResponse): Headers {
+  if (res.headers instanceof Headers) return res.headers;
+  const headers = new Headers();
+  res.headers.forEach((value, name) => headers.append(name, value));
+  return headers;
+}
+
+/** Fetches with `fetchImpl` under the request's rules. */
+async function fetchWith(fetchImpl: FetchFunction, url: string, request: HttpRequest): Promise<HttpResponse> {
+  const { method, headers, body } = encodeRequest(request);
+  const signal = AbortSignal.timeout(request.timeoutMs);
+  const aborted = abortion(signal);
+  aborted.catch(() => undefined);
+  const timedOut = (err: unknown) => new HttpError('timeout', `no answer within ${request.timeoutMs} ms`, { cause: err });
+  let res: FetchResponse;
+  try {
+    res = await Promise.race([fetchImpl(url, { method, headers, body, redirect: 'manual', signal }), aborted]);
+    if (typeof res !== 'object' || res === null || typeof res.status !== 'number' || typeof res.headers?.forEach !== 'function') {
+      throw new TypeError('the fetch did not answer with a Response');
+    }
+  } catch (err) {
+    if (signal.aborted) throw timedOut(err);
+    throw new HttpError('network', 'request failed', { cause: err });
+  }
+  try {
+    const redirect = redirectError(res.status) ?? (res.redirected === true ? redirectError(302) : undefined);
+    const answerHeaders = headersOf(res);
+    if (redirect) {
+      await chunksOf(res.body)?.cancel().catch(() => undefined);
+      throw redirect;
+    }
+    return jsonAnswer(res.status, answerHeaders, await readCapped(res, answerHeaders, request.maxBytes ?? DEFAULT_MAX_BYTES, aborted));
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    if (signal.aborted) throw timedOut(err);
+    throw new HttpError('network', 'reading the response failed', { cause: err });
+  }
 }
 
 /**
  * Sends a request and parses a JSON answer. Throws `HttpError` for timeouts, network failures,
  * redirects, oversized or non-JSON bodies; any HTTP status is returned for the caller to judge.
  */
-export async function fetchJson(url: string | URL, request: HttpRequest): Promise<HttpResponse> {
-  const { method, headers, body } = encodeRequest(request);
-  const signal = AbortSignal.timeout(request.timeoutMs);
-  let res: Response;
-  try {
-    res = await fetch(url, { method, headers, body, redirect: 'manual', signal });
-  } catch (err) {
-    if (signal.aborted) throw new HttpError('timeout', `no answer within ${request.timeoutMs} ms`, { cause: err });
-    throw new HttpError('network', 'request failed', { cause: err });
-  }
-  try {
-    const redirect = redirectError(res.status);
-    if (redirect) {
-      await res.body?.cancel();
-      throw redirect;
-    }
-    return jsonAnswer(res.status, res.headers, await readCapped(res, request.maxBytes ?? DEFAULT_MAX_BYTES));
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    if (signal.aborted) throw new HttpError('timeout', `no answer within ${request.timeoutMs} ms`, { cause: err });
-    throw new HttpError('network', 'reading the response failed', { cause: err });
-  }
+export function fetchJson(url: string | URL, request: HttpRequest): Promise<HttpResponse> {
+  const transport = request.transport;
+  if (transport?.fetch !== undefined) return fetchWith(transport.fetch, String(url), request);
+  const target = new URL(url);
+  const proxy = proxyFor(transport?.proxy, target);
+  if (proxy !== undefined) return nodeRequestJson(target, request, { proxy });
+  return fetchWith(fetch as unknown as FetchFunction, target.href, request);
 }

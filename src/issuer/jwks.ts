@@ -1,6 +1,6 @@
 import { createLocalJWKSet, errors as joseErrors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import { ServiceUnavailableError } from '../errors/index.js';
-import { fetchJson } from './http.js';
+import { fetchJson, type Transport } from './http.js';
 import { isPlainObject } from '../config/assert.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 
@@ -24,6 +24,8 @@ export interface RemoteKeySetOptions {
   /** Largest accepted JWKS document, in bytes. Default 512 KiB. */
   maxBytes?: number;
   logger?: Logger;
+  /** How the requests travel (the app's `fetch`, or a proxy). Default: Node's fetch, direct. */
+  transport?: Transport | undefined;
   /**
    * Told, after a fetch, the `kid`s the previous set had and the new one lacks (`undefined` for a
    * withdrawn key without a `kid`), so results verified with a withdrawn key can be forgotten.
@@ -76,6 +78,7 @@ export class RemoteKeySet {
   private readonly failureBackoffMs: number;
   private readonly maxBytes: number;
   private readonly logger: Logger;
+  private readonly transport: Transport | undefined;
   private readonly onKeysWithdrawn: ((kids: ReadonlySet<string | undefined>) => void) | undefined;
   /** Least time between two fetches for an unknown `kid` that `getKeyPromptly` starts, in ms. */
   readonly promptFloorMs: number;
@@ -97,6 +100,7 @@ export class RemoteKeySet {
     this.failureBackoffMs = options.failureBackoffMs ?? 1000;
     this.maxBytes = options.maxBytes ?? 512 * 1024;
     this.logger = options.logger ?? defaultLogger;
+    this.transport = options.transport;
     this.promptFloorMs = options.promptFloorMs ?? 1000;
     this.onKeysWithdrawn = options.onKeysWithdrawn;
   }
@@ -193,7 +197,7 @@ export class RemoteKeySet {
     this.lastAttemptAt = Date.now();
     try {
       const uri = await this.resolveUri();
-      const res = await fetchJson(uri, { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes });
+      const res = await fetchJson(uri, { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes, transport: this.transport });
       if (res.status !== 200) throw new Error(`JWKS endpoint answered HTTP ${res.status}`);
       const body = res.body;
       if (!isPlainObject(body) || !Array.isArray(body.keys)) throw new Error('JWKS document has no "keys" array');

@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { randomToken } from '../crypto/random.js';
 import { applyClientSecret } from '../issuer/client-secret.js';
+import type { Transport } from '../issuer/http.js';
 import type { TlsIdentity } from './mtls.js';
 
 /** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
@@ -14,6 +15,8 @@ export interface ClientAuth {
   assertionLifetimeSeconds?: number;
   /** Mutual-TLS identity (RFC 8705): back-channel requests present this certificate. */
   tls?: TlsIdentity;
+  /** How back-channel requests travel (the `fetch` option, or the environment's proxy). */
+  transport?: Transport;
 }
 
 /** `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B). */

@@ -70,7 +70,7 @@ export async function revokeToken(
     const form: Record<string, string> = { token, token_type_hint: 'refresh_token' };
     const headers: Record<string, string> = {};
     await applyClientAuth(client, metadata.revocation_endpoint, form, headers);
-    const res = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client.tls);
+    const res = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client);
     return res.status === 200;
   } catch {
     return false;

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Store } from 'express-session';
 import type { Cluster, Redis } from 'ioredis';
 import type { JWK } from 'jose';
+import type { FetchFunction, Transport } from '../issuer/http.js';
 import type { Logger } from '../util/logger.js';
 import type { LogoutTokenClaims } from './backchannel-logout.js';
 import type { LogoutConfirmForm } from './logout-confirm.js';
@@ -235,6 +236,24 @@ export interface AuthOptions {
   /** Timeout of one request to the issuer, in ms. Default 5000. */
   httpTimeout?: number;
   /**
+   * The `fetch` that every request to the issuer goes through (discovery, JWKS, token, UserInfo,
+   * PAR, revocation): a function with the WHATWG `fetch` signature, for example undici's `fetch`
+   * with a `ProxyAgent` for a corporate proxy, or an instrumented one. `httpTimeout`, the size caps
+   * and the refusal of redirects still apply around it. Requests that present the `mtls`
+   * certificate go through `node:https` instead (a `fetch` cannot present one).
+   *
+   * Default: Node's `fetch`, through the proxy of `HTTPS_PROXY` / `HTTP_PROXY` (with `NO_PROXY`,
+   * lower-case names first) when one is set.
+   *
+   * @example
+   * ```ts
+   * import { fetch, ProxyAgent } from 'undici';
+   * const dispatcher = new ProxyAgent('http://proxy.corp:3128');
+   * auth({ fetch: (url, init) => fetch(url, { ...init, dispatcher }) });
+   * ```
+   */
+  fetch?: FetchFunction;
+  /**
    * Refresh an access token this many seconds before it expires. Default 30. Capped per token at
    * half its lifetime (`expires_in`) less half a second, so a short-lived token is not refreshed on
    * every call.
@@ -316,6 +335,8 @@ export interface LoginConfig {
   mergeUserInfo: boolean;
   clockTolerance: number;
   httpTimeout: number;
+  /** How issuer calls travel: the `fetch` option, or the environment's proxy. */
+  transport: Transport;
   refreshMargin: number;
   session: {
     redis: string | Redis | Cluster | undefined;

@@ -48,7 +48,7 @@ export async function pushedAuthorizationRequest(
   await applyClientAuth(client, metadata.issuer, form, headers);
   let res;
   try {
-    res = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client.tls);
+    res = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client);
   } catch (err) {
     throw backChannelError(err, 'pushed authorization request');
   }

@@ -75,6 +75,7 @@ function issuerOf(config: LoginConfig): { discovery: IssuerDiscovery; keys: Remo
   const discovery = new IssuerDiscovery(config.issuerBaseURL, {
     timeoutMs: config.httpTimeout,
     logger,
+    transport: config.transport,
     ...(options.retryMinDelayMs !== undefined ? { retryMinDelayMs: options.retryMinDelayMs } : {}),
     ...(options.retryMaxDelayMs !== undefined ? { retryMaxDelayMs: options.retryMaxDelayMs } : {}),
     ...(options.cacheMaxAgeMs !== undefined ? { cacheMaxAgeMs: options.cacheMaxAgeMs } : {}),
@@ -85,7 +86,7 @@ function issuerOf(config: LoginConfig): { discovery: IssuerDiscovery; keys: Remo
       if (!metadata.jwks_uri) throw new IssuerResponseError('The authorization server has no jwks_uri.');
       return metadata.jwks_uri;
     },
-    { timeoutMs: config.httpTimeout, cooldownMs: options.jwksCooldownMs, logger },
+    { timeoutMs: config.httpTimeout, cooldownMs: options.jwksCooldownMs, logger, transport: config.transport },
   );
   return { discovery, keys };
 }
@@ -100,6 +101,7 @@ function clientAuthOf(config: LoginConfig): ClientAuth {
     signingAlg: config.clientAssertionSigningAlg,
     assertionLifetimeSeconds: LOGIN_DEFAULTS.clientAssertionLifetimeSeconds,
     ...(config.mtls !== undefined ? { tls: config.mtls } : {}),
+    transport: config.transport,
   };
 }
 

@@ -70,7 +70,7 @@ export async function tokenRequest(
     if (dpop) headers.dpop = await createDpopProof(dpop.key, { method: 'POST', url: endpoint, ...(nonce !== undefined ? { nonce } : {}) });
     let answer;
     try {
-      answer = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client.tls);
+      answer = await backChannelFetch(endpoint, { method: 'POST', form, headers, timeoutMs }, client);
     } catch (err) {
       throw backChannelError(err, 'token request');
     }

@@ -30,7 +30,7 @@ export async function userInfoRequest(
     const headers: Record<string, string> = { authorization: `${dpopKey ? 'DPoP' : 'Bearer'} ${accessToken}` };
     if (dpopKey) headers.dpop = await createDpopProof(dpopKey, { method: 'GET', url: endpoint, accessToken, ...(nonce !== undefined ? { nonce } : {}) });
     try {
-      const answer = await backChannelFetch(endpoint, { headers, timeoutMs: runtime.config.httpTimeout }, tls);
+      const answer = await backChannelFetch(endpoint, { headers, timeoutMs: runtime.config.httpTimeout }, runtime.client);
       return { answer, fresh: dpopKey ? nonces.remember(endpoint, answer.headers) : undefined };
     } catch (err) {
       throw backChannelError(err, 'UserInfo request');

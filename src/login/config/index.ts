@@ -1,6 +1,7 @@
 import { assertObject, optionError, optionalBoolean, optionalFunction, optionalNumber, optionalStringList, rejectUnknown, requiredString, requiredUrl } from '../../config/assert.js';
 import { loginEnv } from '../../config/from-env.js';
 import { LOGIN_DEFAULTS } from '../../config/defaults.js';
+import { transportConfig } from '../../issuer/transport.js';
 import { defaultLogger, type Logger } from '../../util/logger.js';
 import type { AfterCallback, AuthOptions, LoginConfig } from '../options.js';
 import { clientConfig, requestObjectConfig } from './client.js';
@@ -14,7 +15,7 @@ const TOP_LEVEL: Record<keyof AuthOptions, true> = {
   issuerBaseURL: true, baseURL: true, clientID: true, clientSecret: true, secret: true, authRequired: true, authorizationParams: true,
   routes: true, idpLogout: true, revokeOnLogout: true, clientAuthMethod: true, clientAssertionSigningKey: true, clientAssertionSigningAlg: true,
   afterCallback: true, getLoginState: true, tokenEndpointParams: true, pushedAuthorizationRequests: true, requestObject: true, dpop: true,
-  mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, refreshMargin: true, session: true, useExistingSession: true,
+  mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, fetch: true, refreshMargin: true, session: true, useExistingSession: true,
   allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, logoutParams: true, onLogoutToken: true, discovery: true,
 };
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(Object.keys(TOP_LEVEL));
@@ -103,6 +104,7 @@ function behaviourConfig(options: AuthOptions) {
     mergeUserInfo: optionalBoolean('mergeUserInfo', options.mergeUserInfo) ?? LOGIN_DEFAULTS.mergeUserInfo,
     clockTolerance: seconds('clockTolerance', options.clockTolerance, LOGIN_DEFAULTS.clockToleranceSeconds, 0, 600),
     httpTimeout: optionalNumber('httpTimeout', options.httpTimeout, 100, 120_000, 'milliseconds') ?? LOGIN_DEFAULTS.httpTimeoutMs,
+    transport: transportConfig(options.fetch),
     refreshMargin: seconds('refreshMargin', options.refreshMargin, LOGIN_DEFAULTS.refreshMarginSeconds, 0, 3600),
     errorHandler: optionalFunction<NonNullable<AuthOptions['errorHandler']>>('errorHandler', options.errorHandler),
     renderLogoutConfirm: optionalFunction<NonNullable<AuthOptions['renderLogoutConfirm']>>('renderLogoutConfirm', options.renderLogoutConfirm),
