@@ -18,6 +18,7 @@ export type {
   AuthOptions,
   AuthorizationParams,
   AuthRouter,
+  BackchannelLogoutOptions,
   ClientAuthMethod,
   LoginOptions,
   LogoutOptions,

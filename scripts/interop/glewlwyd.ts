@@ -54,6 +54,8 @@ export interface GlewlwydSetup {
   accessTokenTtl?: number;
   /** Where Glewlwyd posts logout tokens (default `<appBaseURL>/backchannel-logout`). */
   backchannelLogoutURI?: string;
+  /** More relying parties sharing the client: their `/callback` and `/` are registered too. */
+  moreAppBaseURLs?: string[];
   /** Let Glewlwyd outlive this process (the CLI); default false. */
   detached?: boolean;
 }
@@ -335,8 +337,8 @@ async function configure(url: string, issuer: string, clientSecret: string, setu
     token_endpoint_auth_method: ['client_secret_basic', 'client_secret_post'],
     authorization_type: ['code', 'refresh_token', 'client_credentials'],
     scope: SCOPES,
-    redirect_uri: [`${setup.appBaseURL}/callback`],
-    post_logout_redirect_uris: [setup.appBaseURL],
+    redirect_uri: [setup.appBaseURL, ...(setup.moreAppBaseURLs ?? [])].map((app) => `${app}/callback`),
+    post_logout_redirect_uris: [setup.appBaseURL, ...(setup.moreAppBaseURLs ?? [])],
     backchannel_logout_uri: setup.backchannelLogoutURI ?? `${setup.appBaseURL}/backchannel-logout`,
     backchannel_logout_session_required: 'true',
     resource: [setup.audience],

@@ -104,9 +104,15 @@ export const LOGIN_DEFAULTS = {
   /**
    * Oldest accepted logout token, by its `iat`, in seconds (plus `clockTolerance`). Back-Channel
    * Logout 1.0 §2.4 recommends an `exp` of two minutes or less; five minutes leaves room for an
-   * issuer that retries a failed delivery. The `jti` is remembered until `exp` regardless.
+   * issuer that retries a failed delivery. The `jti` is remembered until `exp` regardless (until
+   * `iat` plus this bound for a token without `exp`, with `backchannelLogout.allowMissingExp`).
    */
   logoutTokenMaxAgeSeconds: 5 * 60,
+  /**
+   * `backchannelLogout.allowMissingExp`: a logout token without `exp` is refused, as Back-Channel
+   * Logout 1.0 §2.4 requires it (draft 06, which Glewlwyd 2.7 implements, had none).
+   */
+  backchannelLogoutAllowMissingExp: false,
   /** Largest accepted form body on `/callback` (form_post) and the back-channel logout route. */
   formBodyLimit: '64kb',
 } as const;

@@ -1,4 +1,4 @@
-import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isPlainObject } from '../config/assert.js';
 import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import { InvalidRequestError, isAuthError } from '../errors/index.js';
@@ -11,14 +11,18 @@ export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backcha
  * What a logout token is checked against (OIDC Back-Channel Logout 1.0 §2.6): the request-independent
  * ID token checks (key, issuer, audience, algorithms, clock tolerance).
  */
-export type LogoutTokenChecks = Pick<IdTokenChecks, 'getKey' | 'issuer' | 'clientID' | 'algorithms' | 'clientSecret' | 'clockTolerance'>;
+export type LogoutTokenChecks = Pick<IdTokenChecks, 'getKey' | 'issuer' | 'clientID' | 'algorithms' | 'clientSecret' | 'clockTolerance'> & {
+  /** `backchannelLogout.allowMissingExp`: a token without `exp` passes (draft 06 issuers). */
+  allowMissingExp?: boolean;
+};
 
 /** The claims of a valid Logout Token. */
 export interface LogoutTokenClaims extends JWTPayload {
   iss: string;
   jti: string;
   iat: number;
-  exp: number;
+  /** Always there, unless `backchannelLogout.allowMissingExp` let a token without one in. */
+  exp?: number;
   sub?: string;
   sid?: string;
 }
@@ -30,6 +34,9 @@ export interface LogoutTokenClaims extends JWTPayload {
  * `LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds` (5 minutes; both with `clockTolerance`), a `jti`,
  * the back-channel logout event, `sub` and/or `sid`, and no `nonce`. The `iat` bound limits how
  * long a token captured in transit stays usable when its issuer gave it a distant `exp`.
+ *
+ * With `checks.allowMissingExp`, a token without `exp` (draft 06 of the spec) passes the same
+ * checks, its lifetime then bounded by the `iat` check alone.
  *
  * Does not check `jti` replay (the caller does, with `useOnce` for `replayRecordTtlMs`).
  *
@@ -50,10 +57,13 @@ export async function validateLogoutToken(token: string, checks: LogoutTokenChec
       algorithms: checks.algorithms,
       clockTolerance: checks.clockTolerance,
       maxTokenAge: LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds,
-      requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'],
+      requiredClaims: checks.allowMissingExp === true ? ['iss', 'aud', 'iat', 'jti'] : ['iss', 'aud', 'iat', 'exp', 'jti'],
     }));
   } catch (err) {
     if (isAuthError(err) && err.status >= 500) throw err;
+    if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'exp' && err.reason === 'missing') {
+      throw new InvalidRequestError('The logout token has no exp.', { cause: err });
+    }
     throw new InvalidRequestError('The logout token is not valid.', { cause: err });
   }
   const events = payload.events;
@@ -73,8 +83,11 @@ export async function validateLogoutToken(token: string, checks: LogoutTokenChec
 
 /**
  * How long the `jti` of an accepted logout token is remembered against replay, in ms: until its
- * `exp` plus `clockTolerance`, the last moment `validateLogoutToken` could accept it again.
+ * `exp` plus `clockTolerance`, the last moment `validateLogoutToken` could accept it again; for a
+ * token without `exp` (`backchannelLogout.allowMissingExp`), until its `iat` plus
+ * `LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds` plus `clockTolerance`, when the `iat` check ends it.
  */
-export function replayRecordTtlMs(claims: Pick<LogoutTokenClaims, 'exp'>, clockTolerance: number, now = Date.now()): number {
-  return Math.max(claims.exp * 1000 - now + clockTolerance * 1000, 1000);
+export function replayRecordTtlMs(claims: Pick<LogoutTokenClaims, 'exp' | 'iat'>, clockTolerance: number, now = Date.now()): number {
+  const lastValidS = claims.exp ?? claims.iat + LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds;
+  return Math.max(lastValidS * 1000 - now + clockTolerance * 1000, 1000);
 }

@@ -8,6 +8,7 @@ export type {
   AfterCallbackSession,
   AuthOptions,
   AuthorizationParams,
+  BackchannelLogoutOptions,
   ClientAuthMethod,
   LoginOptions,
   RouteOptions,

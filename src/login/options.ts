@@ -46,6 +46,18 @@ export interface RouteOptions {
   backchannelLogout?: string | false;
 }
 
+/** Choices of the back-channel logout receiver (served at `routes.backchannelLogout`). */
+export interface BackchannelLogoutOptions {
+  /**
+   * Accept a logout token without `exp`, as issuers implementing draft 06 of Back-Channel Logout
+   * send them (Glewlwyd 2.7). Back-Channel Logout 1.0 §2.4 requires `exp`, so this is an unsafe
+   * choice, said once at start-up. Such a token is accepted only while its `iat` is within five
+   * minutes (plus `clockTolerance`), and its `jti` is remembered for that window against replay.
+   * A token that has an `exp` is checked as usual. Default `false`.
+   */
+  allowMissingExp?: boolean;
+}
+
 /** Where sessions live. */
 export interface SessionOptions {
   /** A Redis URL, or an ioredis client or cluster (yours to close). */
@@ -286,6 +298,12 @@ export interface AuthOptions {
    * caches elsewhere. A throw answers the issuer 400. Default none.
    */
   onLogoutToken?: (claims: LogoutTokenClaims, req: Request) => void | Promise<void>;
+  /**
+   * Choices of the back-channel logout receiver: `{ allowMissingExp: true }` accepts the logout
+   * tokens of draft-06 issuers, which carry no `exp`. `true` (express-openid-connect's) is the
+   * default; the receiver is turned off with `routes.backchannelLogout: false`.
+   */
+  backchannelLogout?: BackchannelLogoutOptions | true;
   discovery?: {
     /** First retry delay after a failed discovery, in ms. Default 500. */
     retryMinDelayMs?: number;
@@ -315,6 +333,7 @@ export interface LoginConfig {
   responseMode: 'query' | 'form_post';
   extraAuthorizationParams: Record<string, string>;
   maxAge: number | undefined;
+  backchannelLogout: { allowMissingExp: boolean };
   routes: { login: string | false; callback: string; logout: string; backchannelLogout: string | false };
   /** Local path for `redirect` after a logout with no issuer logout. */
   localPostLogoutPath: string;

@@ -30,7 +30,7 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 type Named<T> = { [K in keyof T as string extends K ? never : number extends K ? never : K]-?: T[K] };
 type Keys<T> = keyof Named<NonNullable<T>> & string;
 
-type AuthNested = 'authorizationParams' | 'routes' | 'session' | 'discovery' | 'requestObject' | 'mtls';
+type AuthNested = 'authorizationParams' | 'routes' | 'session' | 'discovery' | 'requestObject' | 'mtls' | 'backchannelLogout';
 type AuthOptionPath =
   | Exclude<Keys<AuthOptions>, AuthNested>
   | `authorizationParams.${Keys<AuthorizationParams>}`
@@ -40,7 +40,8 @@ type AuthOptionPath =
   | `session.cookie.${Keys<SessionOptions['cookie']>}`
   | `discovery.${Keys<AuthOptions['discovery']>}`
   | `requestObject.${Keys<AuthOptions['requestObject']>}`
-  | `mtls.${Keys<AuthOptions['mtls']>}`;
+  | `mtls.${Keys<AuthOptions['mtls']>}`
+  | `backchannelLogout.${Keys<Exclude<AuthOptions['backchannelLogout'], true>>}`;
 
 type BearerNested = 'introspection' | 'jwks' | 'dpop' | 'mtls';
 type DpopNonceObject = Exclude<DpopOptions['nonce'], boolean | undefined>;
@@ -118,6 +119,7 @@ const AUTH_PATHS: Record<AuthOptionPath, ((c: LoginConfig) => unknown) | null> =
   renderLogoutConfirm: null,
   logoutParams: null,
   onLogoutToken: null,
+  'backchannelLogout.allowMissingExp': (c) => c.backchannelLogout.allowMissingExp,
   // The discovery delays are applied by IssuerDiscovery itself (see `discoveryDefault` below).
   'discovery.retryMinDelayMs': () => discoveryDefault('retryMinDelayMs'),
   'discovery.retryMaxDelayMs': () => discoveryDefault('retryMaxDelayMs'),

@@ -14,7 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import express from 'express';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { assertionRedis, deleteKeys } from '../support/redis.js';
 import { InvalidGrantError, IssuerResponseError } from '../../src/errors/index.js';
 import { discover } from '../../src/issuer/discovery.js';
 import { tokenRequest } from '../../src/login/token-endpoint.js';
@@ -34,7 +37,46 @@ let audience: string;
 let browser: Browser;
 /** Relays Glewlwyd's back-channel logout posts to the app and keeps each token and the app's answer. */
 let relay: http.Server;
-const logoutPosts: Array<{ token: string; appStatus: number; appBody: string }> = [];
+const logoutPosts: Array<{ token: string; appStatus: number; appBody: string; lenientStatus?: number }> = [];
+/**
+ * A second relying party of the same client, in this process, with
+ * `backchannelLogout: { allowMissingExp: true }`: the relay hands it each logout token too.
+ */
+let lenient: { base: string; oidc: AuthRouter; server: http.Server } | undefined;
+const LENIENT_PREFIX = `test:interop-lenient:${randomBytes(4).toString('hex')}:`;
+
+/** The lenient app's answer to a logout token (undefined before it started). */
+async function postToLenient(contentType: string, body: string): Promise<number | undefined> {
+  if (!lenient) return undefined;
+  const answer = await fetch(`${lenient.base}/backchannel-logout`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  await answer.arrayBuffer();
+  return answer.status;
+}
+
+async function startLenientApp(port: number): Promise<void> {
+  const lenientBase = `http://localhost:${port}`;
+  const oidc = auth({
+    issuerBaseURL: idp.issuer,
+    baseURL: lenientBase,
+    clientID: idp.clientID,
+    clientSecret: idp.clientSecret,
+    secret: randomBytes(32).toString('base64url'),
+    authRequired: false,
+    authorizationParams: { scope: 'openid profile email offline_access' },
+    session: { redis: 'redis://127.0.0.1:6379', prefix: LENIENT_PREFIX },
+    backchannelLogout: { allowMissingExp: true },
+    logger: { debug() {}, info() {}, warn() {}, error: (message: string) => void (appOutput += `lenient app: ${message}\n`) },
+  });
+  const server = http.createServer(
+    express()
+      .use(oidc)
+      .get('/me', requiresAuth(), (req, res) => {
+        res.json(req.oidc.user);
+      }),
+  );
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  lenient = { base: lenientBase, oidc, server };
+}
 
 async function startRelay(): Promise<string> {
   relay = http.createServer((req, res) => {
@@ -45,7 +87,8 @@ async function startRelay(): Promise<string> {
       void fetch(`${base}/backchannel-logout`, { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body })
         .then(async (answer) => {
           const appBody = await answer.text();
-          logoutPosts.push({ token: new URLSearchParams(body).get('logout_token') ?? '', appStatus: answer.status, appBody });
+          const lenientStatus = await postToLenient(String(req.headers['content-type']), body);
+          logoutPosts.push({ token: new URLSearchParams(body).get('logout_token') ?? '', appStatus: answer.status, appBody, ...(lenientStatus !== undefined ? { lenientStatus } : {}) });
           res.writeHead(answer.status, { 'content-type': 'application/json' }).end(appBody);
         })
         .catch(() => res.writeHead(502).end());
@@ -79,7 +122,16 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://localhost:${port}`;
   audience = `${base}/api`;
-  idp = await startGlewlwyd({ dir, appBaseURL: base, audience, accessTokenTtl: TTL, backchannelLogoutURI: await startRelay() });
+  const lenientPort = await freePort();
+  idp = await startGlewlwyd({
+    dir,
+    appBaseURL: base,
+    audience,
+    accessTokenTtl: TTL,
+    backchannelLogoutURI: await startRelay(),
+    moreAppBaseURLs: [`http://localhost:${lenientPort}`],
+  });
+  await startLenientApp(lenientPort);
   app = await startApp({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -104,6 +156,14 @@ afterAll(async () => {
     const exited = new Promise((resolve) => app.once('exit', resolve));
     app.kill('SIGTERM');
     await exited;
+  }
+  if (lenient) {
+    await lenient.oidc.close();
+    lenient.server.closeAllConnections();
+    await new Promise((resolve) => lenient!.server.close(resolve));
+    const redis = assertionRedis();
+    await deleteKeys(redis, LENIENT_PREFIX);
+    await redis.quit();
   }
   await idp?.stop();
   await new Promise((resolve) => relay?.close(resolve));
@@ -224,6 +284,37 @@ describe('Glewlwyd 2.7 (Debian) as the OpenID Provider', () => {
         return res.status() === 302 && res.headers().location === '/login?returnTo=/profile';
       }, 25_000);
       await expect((await context.request.get(`${base}/`)).text()).resolves.toContain('You are not signed in.');
+    });
+  }, 60_000);
+
+  it('back-channel logout with backchannelLogout.allowMissingExp: the same tokens end the session at once; without it, refused', async () => {
+    const app2 = lenient!;
+    await withContext(async (context, page) => {
+      await page.goto(`${app2.base}/login?returnTo=/me`);
+      await page.waitForURL((url) => url.href.startsWith(`${idp.url}/login.html`));
+      await page.locator('#username').fill(USER.username);
+      await page.locator('#password').fill(USER.password);
+      await page.locator('#loginbut').click();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL(`${app2.base}/me`);
+      const claims = JSON.parse((await page.locator('body').textContent()) ?? 'null') as Record<string, unknown>;
+      expect(typeof claims.sid).toBe('string');
+      expect((await context.request.get(`${app2.base}/me`, { maxRedirects: 0 })).status()).toBe(200);
+      const before = logoutPosts.length;
+      const ended = await context.request.delete(`${idp.url}/api/oidc/session/${String(claims.sid)}`);
+      expect(ended.status()).toBe(200);
+      await eventually(async () => logoutPosts.slice(before).some((post) => decodeJwt(post.token).sid === claims.sid));
+      const post = logoutPosts.slice(before).find((candidate) => decodeJwt(candidate.token).sid === claims.sid)!;
+      expect(decodeJwt(post.token).exp).toBeUndefined();
+      // Without the opt-in (the example app): refused, saying why.
+      expect(post.appStatus).toBe(400);
+      expect(JSON.parse(post.appBody)).toEqual({ error: 'invalid_request', error_description: 'The logout token has no exp.' });
+      // With it: accepted, and the session is gone at once (no wait for a refresh).
+      expect(post.lenientStatus).toBe(200);
+      const after = await context.request.get(`${app2.base}/me`, { maxRedirects: 0 });
+      expect(after.status()).toBe(302);
+      expect(after.headers().location).toBe('/login?returnTo=/me');
+      expect(await app2.oidc.sessions.listBySub(String(claims.sub))).toEqual([]);
     });
   }, 60_000);
 

@@ -7,7 +7,8 @@ import express from 'express';
 import session from 'express-session';
 import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
-import { requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
+import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
+import { recordingLogger } from '../support/redis.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { Browser } from './browser.js';
 import { assertionRedis, cleanPrefix, expectLoginRedirect, startLoginApp, testPrefix, type LoginApp } from './setup.js';
@@ -316,5 +317,105 @@ describe('onLogoutToken (apps that keep sessions elsewhere)', () => {
     } finally {
       fail = false;
     }
+  });
+});
+
+describe('backchannelLogout.allowMissingExp (logout tokens of draft-06 issuers, such as Glewlwyd 2.7)', () => {
+  let lenientApp: LoginApp;
+  const log = recordingLogger();
+
+  beforeAll(async () => {
+    lenientApp = await startLoginApp({
+      issuer,
+      prefix,
+      auth: { clientSecret: CLIENT_SECRET, logger: log, backchannelLogout: { allowMissingExp: true } },
+      app: (router) =>
+        express()
+          .use(router)
+          .get('/profile', requiresAuth(), (req, res) => {
+            res.json({ sub: req.oidc.user?.sub });
+          }),
+    });
+  });
+  afterAll(async () => {
+    await lenientApp.close();
+  });
+
+  const postLenient = async (token: string) => {
+    const res = await fetch(`${lenientApp.url}/backchannel-logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }).toString(),
+    });
+    return { status: res.status, body: (await res.json().catch(() => undefined)) as unknown };
+  };
+  const signInLenient = async (sub: string, sid: string) => {
+    issuer.sub = sub;
+    issuer.sid = sid;
+    const browser = new Browser();
+    const login = await browser.get(`${lenientApp.url}/login`);
+    const back = await browser.get(login.location!);
+    expect((await browser.get(back.location!)).status).toBe(302);
+    return browser;
+  };
+  const jtiKey = (jti: unknown) => `${prefix}bcl-jti:${createHash('sha256').update(`${issuer.issuer}\0${String(jti)}`, 'utf8').digest('base64url')}`;
+
+  it('is off by default: a token without exp is refused with a short reason, ending no session', async () => {
+    const victim = await signInAs('no-exp-user', 'no-exp-sid');
+    const answer = await post({ logout_token: await issuer.sign(logoutClaims({ sub: 'no-exp-user', sid: 'no-exp-sid', exp: undefined })) });
+    expect(answer).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'The logout token has no exp.' },
+      cacheControl: expect.stringContaining('no-store'),
+    });
+    expect(await signedIn(victim)).toBe(true);
+  });
+
+  it('says at start-up that logout tokens without exp are accepted', () => {
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('backchannelLogout.allowMissingExp') }));
+  });
+
+  it('accepts a token without exp whose iat is recent, and ends the session it names', async () => {
+    const browser = await signInLenient('lenient-user', 'lenient-sid');
+    const other = await signInLenient('lenient-user', 'lenient-sid-2');
+    expect((await browser.get(`${lenientApp.url}/profile`)).status).toBe(200);
+    const answer = await postLenient(await issuer.sign(logoutClaims({ sub: 'lenient-user', sid: 'lenient-sid', exp: undefined })));
+    expect(answer.status).toBe(200);
+    expectLoginRedirect(await browser.get(`${lenientApp.url}/profile`), '/profile');
+    expect((await other.get(`${lenientApp.url}/profile`)).status).toBe(200);
+  });
+
+  it('remembers its jti until iat + 5 minutes + clockTolerance, and refuses its replay', async () => {
+    const claims = logoutClaims({ sub: 'lenient-replay', exp: undefined, iat: nowS() - 100 });
+    const token = await issuer.sign(claims);
+    expect((await postLenient(token)).status).toBe(200);
+    // iat + 300 s + 60 s (clockTolerance), from now: about 260 s.
+    const ttl = await redis.pttl(jtiKey(claims.jti));
+    expect(ttl).toBeGreaterThan(250_000);
+    expect(ttl).toBeLessThanOrEqual(261_000);
+    expect(await postLenient(token)).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The logout token was already used.' } });
+  });
+
+  it('refuses a token without exp whose iat is older than the bound, or in the future', async () => {
+    const victim = await signInLenient('lenient-victim', 'lenient-victim-sid');
+    for (const iat of [nowS() - 361, nowS() + 600]) {
+      const answer = await postLenient(await issuer.sign(logoutClaims({ sub: 'lenient-victim', exp: undefined, iat })));
+      expect(answer).toEqual({ status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } });
+    }
+    expect((await victim.get(`${lenientApp.url}/profile`)).status).toBe(200);
+  });
+
+  it('still checks an exp that is there (an expired token is refused)', async () => {
+    const answer = await postLenient(await issuer.sign(logoutClaims({ sub: 'lenient-victim', iat: nowS() - 100, exp: nowS() - 90 })));
+    expect(answer).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The logout token is not valid.' } });
+  });
+
+  it('is checked at start-up: a non-boolean, an unknown key, true/false, and express-openid-connect\'s hooks', () => {
+    const options = (backchannelLogout: unknown): AuthOptions =>
+      ({ issuerBaseURL: issuer.issuer, baseURL: app.url, clientID: 'c', clientSecret: CLIENT_SECRET, secret: 'x'.repeat(32), session: { allowMemoryStore: true }, backchannelLogout }) as AuthOptions;
+    expect(() => auth(options({ allowMissingExp: 'yes' }))).toThrow('Option "backchannelLogout.allowMissingExp" must be true or false.');
+    expect(() => auth(options({ allowMissingEx: true }))).toThrow('Option "backchannelLogout.allowMissingEx" is not a known option. Did you mean "backchannelLogout.allowMissingExp"?');
+    expect(() => auth(options(false))).toThrow(/"backchannelLogout".*routes\.backchannelLogout: false/);
+    expect(() => auth(options({ onLogoutToken: () => undefined }))).toThrow('Option "backchannelLogout.onLogoutToken" is not supported: use the top-level "onLogoutToken".');
   });
 });

@@ -8,6 +8,7 @@ import { clientConfig, requestObjectConfig } from './client.js';
 import { checkAuthorizationParams, tokenEndpointParamsConfig } from './params.js';
 import { checkLogoutParams } from '../logout.js';
 import { routesConfig } from './routes.js';
+import { backchannelLogoutConfig } from './backchannel.js';
 import { seconds, sessionConfig } from './session.js';
 
 /** Every top-level option: the compiler makes a new member of `AuthOptions` appear here too. */
@@ -17,6 +18,7 @@ const TOP_LEVEL: Record<keyof AuthOptions, true> = {
   afterCallback: true, getLoginState: true, tokenEndpointParams: true, pushedAuthorizationRequests: true, requestObject: true, dpop: true,
   mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, fetch: true, refreshMargin: true, session: true, useExistingSession: true,
   allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, logoutParams: true, onLogoutToken: true, discovery: true,
+  backchannelLogout: true,
 };
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(Object.keys(TOP_LEVEL));
 
@@ -158,6 +160,7 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
     extraAuthorizationParams: params.extra,
     maxAge: params.maxAge,
     ...behaviourConfig(options),
+    backchannelLogout: backchannelLogoutConfig(options.backchannelLogout),
     tokenEndpointParams,
     requestObject,
     idTokenSigningAlgs,

@@ -16,7 +16,7 @@ async function acceptLogoutToken(runtime: LoginRuntime, token: string): Promise<
   const { config } = runtime;
   const metadata = await runtime.discovery.metadata();
   // The same key, issuer, audience and algorithm checks as for ID tokens.
-  const claims = await validateLogoutToken(token, baseIdTokenChecks(runtime, metadata));
+  const claims = await validateLogoutToken(token, { ...baseIdTokenChecks(runtime, metadata), allowMissingExp: config.backchannelLogout.allowMissingExp });
   const jtiKey = createHash('sha256').update(`${claims.iss}\0${claims.jti}`, 'utf8').digest('base64url');
   if (!(await runtime.useOnce(`${config.session.prefix}bcl-jti:${jtiKey}`, replayRecordTtlMs(claims, config.clockTolerance)))) {
     throw new InvalidRequestError('The logout token was already used.');
