@@ -1,6 +1,7 @@
 /**
  * Every default of the package, in one documented place: the sign-in half (`auth()`,
- * `LOGIN_DEFAULTS`) and the API guard (`requireBearer()`, `BEARER_DEFAULTS`). The README's option
+ * `LOGIN_DEFAULTS`), the API guard (`requireBearer()`, `BEARER_DEFAULTS`) and the discovery and
+ * key set both use (`ISSUER_DEFAULTS`). The README's option
  * tables quote these (test/docs/readme-options.test.ts checks them against what the factories
  * resolve).
  *
@@ -8,6 +9,38 @@
  * in the name of every time (`...Seconds`, `...Ms`) and size (`...Bytes`). Options left unset take
  * these values; explicit options always win (merged with `??`, so `0` stays `0`).
  */
+
+// ---------------------------------------------------------------------------------------------
+// Shared by both halves: discovery and the JWKS (src/issuer/)
+
+/**
+ * Defaults of issuer discovery (`IssuerDiscovery`) and of the issuer's key set (`RemoteKeySet`),
+ * which both halves use: `auth()`'s `discovery.*` options and `requireBearer()`'s `jwks.*` options
+ * fall back to these. Times are in the unit their name says.
+ */
+export const ISSUER_DEFAULTS = {
+  /** Timeout of one metadata or JWKS request, in ms: long enough for a slow issuer, short enough to answer 503 before a browser gives up. */
+  httpTimeoutMs: 5000,
+  /** `discovery.cacheMaxAgeMs`: metadata older than this is fetched again, in ms (an hour: issuers change it rarely). */
+  discoveryCacheMaxAgeMs: 60 * 60 * 1000,
+  /** `discovery.retryMinDelayMs`: first wait after a failed discovery, in ms (doubles up to the maximum). */
+  discoveryRetryMinDelayMs: 500,
+  /** `discovery.retryMaxDelayMs`: longest wait between two discovery attempts of a dead issuer, in ms. */
+  discoveryRetryMaxDelayMs: 30_000,
+  /**
+   * `jwks.cooldownMs` / `discovery.jwksCooldownMs`: least time between two JWKS fetches caused by
+   * an unknown `kid`, in ms, so tokens with made-up `kid`s cannot make us hammer the issuer.
+   */
+  jwksCooldownMs: 30_000,
+  /** `jwks.cacheMaxAgeMs`: keys older than this are refreshed in the background, in ms. */
+  jwksCacheMaxAgeMs: 10 * 60 * 1000,
+  /** Least wait after a failed JWKS fetch before the next, in ms. */
+  jwksFailureBackoffMs: 1000,
+  /** Least time between two prompt refetches for an unknown `kid`, in ms. */
+  jwksPromptFloorMs: 1000,
+  /** Largest accepted JWKS document, in bytes: generous (dozens of RSA keys take under 64 KiB), yet bounded. */
+  jwksMaxBytes: 512 * 1024,
+} as const;
 
 // ---------------------------------------------------------------------------------------------
 // Sign-in: auth()
@@ -96,7 +129,7 @@ export const LOGIN_DEFAULTS = {
    */
   endedSessionTtlSeconds: 60 * 60,
   /** `discovery.jwksCooldownMs`: least time between two JWKS fetches for an unknown `kid`, in ms. */
-  jwksCooldownMs: 30_000,
+  jwksCooldownMs: ISSUER_DEFAULTS.jwksCooldownMs,
   /** Lifetime of the Redis lock that makes one refresh per session, in ms. */
   refreshLockTtlMs: 10_000,
   /** How long a request waits for another one's refresh, in ms. */
@@ -174,14 +207,11 @@ export const BEARER_DEFAULTS = {
    */
   cacheMaxTtlSeconds: 300,
   /** `jwks.timeoutMs`: timeout of one JWKS fetch, in ms. */
-  jwksTimeoutMs: 5000,
-  /**
-   * `jwks.cooldownMs`: least time between two JWKS fetches caused by an unknown `kid`, in ms, so
-   * tokens with made-up `kid`s cannot make the guard hammer the issuer.
-   */
-  jwksCooldownMs: 30_000,
+  jwksTimeoutMs: ISSUER_DEFAULTS.httpTimeoutMs,
+  /** `jwks.cooldownMs`, in ms: see `ISSUER_DEFAULTS.jwksCooldownMs`. */
+  jwksCooldownMs: ISSUER_DEFAULTS.jwksCooldownMs,
   /** `jwks.cacheMaxAgeMs`: keys older than this are refreshed in the background, in ms. */
-  jwksCacheMaxAgeMs: 10 * 60 * 1000,
+  jwksCacheMaxAgeMs: ISSUER_DEFAULTS.jwksCacheMaxAgeMs,
   /** `introspection.timeoutMs`: timeout of one introspection request (RFC 7662), in ms. */
   introspectionTimeoutMs: 5000,
   /**

@@ -1,6 +1,7 @@
 import { ServiceUnavailableError, IssuerResponseError } from '../errors/index.js';
 import { HttpError, fetchJson, type Transport } from './http.js';
 import { isPlainObject } from '../config/assert.js';
+import { ISSUER_DEFAULTS } from '../config/defaults.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 
 /**
@@ -137,10 +138,10 @@ export class IssuerDiscovery {
 
   constructor(issuer: string, options: DiscoveryOptions = {}) {
     this.issuer = issuer;
-    this.timeoutMs = options.timeoutMs ?? 5000;
-    this.cacheMaxAgeMs = options.cacheMaxAgeMs ?? 60 * 60 * 1000;
-    this.retryMinDelayMs = options.retryMinDelayMs ?? 500;
-    this.retryMaxDelayMs = options.retryMaxDelayMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? ISSUER_DEFAULTS.httpTimeoutMs;
+    this.cacheMaxAgeMs = options.cacheMaxAgeMs ?? ISSUER_DEFAULTS.discoveryCacheMaxAgeMs;
+    this.retryMinDelayMs = options.retryMinDelayMs ?? ISSUER_DEFAULTS.discoveryRetryMinDelayMs;
+    this.retryMaxDelayMs = options.retryMaxDelayMs ?? ISSUER_DEFAULTS.discoveryRetryMaxDelayMs;
     this.logger = options.logger ?? defaultLogger;
     this.transport = options.transport;
   }

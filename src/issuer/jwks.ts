@@ -2,6 +2,7 @@ import { createLocalJWKSet, errors as joseErrors, type FlattenedJWSInput, type J
 import { ServiceUnavailableError } from '../errors/index.js';
 import { fetchJson, type Transport } from './http.js';
 import { isPlainObject } from '../config/assert.js';
+import { ISSUER_DEFAULTS } from '../config/defaults.js';
 import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 
 export interface RemoteKeySetOptions {
@@ -94,14 +95,14 @@ export class RemoteKeySet {
   /** @param uri the `jwks_uri`, or a function that resolves it (from discovery) when first needed. */
   constructor(uri: string | URL | (() => Promise<string>), options: RemoteKeySetOptions = {}) {
     this.resolveUri = typeof uri === 'function' ? uri : () => Promise.resolve(String(uri));
-    this.timeoutMs = options.timeoutMs ?? 5000;
-    this.cooldownMs = options.cooldownMs ?? 30_000;
-    this.cacheMaxAgeMs = options.cacheMaxAgeMs ?? 10 * 60 * 1000;
-    this.failureBackoffMs = options.failureBackoffMs ?? 1000;
-    this.maxBytes = options.maxBytes ?? 512 * 1024;
+    this.timeoutMs = options.timeoutMs ?? ISSUER_DEFAULTS.httpTimeoutMs;
+    this.cooldownMs = options.cooldownMs ?? ISSUER_DEFAULTS.jwksCooldownMs;
+    this.cacheMaxAgeMs = options.cacheMaxAgeMs ?? ISSUER_DEFAULTS.jwksCacheMaxAgeMs;
+    this.failureBackoffMs = options.failureBackoffMs ?? ISSUER_DEFAULTS.jwksFailureBackoffMs;
+    this.maxBytes = options.maxBytes ?? ISSUER_DEFAULTS.jwksMaxBytes;
     this.logger = options.logger ?? defaultLogger;
     this.transport = options.transport;
-    this.promptFloorMs = options.promptFloorMs ?? 1000;
+    this.promptFloorMs = options.promptFloorMs ?? ISSUER_DEFAULTS.jwksPromptFloorMs;
     this.onKeysWithdrawn = options.onKeysWithdrawn;
   }
 

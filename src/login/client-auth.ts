@@ -3,6 +3,7 @@ import { importJWK, SignJWT, type JWK } from 'jose';
 import { randomToken } from '../crypto/random.js';
 import { applyClientSecret } from '../issuer/client-secret.js';
 import type { Transport } from '../issuer/http.js';
+import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import type { TlsIdentity } from './mtls.js';
 
 /** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
@@ -81,7 +82,7 @@ export async function applyClientAuth(
         .setAudience(audience)
         .setJti(randomToken(16))
         .setIssuedAt(now)
-        .setExpirationTime(now + (auth.assertionLifetimeSeconds ?? 60))
+        .setExpirationTime(now + (auth.assertionLifetimeSeconds ?? LOGIN_DEFAULTS.clientAssertionLifetimeSeconds))
         .sign(key);
       form.client_id = auth.clientID;
       form.client_assertion_type = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
