@@ -6,23 +6,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import type { Redis } from 'ioredis';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { requiresAuth } from '../../src/index.js';
 import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { signInAtProvider, type TestProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, sessionIdOf, startLoginApp, startProviderApp, testPrefix, type LoginApp, type ProviderApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { sessionIdOf, startLoginApp, startProviderApp, testPrefix, type LoginApp, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('dpop');
 const COOKIE = 'oidc.sid';
 /** oidc-provider with DPoP on, nonces required, and a client that asks for DPoP-bound tokens. */
 const dpopFeature = () => ({ enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true });
 const dpopClient = { dpop_bound_access_tokens: true };
-let app: ProviderApp;
-let provider: TestProvider;
-let redis: Redis;
 let userinfoUrl: string;
 
 /** The app's /userinfo: the issuer's UserInfo answer, with the session's token. */
@@ -34,42 +31,34 @@ const userinfoRoute: express.RequestHandler = async (req, res, next) => {
   }
 };
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  app = await startProviderApp({ features: { dPoP: dpopFeature() }, clientMetadata: dpopClient }, {
-    prefix,
-    auth: { dpop: true },
-    app: (oidc) => {
-      const server = express();
-      server.use(oidc);
-      server.get('/token-type', requiresAuth(), (req, res) => {
-        res.json({ tokenType: req.oidc.accessToken?.token_type });
-      });
-      server.get('/userinfo', requiresAuth(), userinfoRoute);
-      // The app calls an API (here the issuer's UserInfo) with the session's DPoP-bound token.
-      server.get('/api-call', requiresAuth(), async (req, res, next) => {
-        try {
-          const token = await req.oidc.getAccessToken();
-          const scheme = req.query.scheme === 'Bearer' ? 'Bearer' : 'DPoP';
-          const headers: Record<string, string> = { authorization: `${scheme} ${token}` };
-          if (scheme === 'DPoP') headers.dpop = await req.oidc.dpopProof('GET', `${userinfoUrl}?ignored=query`);
-          const answer = await fetch(userinfoUrl, { headers });
-          res.json({ status: answer.status, proof: headers.dpop ?? null });
-        } catch (err) {
-          next(err);
-        }
-      });
-      return server;
-    },
-  });
-  provider = app.provider;
-  userinfoUrl = `${provider.issuer}${await provider.endpointPath('userinfo_endpoint')}`;
-});
-
-afterAll(async () => {
-  await app.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
+const app = useLoginApp({
+  file: 'dpop',
+  prefix,
+  issuer: async ({ url }) => {
+    const started = await startProvider({ redirectUris: [`${url}/callback`], features: { dPoP: dpopFeature() }, clientMetadata: dpopClient });
+    userinfoUrl = `${started.issuer}${await started.endpointPath('userinfo_endpoint')}`;
+    return started;
+  },
+  auth: { dpop: true },
+  routes: (server) => {
+    server.get('/token-type', requiresAuth(), (req, res) => {
+      res.json({ tokenType: req.oidc.accessToken?.token_type });
+    });
+    server.get('/userinfo', requiresAuth(), userinfoRoute);
+    // The app calls an API (here the issuer's UserInfo) with the session's DPoP-bound token.
+    server.get('/api-call', requiresAuth(), async (req, res, next) => {
+      try {
+        const token = await req.oidc.getAccessToken();
+        const scheme = req.query.scheme === 'Bearer' ? 'Bearer' : 'DPoP';
+        const headers: Record<string, string> = { authorization: `${scheme} ${token}` };
+        if (scheme === 'DPoP') headers.dpop = await req.oidc.dpopProof('GET', `${userinfoUrl}?ignored=query`);
+        const answer = await fetch(userinfoUrl, { headers });
+        res.json({ status: answer.status, proof: headers.dpop ?? null });
+      } catch (err) {
+        next(err);
+      }
+    });
+  },
 });
 
 async function signIn(browser: Browser): Promise<Hop> {
@@ -90,17 +79,17 @@ describe('dpop: true (RFC 9449)', () => {
   });
 
   it('proves possession at the token endpoint, retrying once with the issuer’s DPoP-Nonce (§8)', async () => {
-    const tokenPath = await provider.endpointPath('token_endpoint');
+    const tokenPath = await app.issuer.endpointPath('token_endpoint');
     expect((await signIn(browser)).status).toBe(302);
-    const calls = provider.requests.filter((r) => r.method === 'POST' && r.path === tokenPath);
+    const calls = app.issuer.requests.filter((r) => r.method === 'POST' && r.path === tokenPath);
     expect(calls).toHaveLength(2);
-    expect(provider.grantErrors).toEqual(['use_dpop_nonce']);
-    expect(provider.grants.authorization_code).toBe(1);
+    expect(app.issuer.grantErrors).toEqual(['use_dpop_nonce']);
+    expect(app.issuer.grants.authorization_code).toBe(1);
     const [first, second] = calls.map((call) => call.headers.dpop as string);
     expect(decodeProtectedHeader(first!)).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256' } });
     expect(decodeProtectedHeader(first!).jwk).not.toHaveProperty('d');
     const claims = decodeJwt(second!);
-    expect(claims).toMatchObject({ htm: 'POST', htu: `${provider.issuer}${tokenPath}` });
+    expect(claims).toMatchObject({ htm: 'POST', htu: `${app.issuer.issuer}${tokenPath}` });
     expect(typeof claims.nonce).toBe('string');
     expect(claims.ath).toBeUndefined();
     expect(decodeJwt(first!).jti).not.toBe(claims.jti);
@@ -122,7 +111,7 @@ describe('dpop: true (RFC 9449)', () => {
   });
 
   it('keeps the private key sealed in the session: no key material in Redis in clear', async () => {
-    const raw = await redis.get(`${prefix}sess:${sessionIdOf(browser.cookies(app.url).get(COOKIE)!.value)}`);
+    const raw = await app.redis.get(`${prefix}sess:${sessionIdOf(browser.cookies(app.url).get(COOKIE)!.value)}`);
     expect(raw).not.toBeNull();
     expect(raw).not.toMatch(/"crv"|"kty"|dpop/i);
   });
@@ -134,20 +123,20 @@ describe('dpop: true (RFC 9449)', () => {
   it('fetchUserInfo() in a process that has no nonce yet retries once on the 401 use_dpop_nonce challenge (§9)', async () => {
     // A second process (same Redis, secret and cookie) starts with no DPoP nonce cached.
     const twinApp = await startLoginApp({
-      issuer: provider,
+      issuer: app.issuer,
       prefix,
       auth: { baseURL: app.url, dpop: true },
       app: (twin) => express().use(twin).get('/userinfo', requiresAuth(), userinfoRoute),
     });
     try {
       const userinfoPath = new URL(userinfoUrl).pathname;
-      const before = provider.requests.filter((r) => r.path === userinfoPath).length;
+      const before = app.issuer.requests.filter((r) => r.path === userinfoPath).length;
       const other = new Browser();
       other.cookies(twinApp.url).set(COOKIE, browser.cookies(app.url).get(COOKIE)!);
       const hop = await other.get(`${twinApp.url}/userinfo`, { accept: 'application/json' });
       expect(hop.status).toBe(200);
       expect(JSON.parse(hop.text)).toMatchObject({ sub: 'alice' });
-      const calls = provider.requests.filter((r) => r.path === userinfoPath).slice(before);
+      const calls = app.issuer.requests.filter((r) => r.path === userinfoPath).slice(before);
       expect(calls).toHaveLength(2);
       expect(decodeJwt(calls[0]!.headers.dpop as string).nonce).toBeUndefined();
       expect(typeof decodeJwt(calls[1]!.headers.dpop as string).nonce).toBe('string');

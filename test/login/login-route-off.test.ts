@@ -3,55 +3,40 @@
  * starts the sign-in with `res.oidc.login()`, and `requiresAuth()` starts it itself on the
  * protected URL (as express-openid-connect's does), so no browser is sent to a path nobody serves.
  */
-import express from 'express';
-import type { Redis } from 'ioredis';
 import { auth, requiresAuth } from '../../src/index.js';
-import { signInAtProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider } from '../helpers/provider.js';
 import { Browser } from './browser.js';
-import { assertionRedis, cleanPrefix, loginOptions, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { loginOptions } from './setup.js';
 
-const prefix = testPrefix('login-route-off');
-let app: ProviderApp;
-let redis: Redis;
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  app = await startProviderApp(
-    {},
-    {
-      prefix,
-      auth: { routes: { login: false } },
-      app: (oidc) =>
-        express()
-          .use(oidc)
-          .get('/sign-in', (req, res) => {
-            void res.oidc.login({ returnTo: '/me', authorizationParams: { ui_locales: 'de' } });
-          })
-          .get('/me', requiresAuth(), (req, res) => {
-            res.json({ sub: req.oidc.user?.sub });
-          })
-          .get('/orders', requiresAuth(), (req, res) => {
-            res.json({ orders: [], sub: req.oidc.user?.sub, query: req.query });
-          })
-          .get('/link', (req, res) => {
-            try {
-              res.json({ url: req.oidc.loginUrl('/me') });
-            } catch (err) {
-              res.json({ name: (err as Error).name, message: (err as Error).message });
-            }
-          })
-          .use((_req, res) => {
-            res.status(404).type('text/plain').send('the app has no such page');
-          }),
-    },
-  );
+const app = useLoginApp({
+  file: 'login-route-off',
+  issuer: ({ url }) => startProvider({ redirectUris: [`${url}/callback`] }),
+  auth: { routes: { login: false } },
+  routes: (routes) =>
+    routes
+      .get('/sign-in', (req, res) => {
+        void res.oidc.login({ returnTo: '/me', authorizationParams: { ui_locales: 'de' } });
+      })
+      .get('/me', requiresAuth(), (req, res) => {
+        res.json({ sub: req.oidc.user?.sub });
+      })
+      .get('/orders', requiresAuth(), (req, res) => {
+        res.json({ orders: [], sub: req.oidc.user?.sub, query: req.query });
+      })
+      .get('/link', (req, res) => {
+        try {
+          res.json({ url: req.oidc.loginUrl('/me') });
+        } catch (err) {
+          res.json({ name: (err as Error).name, message: (err as Error).message });
+        }
+      })
+      .use((_req, res) => {
+        res.status(404).type('text/plain').send('the app has no such page');
+      }),
 });
-
-afterAll(async () => {
-  await app.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
-});
+const prefix = app.prefix;
 
 describe('routes.login: false', () => {
   it('is accepted and mounts no login route: GET /login is the app\'s own 404', async () => {
@@ -65,7 +50,7 @@ describe('routes.login: false', () => {
     const start = await browser.get(`${app.url}/sign-in`);
     expect(start.status).toBe(302);
     const authorize = new URL(start.location!);
-    expect(authorize.origin).toBe(new URL(app.provider.issuer).origin);
+    expect(authorize.origin).toBe(new URL(app.issuer.issuer).origin);
     expect(authorize.searchParams.get('ui_locales')).toBe('de');
     expect(authorize.searchParams.get('redirect_uri')).toBe(`${app.url}/callback`);
     const back = await signInAtProvider(browser, start.location!, app.url);
@@ -84,7 +69,7 @@ describe('routes.login: false', () => {
     expect(guarded.headers.get('cache-control')).toContain('no-store');
     // Straight to the issuer's authorization endpoint, not to a login route of ours.
     const authorize = new URL(guarded.location!);
-    expect(authorize.origin).toBe(new URL(app.provider.issuer).origin);
+    expect(authorize.origin).toBe(new URL(app.issuer.issuer).origin);
     expect(authorize.searchParams.get('response_type')).toBe('code');
     const back = await signInAtProvider(browser, guarded.location!, app.url, 'bob');
     const done = await browser.get(back.location!);
@@ -107,6 +92,6 @@ describe('routes.login: false', () => {
   });
 
   it('refuses other non-path values with the option named', () => {
-    expect(() => auth(loginOptions(app.provider, app.url, prefix, { routes: { login: true as unknown as string } }))).toThrow(/routes\.login/);
+    expect(() => auth(loginOptions(app.issuer, app.url, prefix, { routes: { login: true as unknown as string } }))).toThrow(/routes\.login/);
   });
 });

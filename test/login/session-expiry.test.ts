@@ -2,43 +2,32 @@
  * The issuer's `session_expiry` ID token claim caps the sign-in's absolute lifetime, against a
  * real authorization server (oidc-provider, which puts the claim in its ID tokens) and Redis.
  */
-import express from 'express';
-import type { Redis } from 'ioredis';
 import { requiresAuth } from '../../src/index.js';
-import { signInAtProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, sessionIdOf, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { expectLoginRedirect, REDIS_URL, sessionIdOf, testPrefix } from './setup.js';
 import { editLogin, readLogin } from '../session/stored-login.js';
 
 const prefix = testPrefix('session-expiry');
 const COOKIE = 'oidc.sid';
 const ABSOLUTE = 7200;
-let app: ProviderApp;
-let redis: Redis;
 /** Seconds from now the issuer's session ends, as the next ID token will say; undefined: no claim. */
 let expiryOffset: number | undefined = 600;
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  app = await startProviderApp(
-    { extraClaims: () => (expiryOffset === undefined ? { session_expiry: undefined } : { session_expiry: Math.floor(Date.now() / 1000) + expiryOffset }) },
-    {
-      prefix,
-      auth: { clockTolerance: 5, session: { redis: REDIS_URL, prefix, absoluteDuration: ABSOLUTE, touchAfter: 0 } },
-      app: (oidc) =>
-        express()
-          .use(oidc)
-          .get('/profile', requiresAuth(), (req, res) => {
-            res.json({ sub: req.oidc.user?.sub });
-          }),
-    },
-  );
-});
-
-afterAll(async () => {
-  await app.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
+const app = useLoginApp({
+  file: 'session-expiry',
+  prefix,
+  issuer: ({ url }) =>
+    startProvider({
+      redirectUris: [`${url}/callback`],
+      extraClaims: () => (expiryOffset === undefined ? { session_expiry: undefined } : { session_expiry: Math.floor(Date.now() / 1000) + expiryOffset }),
+    }),
+  auth: { clockTolerance: 5, session: { redis: REDIS_URL, prefix, absoluteDuration: ABSOLUTE, touchAfter: 0 } },
+  routes: (routes) =>
+    routes.get('/profile', requiresAuth(), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub });
+    }),
 });
 
 async function signIn(browser: Browser): Promise<Hop> {
@@ -66,7 +55,7 @@ describe('session_expiry claim › caps the absolute lifetime', () => {
     const left = cookieLifetimeMs(done);
     expect(left).toBeLessThanOrEqual(600_000);
     expect(left).toBeGreaterThan(500_000);
-    const record = { oidc: { login: (await readLogin(redis, sessionKey(browser)))! } };
+    const record = { oidc: { login: (await readLogin(app.redis, sessionKey(browser)))! } };
     expect(record.oidc.login.expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 599_000);
     expect(record.oidc.login.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
     expect(record.oidc.login.expiresAt).toBe((record.oidc.login.claims.session_expiry as number) * 1000);
@@ -80,18 +69,18 @@ describe('session_expiry claim › caps the absolute lifetime', () => {
     await signIn(browser);
     expect((await browser.get(`${app.url}/profile`)).status).toBe(200);
     const key = sessionKey(browser);
-    await editLogin(redis, key, (login) => {
+    await editLogin(app.redis, key, (login) => {
       login.expiresAt = Date.now() - 1000;
     });
     expectLoginRedirect(await browser.get(`${app.url}/profile`), '/profile');
-    expect((JSON.parse((await redis.get(key))!) as { oidc: { login?: unknown } }).oidc.login).toBeUndefined();
+    expect((JSON.parse((await app.redis.get(key))!) as { oidc: { login?: unknown } }).oidc.login).toBeUndefined();
   });
 
   it('keeps absoluteDuration when session_expiry is later', async () => {
     expiryOffset = ABSOLUTE * 10;
     const browser = new Browser();
     await signIn(browser);
-    const record = JSON.parse((await redis.get(sessionKey(browser)))!) as { oidc: { login: { expiresAt?: number } } };
+    const record = JSON.parse((await app.redis.get(sessionKey(browser)))!) as { oidc: { login: { expiresAt?: number } } };
     expect(record.oidc.login.expiresAt).toBeUndefined();
     expect((await browser.get(`${app.url}/profile`)).status).toBe(200);
   });

@@ -5,18 +5,14 @@
  * other requests pass straight through, and errors other than "interaction needed" still show.
  */
 import express from 'express';
-import type { Redis } from 'ioredis';
 import { attemptSilentLogin, type AuthRouter } from '../../src/index.js';
-import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider } from '../helpers/provider.js';
 import { Browser, type Hop } from './browser.js';
-import { assertionRedis, cleanPrefix, quiet, startAppServer, startLoginApp, testPrefix, type LoginApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { quiet, startAppServer, startLoginApp, type LoginApp } from './setup.js';
 
-const prefix = testPrefix('silent-login');
 const SESSION_COOKIE = 'oidc.sid';
 const MARKER = 'oidc.silent_tried';
-let app: LoginApp;
-let provider: TestProvider;
-let redis: Redis;
 
 /** The page the app serves: a page that tries a silent sign-in, saying who is signed in. */
 function pageApp(router: AuthRouter): express.Express {
@@ -33,19 +29,12 @@ function pageApp(router: AuthRouter): express.Express {
   return server;
 }
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  const server = await startAppServer();
-  provider = await startProvider({ redirectUris: [`${server.url}/callback`], postLogoutRedirectUris: [server.url] });
-  app = await startLoginApp({ server, issuer: provider, prefix, app: pageApp });
+const app = useLoginApp({
+  file: 'silent-login',
+  issuer: ({ url }) => startProvider({ redirectUris: [`${url}/callback`], postLogoutRedirectUris: [url] }),
+  app: pageApp,
 });
-
-afterAll(async () => {
-  await app.close();
-  await provider.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
-});
+const prefix = app.prefix;
 
 /** GETs `url` and follows every redirect (app and issuer alike), returning each hop. */
 async function follow(browser: Browser, url: string): Promise<Hop[]> {
@@ -61,7 +50,7 @@ async function follow(browser: Browser, url: string): Promise<Hop[]> {
 }
 
 const pathOf = (hop: Hop): string => new URL(hop.url).pathname;
-const atIssuer = (hop: Hop): boolean => hop.url.startsWith(provider.issuer);
+const atIssuer = (hop: Hop): boolean => hop.url.startsWith(app.issuer.issuer);
 
 /** A full sign-in through /login (leaves a session at the issuer). */
 async function signIn(browser: Browser, account = 'alice'): Promise<void> {
@@ -75,12 +64,12 @@ async function startSilent(browser: Browser, path = '/page'): Promise<{ hop: Hop
   const hop = await browser.get(`${app.url}${path}`);
   expect(hop.status).toBe(302);
   const authorize = new URL(hop.location!);
-  expect(authorize.origin).toBe(provider.issuer);
+  expect(authorize.origin).toBe(app.issuer.issuer);
   return { hop, state: authorize.searchParams.get('state')! };
 }
 
 /** The callback as the issuer would send the browser to it with an error. */
-function errorCallback(state: string, error: string, iss = provider.issuer): string {
+function errorCallback(state: string, error: string, iss = app.issuer.issuer): string {
   return `${app.url}/callback?${new URLSearchParams({ error, state, iss }).toString()}`;
 }
 
@@ -90,14 +79,14 @@ describe('attemptSilentLogin() › a browser with a session at the issuer', () =
     await signIn(browser, 'alice');
     // The app's session is gone (expired, cookie deleted); the issuer's session is alive.
     browser.cookies(app.url).delete(SESSION_COOKIE);
-    const codesBefore = provider.grants.authorization_code;
+    const codesBefore = app.issuer.grants.authorization_code;
 
     const hops = await follow(browser, `${app.url}/page`);
 
     const first = hops[0]!;
     expect(first.status).toBe(302);
     const authorize = new URL(first.location!);
-    expect(authorize.origin).toBe(provider.issuer);
+    expect(authorize.origin).toBe(app.issuer.issuer);
     expect(authorize.searchParams.get('prompt')).toBe('none');
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
     expect(hops.some((hop) => atIssuer(hop) && pathOf(hop).startsWith('/interaction/'))).toBe(false);
@@ -108,7 +97,7 @@ describe('attemptSilentLogin() › a browser with a session at the issuer', () =
     const last = hops.at(-1)!;
     expect(last.status).toBe(200);
     expect(last.text).toContain('page GET signed in as alice');
-    expect(provider.grants.authorization_code).toBe(codesBefore + 1);
+    expect(app.issuer.grants.authorization_code).toBe(codesBefore + 1);
     // A sign-in clears the marker the attempt set.
     expect(first.headers.getSetCookie().some((line) => line.startsWith(`${MARKER}=1`))).toBe(true);
     expect(browser.cookies(app.url).has(MARKER)).toBe(false);
@@ -133,13 +122,13 @@ describe('attemptSilentLogin() › a browser without a session at the issuer', (
     expect(last.status).toBe(200);
     expect(last.text).toContain('page GET signed out');
 
-    const authorizeCalls = provider.requests.length;
+    const authorizeCalls = app.issuer.requests.length;
     const again = await browser.get(`${app.url}/page?tab=2`);
     expect(again.status).toBe(200);
     expect(again.text).toContain('page GET signed out');
     const other = await browser.get(`${app.url}/page`);
     expect(other.status).toBe(200);
-    expect(provider.requests.length).toBe(authorizeCalls);
+    expect(app.issuer.requests.length).toBe(authorizeCalls);
   });
 
   it('consumes the pending sign-in: replaying the login_required callback is refused', async () => {
@@ -223,11 +212,11 @@ describe('attemptSilentLogin() › requests that pass straight through', () => {
   it('a signed-in user', async () => {
     const browser = new Browser();
     await signIn(browser, 'bob');
-    const requests = provider.requests.length;
+    const requests = app.issuer.requests.length;
     const hop = await browser.get(`${app.url}/page`);
     expect(hop.status).toBe(200);
     expect(hop.text).toContain('signed in as bob');
-    expect(provider.requests.length).toBe(requests);
+    expect(app.issuer.requests.length).toBe(requests);
   });
 });
 

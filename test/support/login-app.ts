@@ -4,11 +4,12 @@
  * Redis, an assertion Redis client) and `afterAll` (close them all, delete the file's keys), and
  * answers a handle whose members are there once `beforeAll` ran.
  */
+import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { AuthOptions, AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { startLoginApp, type ClosableIssuer, type LoginApp } from '../login/setup.js';
+import { startAppServer, startLoginApp, type ClosableIssuer, type LoginApp } from '../login/setup.js';
 import { assertionRedis, deleteKeys, testPrefix } from './redis.js';
 
 
@@ -17,12 +18,19 @@ export type { ClosableIssuer };
 export interface UseLoginAppOptions<I extends ClosableIssuer> {
   /** Names the file's Redis key prefix (`test:<file>:<random>:`). */
   file: string;
-  /** Starts the issuer. Default: the hostile issuer (test/helpers/hostile-issuer.ts). */
-  issuer?: () => Promise<I>;
+  /** The key prefix itself, when the `auth` options need it first (made by `testPrefix(file)`). */
+  prefix?: string;
+  /**
+   * Starts the issuer, once the app's server listens at `app.url` (for the redirect URIs an
+   * oidc-provider client needs). Default: the hostile issuer (test/helpers/hostile-issuer.ts).
+   */
+  issuer?: (app: { url: string }) => Promise<I>;
   /** auth() options over the tests' defaults (login/setup.ts loginOptions()). */
   auth?: Partial<AuthOptions>;
   /** Adds the app's routes after the router (an error handler too, when the tests need one). */
   routes?: (app: express.Express) => void;
+  /** The whole app around the router, instead of `routes` (for an app a test file builds itself). */
+  app?: (oidc: AuthRouter) => RequestListener;
 }
 
 export interface LoginAppHandle<I extends ClosableIssuer> {
@@ -38,9 +46,9 @@ export interface LoginAppHandle<I extends ClosableIssuer> {
 }
 
 export function useLoginApp(options: UseLoginAppOptions<HostileIssuer>): LoginAppHandle<HostileIssuer>;
-export function useLoginApp<I extends ClosableIssuer>(options: UseLoginAppOptions<I> & { issuer: () => Promise<I> }): LoginAppHandle<I>;
+export function useLoginApp<I extends ClosableIssuer>(options: UseLoginAppOptions<I> & { issuer: (app: { url: string }) => Promise<I> }): LoginAppHandle<I>;
 export function useLoginApp<I extends ClosableIssuer>(options: UseLoginAppOptions<I>): LoginAppHandle<I> {
-  const prefix = testPrefix(options.file);
+  const prefix = options.prefix ?? testPrefix(options.file);
   let state: { app: LoginApp; issuer: I; redis: Redis } | undefined;
   const started = (): NonNullable<typeof state> => {
     if (!state) throw new Error('useLoginApp(): read in a test or hook, after its beforeAll ran');
@@ -49,17 +57,21 @@ export function useLoginApp<I extends ClosableIssuer>(options: UseLoginAppOption
 
   beforeAll(async () => {
     const redis = assertionRedis();
-    const issuer = options.issuer ? await options.issuer() : ((await startHostileIssuer()) as unknown as I);
+    const server = await startAppServer();
+    const issuer = options.issuer ? await options.issuer({ url: server.url }) : ((await startHostileIssuer()) as unknown as I);
     const app = await startLoginApp({
       issuer,
       prefix,
+      server,
       ...(options.auth ? { auth: options.auth } : {}),
-      app: (oidc) => {
-        const server = express();
-        server.use(oidc);
-        options.routes?.(server);
-        return server;
-      },
+      app:
+        options.app ??
+        ((oidc) => {
+          const routes = express();
+          routes.use(oidc);
+          options.routes?.(routes);
+          return routes;
+        }),
     });
     state = { app, issuer, redis };
   });
