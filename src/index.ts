@@ -70,7 +70,7 @@ export {
   type AuthErrorOptions,
 } from './errors/index.js';
 export { LoginRequiredError, IdTokenError } from './login/index.js';
-export { renderError } from './errors/render.js';
+export { renderError, type RenderErrorOptions } from './errors/render.js';
 export type { Logger } from './util/logger.js';
 export type { FetchFunction, FetchInit, FetchResponse } from './issuer/http.js';
 export { VERSION } from './version.js';

@@ -102,8 +102,14 @@ export class InsufficientScopeError extends AuthError {
 /** 400 `access_denied`, `login_required`, ...: the authorization server refused the login. */
 export class AuthorizationResponseError extends AuthError {
   override readonly name = 'AuthorizationResponseError';
-  constructor(code: AuthErrorCode, description: string, options?: AuthErrorOptions) {
+  /**
+   * True when the issuer answered `access_denied` to an interactive sign-in: the user declined or
+   * cancelled there (RFC 6749 §4.1.2.1). The default error page then reads "Sign-in cancelled".
+   */
+  readonly cancelled: boolean;
+  constructor(code: AuthErrorCode, description: string, options?: AuthErrorOptions & { cancelled?: boolean }) {
     super(code, 400, description, options);
+    this.cancelled = options?.cancelled === true;
   }
 }
 

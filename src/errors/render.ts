@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { noStore } from '../util/no-store.js';
-import type { AuthError } from './index.js';
+import { AuthorizationResponseError, type AuthError } from './index.js';
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -22,12 +22,19 @@ export function wantsJson(req: IncomingMessage): boolean {
   return html === -1 || json < html;
 }
 
+/** What the error page may link to. */
+export interface RenderErrorOptions {
+  /** The login route's path (`auth()` passes it when it has one): a "Log in again" link. */
+  loginPath?: string;
+}
+
 /**
  * Writes an error as a short page (or JSON when the client asks for it): the status, the
  * error's own headers and its fixed public description. Never a stack trace, a token or a
- * library's message.
+ * library's message. A sign-in the user cancelled at the issuer (`access_denied`, RFC 6749
+ * §4.1.2.1) reads "Sign-in cancelled", with a "Log in again" link when `options.loginPath` is given.
  */
-export function renderError(req: IncomingMessage, res: ServerResponse, err: AuthError): void {
+export function renderError(req: IncomingMessage, res: ServerResponse, err: AuthError, options: RenderErrorOptions = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -40,9 +47,20 @@ export function renderError(req: IncomingMessage, res: ServerResponse, err: Auth
     res.end(JSON.stringify(err.toJSON()));
     return;
   }
-  const title = err.status >= 500 ? 'Service unavailable' : 'Sign-in failed';
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+  if (err instanceof AuthorizationResponseError && err.cancelled) {
+    const again = options.loginPath === undefined ? '' : `<a href="${escapeHtml(options.loginPath)}">Log in again</a> · `;
+    res.end(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in cancelled</title>` +
+        `<meta name="viewport" content="width=device-width, initial-scale=1"></head>` +
+        `<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem">` +
+        `<h1>Sign-in cancelled</h1><p>You cancelled the sign-in, so you are not signed in.</p>` +
+        `<p><code>${escapeHtml(err.code)}</code></p><p>${again}<a href="/">Home</a></p></body></html>`,
+    );
+    return;
+  }
+  const title = err.status >= 500 ? 'Service unavailable' : 'Sign-in failed';
   res.end(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${err.status} ${title}</title>` +
       `<meta name="viewport" content="width=device-width, initial-scale=1"></head>` +

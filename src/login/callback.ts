@@ -67,18 +67,20 @@ export function interactionRequired(params: AuthorizationResponse): boolean {
  * Checks an authorization response once its `state` matched a pending sign-in:
  * - RFC 9207 §2.4: `iss`, when present, must be the issuer; it must be present when the issuer
  *   says `authorization_response_iss_parameter_supported` (a mix-up attack defence);
- * - RFC 6749 §4.1.2.1: an `error` response becomes a 400 page with its code;
+ * - RFC 6749 §4.1.2.1: an `error` response becomes a 400 page with its code (`access_denied` to
+ *   a sign-in that was not `silent` is marked `cancelled`: the user declined at the issuer);
  * - a `code` must be present.
  *
  * Returns the authorization code.
  */
-export function validateAuthorizationResponse(params: AuthorizationResponse, metadata: IssuerMetadata): string {
+export function validateAuthorizationResponse(params: AuthorizationResponse, metadata: IssuerMetadata, options: { silent?: boolean } = {}): string {
   validateResponseIssuer(params, metadata);
   if (params.error !== undefined) {
     const raw = singleParam(params.error) ?? 'invalid_request';
     const shown = raw.replace(/[^\w.-]/g, '').slice(0, 64) || 'error';
     const code = (PASSED_ON.has(raw) ? raw : 'access_denied') as AuthErrorCode;
-    throw new AuthorizationResponseError(code, `The authorization server did not sign you in (${shown}).`);
+    const cancelled = raw === 'access_denied' && options.silent !== true;
+    throw new AuthorizationResponseError(code, `The authorization server did not sign you in (${shown}).`, { cancelled });
   }
   const code = singleParam(params.code);
   if (code === undefined || code.length > 4096) throw new InvalidRequestError('The sign-in response has no authorization code.');

@@ -18,5 +18,12 @@ export function handleError(runtime: LoginRuntime, err: unknown, req: Request, r
     errorHandler(known, req, res, next);
     return;
   }
-  renderError(req, res, known);
+  renderError(req, res, known, loginRoute(runtime));
+}
+
+/** The login route's path under `baseURL`, for the error page's "Log in again" (none when it is off). */
+function loginRoute(runtime: LoginRuntime): { loginPath?: string } {
+  const { routes, baseURL } = runtime.config;
+  if (routes.login === false) return {};
+  return { loginPath: `${new URL(baseURL).pathname.replace(/\/+$/, '')}${routes.login}` };
 }

@@ -139,7 +139,7 @@ export function callbackRoute(runtime: LoginRuntime): RequestHandler {
       res.redirect(302, pending.returnTo);
       return;
     }
-    const code = validateAuthorizationResponse(params, metadata);
+    const code = validateAuthorizationResponse(params, metadata, { silent: pending.silent === true });
     const { tokens, claims } = await codeExchange({
       metadata,
       client: runtime.client,
