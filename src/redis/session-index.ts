@@ -23,19 +23,24 @@ export interface SessionIndexEntry {
 }
 
 /**
- * Prunes members that expired, optionally adds one (ARGV[2] with score ARGV[3]) or removes one
- * (ARGV[4]), then sets the key to expire with its latest member (Redis deletes an empty sorted
- * set, so no key outlives its sessions). Returns the remaining members when ARGV[5] is '1'.
+ * For each key: prunes members that expired, optionally adds one (ARGV[2] with score ARGV[3]) or
+ * removes one (ARGV[4]), then sets the key to expire with its latest member (Redis deletes an
+ * empty sorted set, so no key outlives its sessions). Returns the remaining members of the first
+ * key when ARGV[5] is '1'. A session's `sub` and `sid` indexes take one call on a single node
+ * (one round trip per sign-in); on a Cluster their keys live in different slots, one call each.
  */
 const UPDATE = `
 local now = tonumber(ARGV[1])
-redis.call('zremrangebyscore', KEYS[1], '-inf', now)
-if ARGV[2] ~= '' and tonumber(ARGV[3]) > now then redis.call('zadd', KEYS[1], ARGV[3], ARGV[2]) end
-if ARGV[4] ~= '' then redis.call('zrem', KEYS[1], ARGV[4]) end
-local top = redis.call('zrange', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] then redis.call('pexpireat', KEYS[1], top[2]) end
-if ARGV[5] == '1' then return redis.call('zrange', KEYS[1], 0, -1) end
-return {}
+local members = {}
+for i, key in ipairs(KEYS) do
+  redis.call('zremrangebyscore', key, '-inf', now)
+  if ARGV[2] ~= '' and tonumber(ARGV[3]) > now then redis.call('zadd', key, ARGV[3], ARGV[2]) end
+  if ARGV[4] ~= '' then redis.call('zrem', key, ARGV[4]) end
+  local top = redis.call('zrange', key, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('pexpireat', key, top[2]) end
+  if i == 1 and ARGV[5] == '1' then members = redis.call('zrange', key, 0, -1) end
+end
+return members
 `;
 
 
@@ -93,7 +98,7 @@ export class SessionIndex {
     }
     const score = String(Math.ceil(entry.expiresAt));
     const keys = [this.subKey(entry.sub), ...(entry.sid !== undefined ? [this.sidKey(entry.sid)] : [])];
-    await Promise.all(keys.map((key) => this.update(key, entry.sessionId, score, '', false)));
+    await this.updateAll(keys, entry.sessionId, score, '');
   }
 
   /** Removes a session from the indexes named in `entry` (its `sub` and/or `sid`). */
@@ -103,7 +108,7 @@ export class SessionIndex {
       ...(entry.sub !== undefined ? [this.subKey(entry.sub)] : []),
       ...(entry.sid !== undefined ? [this.sidKey(entry.sid)] : []),
     ];
-    await Promise.all(keys.map((key) => this.update(key, '', '0', entry.sessionId, false)));
+    await this.updateAll(keys, '', '0', entry.sessionId);
   }
 
   /** The ids of the user's unexpired sessions, soonest to expire first. */
@@ -118,9 +123,20 @@ export class SessionIndex {
     return this.update(this.sidKey(sid), '', '0', '', true);
   }
 
-  private async update(key: string, add: string, score: string, remove: string, list: boolean): Promise<string[]> {
+  /** One update of several keys: one call on a single node, one per key on a Cluster (other slots). */
+  private async updateAll(keys: string[], add: string, score: string, remove: string): Promise<void> {
+    if (keys.length === 0) return;
+    if ((this.client as { isCluster?: unknown }).isCluster === true) {
+      await Promise.all(keys.map((key) => this.update([key], add, score, remove, false)));
+    } else {
+      await this.update(keys, add, score, remove, false);
+    }
+  }
+
+  private async update(keys: string | string[], add: string, score: string, remove: string, list: boolean): Promise<string[]> {
+    const names = typeof keys === 'string' ? [keys] : keys;
     try {
-      const members = await this.client.eval(UPDATE, 1, key, String(Date.now()), add, score, remove, list ? '1' : '0');
+      const members = await this.client.eval(UPDATE, names.length, ...names, String(Date.now()), add, score, remove, list ? '1' : '0');
       return Array.isArray(members) ? members.map(String) : [];
     } catch (err) {
       throw sessionStoreUnavailable(err);

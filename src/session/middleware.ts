@@ -9,7 +9,7 @@ import { renewalDue, renewedExpiry } from './renewal.js';
 import { FRESH_ID_PROPERTY, hook, SESSION_PROPERTY } from './response-hook.js';
 import { STATE, STORE_ERROR, stateOf, type AnyRequest, type Instance, type SessionObject, type SessionState } from './state.js';
 
-export { hasSession, sessionData, sessionSaved, sessionStoreError } from './state.js';
+export { hasSession, ownsSession, sessionData, sessionSaved, sessionStartsOver, sessionStoreError } from './state.js';
 
 /**
  * The request side of express-session, rebuilt for the signed-in page view. express-session

@@ -29,7 +29,7 @@ export interface SessionState {
   res: ServerResponse;
   /** The id the cookie carried, when it was signed by us. */
   cookieId: string | undefined;
-  /** The record as read (plain JSON data), or null when the store had none. */
+  /** The record as read (plain JSON data; deeply frozen when it came from the local cache), or null when the store had none. */
   record: SessionData | null;
   /** The record's text, when the store gave it (createSessionStore's does). */
   raw: string | undefined;
@@ -72,8 +72,8 @@ export function sessionStoreError(req: object): unknown {
 
 /**
  * The session's data without building `req.session`: the `Session` when it exists, else the
- * record as read; undefined when the request has none yet. For reading only — to change the
- * session, use `req.session`.
+ * record as read; undefined when the request has none yet. For reading only (a record from the
+ * local cache is frozen and shared between requests) — to change the session, use `req.session`.
  */
 export function sessionData(req: object): Partial<SessionData> | undefined {
   const state = stateOf(req);
@@ -112,6 +112,30 @@ export function sessionSaved(req: object): void {
   if (!state || !sess || typeof id !== 'string') return;
   state.savedId = id;
   state.savedJson = dataJson(sess, state.cookieStandIn);
+}
+
+/**
+ * For a request whose `req.session` is one of `sessionMiddleware()`'s (built, not the app's own
+ * express-session): true. The sign-in callback then may regenerate it early (see `sessionStartsOver`).
+ */
+export function ownsSession(req: object): boolean {
+  const state = stateOf(req);
+  return state !== undefined && state.materialized;
+}
+
+/**
+ * Right after `req.session.regenerate()`: the new session counts as unchanged from here on, as a
+ * new visitor's does (nothing stored, no cookie sent, until the request changes it). Without
+ * this, a regenerated session is written at the end of the response even when empty, as
+ * express-session does. No-op for sessions that are not `sessionMiddleware()`'s.
+ */
+export function sessionStartsOver(req: object): void {
+  const state = stateOf(req);
+  const sess = state ? currentSession(state) : undefined;
+  if (!state || !sess) return;
+  state.startId = (req as AnyRequest).sessionID;
+  state.cookieStandIn = null;
+  state.snapshot = dataJson(sess, null);
 }
 
 /**

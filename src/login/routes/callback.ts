@@ -16,6 +16,7 @@ import { baseIdTokenChecks, type LoginRuntime } from '../runtime.js';
 import { sealSignedIn } from '../session-data.js';
 import type { OidcSessionData, PendingLogin, TokenSet } from '../session-data.js';
 import { capLifetime } from '../session-layer.js';
+import { ownsSession, sessionStartsOver } from '../../session/middleware.js';
 import { regenerateSession, saveSession } from '../session-ops.js';
 import { clearSilentLoginMark, markSilentLoginTried } from '../silent-login.js';
 import { hasPendingLogins, takePendingLogin } from '../transactions.js';
@@ -78,11 +79,12 @@ async function signIn(
   runtime: LoginRuntime,
   req: Request,
   signedIn: { claims: JWTPayload & { sub: string }; userClaims: Record<string, unknown>; tokens: TokenSet; now: number; idpEnd: number | undefined },
+  regenerated: boolean,
 ): Promise<void> {
   const { config } = runtime;
   const { claims, userClaims, tokens, now, idpEnd } = signedIn;
   const stillPending = req.session!.oidc?.pending;
-  await regenerateSession(req, timeoutMs);
+  if (!regenerated) await regenerateSession(req, timeoutMs);
   const absoluteEnd = now + config.session.absoluteDuration * 1000;
   const expiresAt = idpEnd !== undefined && idpEnd < absoluteEnd ? idpEnd : undefined;
   const sid = typeof claims.sid === 'string' && claims.sid.length > 0 ? claims.sid : undefined;
@@ -95,22 +97,37 @@ async function signIn(
     ),
   };
   if (!config.useExistingSession) capLifetime(req, config, expiresAt ?? absoluteEnd);
-  await saveSession(req, timeoutMs);
-  await runtime.index
+  // The index update goes out right behind the session's SET (sent as save() is called), one
+  // round trip for both; as before, the record is written first.
+  const saved = saveSession(req, timeoutMs);
+  const indexed = runtime.index
     ?.add({ sessionId: req.sessionID, sub: claims.sub, ...(sid !== undefined ? { sid } : {}), expiresAt: expiresAt ?? absoluteEnd })
     .catch((err: unknown) => config.logger.warn('session index update failed', describeCause(err)));
+  await saved;
+  await indexed;
 }
 
-/** The pending sign-in the response's `state` names, taken out of the session (saved at once). */
-async function takePending(runtime: LoginRuntime, req: Request, params: Record<string, unknown>): Promise<PendingLogin> {
+/**
+ * The pending sign-in the response's `state` names, taken out of the session (saved at once).
+ * When the session held nothing else (the usual sign-in), it is regenerated now instead: the old
+ * record is deleted, which consumes the state and is the regeneration the sign-in needs anyway
+ * (one DEL, where a SET now and a DEL at sign-in were two round trips). `regenerated` says so.
+ */
+async function takePending(runtime: LoginRuntime, req: Request, params: Record<string, unknown>): Promise<{ pending: PendingLogin; regenerated: boolean }> {
   const state = responseState(params);
   const data: OidcSessionData = { ...req.session!.oidc };
   const pending = takePendingLogin(data, state, runtime.sealer);
   if (!pending) throw new InvalidRequestError('The sign-in response does not match a sign-in in progress in this browser.');
   // Consume the state now: a replayed response finds nothing, whatever happens next.
+  if (Object.keys(data).length === 0 && ownsSession(req) && Object.keys(req.session!).every((key) => key === 'cookie' || key === 'oidc')) {
+    await regenerateSession(req, timeoutMs);
+    // Empty and unsaved, like a new visitor's: written only once the sign-in completes.
+    sessionStartsOver(req);
+    return { pending, regenerated: true };
+  }
   req.session!.oidc = data;
   await saveSession(req, timeoutMs);
-  return pending;
+  return { pending, regenerated: false };
 }
 
 /** `GET|POST /callback`: the authorization response (RFC 6749 §4.1.2, form_post, RFC 9207). */
@@ -128,7 +145,7 @@ export function callbackRoute(runtime: LoginRuntime): RequestHandler {
       resubmitPage(res, req.originalUrl.split('?')[0]!, params);
       return;
     }
-    const pending = await takePending(runtime, req, params);
+    const { pending, regenerated } = await takePending(runtime, req, params);
     const metadata = await runtime.discovery.metadata();
     if (pending.silent === true && interactionRequired(params)) {
       // OIDC Core §3.1.2.6: the silent sign-in needs the user; not an error. Back to the page,
@@ -164,7 +181,7 @@ export function callbackRoute(runtime: LoginRuntime): RequestHandler {
       if (res.headersSent) return;
       userClaims.sub = claims.sub;
     }
-    await signIn(runtime, req, { claims, userClaims, tokens, now, idpEnd });
+    await signIn(runtime, req, { claims, userClaims, tokens, now, idpEnd }, regenerated);
     clearSilentLoginMark(req, res, config);
     res.redirect(302, pending.returnTo);
   });
