@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { base64url, calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { hmacToken, mintToken, nowSeconds, rawToken } from '../helpers/tokens.js';
-import { cleanup, connect, testPrefix } from '../session/redis-helper.js';
+import { cleanup, connect, testPrefix } from '../support/redis.js';
 import { requiredScopes, requireBearer } from '../../src/bearer/middleware.js';
 import { DpopNonces, MemoryDpopReplayStore, dpopAccessTokenHash, normaliseHtu } from '../../src/bearer/dpop.js';
 import type { BearerOptions } from '../../src/bearer/types.js';

@@ -10,7 +10,8 @@ import { closeRedisClient, whenReady } from '../../src/redis/client.js';
 import type { TrackedRecordCache } from '../../src/session/local-cache.js';
 import { closeSessionStore, createSessionStore, localCacheOf } from '../../src/session/store.js';
 import { clusterClient, commandCounts, masterOf, moveSlot, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
-import { eventually, recordingLogger } from '../session/redis-helper.js';
+import { recordingLogger } from '../support/redis.js';
+import { eventually } from '../support/eventually.js';
 
 const prefix = `test:cluster-cache:${randomBytes(4).toString('hex')}:`;
 let cluster: TestCluster;

@@ -11,7 +11,7 @@ import { requiresAuth, type AuthRouter } from '../../src/index.js';
 import { closeRedisClient, whenReady } from '../../src/redis/client.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { clusterClient, commandCounts, masterOf, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
-import { Browser } from '../login/browser.js';
+import { Browser } from '../support/browser.js';
 import { accessTokenRoute, expectLoginRedirect, jsonErrors, sessionIdOf, startTwoInstances, waitFor, type LoginApp, type TwoInstances } from '../login/setup.js';
 
 const prefix = `test:cluster-login:${randomBytes(6).toString('hex')}:`;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import type { Browser, Hop } from '../login/browser.js';
+import type { Browser, Hop } from '../support/browser.js';
 
 export interface TestProviderOptions {
   clientId?: string;

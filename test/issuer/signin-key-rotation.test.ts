@@ -13,7 +13,7 @@ import { requireBearer } from '../../src/bearer/middleware.js';
 import { RemoteKeySet } from '../../src/issuer/jwks.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { mintToken } from '../helpers/tokens.js';
-import { Browser, type Hop } from '../login/browser.js';
+import { Browser, type Hop } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, quiet, startLoginApp, testPrefix, type LoginApp } from '../login/setup.js';
 
 const prefix = testPrefix('signin-key-rotation');

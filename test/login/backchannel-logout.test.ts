@@ -10,7 +10,7 @@ import type { JWTPayload } from 'jose';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { recordingLogger } from '../support/redis.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { Browser } from './browser.js';
+import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, expectLoginRedirect, startLoginApp, testPrefix, type LoginApp } from './setup.js';
 
 const prefix = testPrefix('backchannel');

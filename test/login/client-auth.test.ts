@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { AuthOptions } from '../../src/index.js';
 import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { signInAtProvider, type TestProviderOptions } from '../helpers/provider.js';
-import { Browser, type Hop } from './browser.js';
+import { Browser, type Hop } from '../support/browser.js';
 import { accessTokenRoute, assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('client-auth');

@@ -11,7 +11,7 @@ import { requiresAuth } from '../../src/index.js';
 import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
-import { Browser, type Hop } from './browser.js';
+import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { sessionIdOf, startLoginApp, startProviderApp, testPrefix, type LoginApp, type ProviderApp } from './setup.js';
 

@@ -5,7 +5,7 @@
  */
 import { auth, requiresAuth } from '../../src/index.js';
 import { signInAtProvider, startProvider } from '../helpers/provider.js';
-import { Browser } from './browser.js';
+import { Browser } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { loginOptions } from './setup.js';
 

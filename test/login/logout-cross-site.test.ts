@@ -8,7 +8,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions } from '../../src/index.js';
 import { signInAtProvider } from '../helpers/provider.js';
-import { Browser } from './browser.js';
+import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, loginOptions, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('logout-cross-site');

@@ -4,7 +4,7 @@
  */
 import express from 'express';
 import { signInAtProvider } from '../helpers/provider.js';
-import { Browser } from './browser.js';
+import { Browser } from '../support/browser.js';
 import { cleansPrefixAfterAll, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('merge-userinfo');

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
 import type { AuthOptions } from '../../src/index.js';
 import { signInAtProvider, type TestProviderOptions } from '../helpers/provider.js';
-import { Browser, type Hop } from './browser.js';
+import { Browser, type Hop } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 
 const prefix = testPrefix('par-jar');

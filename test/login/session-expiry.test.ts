@@ -4,7 +4,7 @@
  */
 import { requiresAuth } from '../../src/index.js';
 import { signInAtProvider, startProvider } from '../helpers/provider.js';
-import { Browser, type Hop } from './browser.js';
+import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { expectLoginRedirect, REDIS_URL, sessionIdOf, testPrefix } from './setup.js';
 import { editLogin, readLogin } from '../session/stored-login.js';

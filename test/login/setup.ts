@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
-import { Browser, type Hop } from './browser.js';
+import { Browser, type Hop } from '../support/browser.js';
 import { eventually } from '../support/eventually.js';
 import type { Redis } from 'ioredis';
 import { assertionRedis, cleanup, deleteKeys, REDIS_URL, quiet } from '../support/redis.js';

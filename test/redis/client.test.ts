@@ -1,7 +1,9 @@
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { closeRedisClient, createRedisClient, pingRedis, reconnectDelay, REDIS_DEFAULTS, whenReady } from '../../src/redis/client.js';
-import { closeServer, eventually, freePort, recordingLogger, REDIS_URL, testPrefix } from '../session/redis-helper.js';
+import { recordingLogger, REDIS_URL, testPrefix } from '../support/redis.js';
+import { closeServer, freePort } from '../support/net.js';
+import { eventually } from '../support/eventually.js';
 
 const key = `${testPrefix('redis')}reconnect`;
 

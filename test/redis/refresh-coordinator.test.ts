@@ -4,7 +4,9 @@ import { InvalidGrantError, ServiceUnavailableError } from '../../src/errors/ind
 import { InvalidationFeed } from '../../src/session/invalidations.js';
 import { RefreshCoordinator } from '../../src/redis/refresh-coordinator.js';
 import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
-import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from '../session/redis-helper.js';
+import { cleanup, connect, recordingLogger, testPrefix } from '../support/redis.js';
+import { freePort } from '../support/net.js';
+import { eventually } from '../support/eventually.js';
 
 const prefix = testPrefix('lock');
 let a: Redis; // "instance A"

@@ -2,7 +2,9 @@ import type { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
 import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
 import { SessionIndex } from '../../src/redis/session-index.js';
-import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from '../session/redis-helper.js';
+import { cleanup, connect, recordingLogger, testPrefix } from '../support/redis.js';
+import { freePort } from '../support/net.js';
+import { eventually } from '../support/eventually.js';
 
 const prefix = testPrefix('user-index');
 let client: Redis;

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
 import { createSealer } from '../../src/session/seal.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { Browser } from '../login/browser.js';
+import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, SECRET, startAppServer, testPrefix, waitFor } from '../login/setup.js';
 import type { Redis } from 'ioredis';
 import { sealSignedIn } from '../../src/login/session-data.js';

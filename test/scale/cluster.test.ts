@@ -16,7 +16,8 @@ import { useOnce } from '../../src/redis/replay.js';
 import { createSessionStore } from '../../src/session/store.js';
 import { SessionIndex } from '../../src/redis/session-index.js';
 import { clusterClient, masterOf as masterOfKey, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
-import { eventually, recordingLogger } from '../session/redis-helper.js';
+import { recordingLogger } from '../support/redis.js';
+import { eventually } from '../support/eventually.js';
 
 const prefix = `test:cluster:${randomBytes(6).toString('base64url')}:`;
 
@@ -120,7 +121,7 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
       const store = createSessionStore({ client: a, prefix: p });
       await set(store, 'short', sessionData(1000, { n: 1 }));
       expect(await get(store, 'short')).toMatchObject({ n: 1 });
-      await eventually(async () => (await get(store, 'short')) === null, 10_000, 100);
+      await eventually(async () => (await get(store, 'short')) === null, { timeoutMs: 10_000, stepMs: 100 });
       expect(await a.exists(`${p}short`)).toBe(0);
     });
 
@@ -408,9 +409,9 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
 
       expect(await index.listBySub('carol')).toEqual(['short', 'long']);
       expect(await index.listBySub('erin')).toEqual([]);
-      await eventually(async () => (await index.listBySub('carol')).length === 1, 10_000, 50);
+      await eventually(async () => (await index.listBySub('carol')).length === 1, { timeoutMs: 10_000, stepMs: 50 });
       expect(await index.listBySub('carol')).toEqual(['long']);
-      await eventually(async () => (await a.exists(index.subKey('dave'))) === 0, 10_000, 50);
+      await eventually(async () => (await a.exists(index.subKey('dave'))) === 0, { timeoutMs: 10_000, stepMs: 50 });
       expect(await index.listBySub('dave')).toEqual([]);
     });
   });
@@ -421,7 +422,7 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
       expect(await useOnce(a, key, 500)).toBe(true);
       expect(await useOnce(b, key, 500)).toBe(false);
       expect(await useOnce(a, key, 500)).toBe(false);
-      await eventually(async () => (await a.exists(key)) === 0, 10_000, 50);
+      await eventually(async () => (await a.exists(key)) === 0, { timeoutMs: 10_000, stepMs: 50 });
       expect(await useOnce(b, key, 60_000)).toBe(true);
     });
 

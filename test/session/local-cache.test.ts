@@ -11,7 +11,9 @@ import type { LocalCacheOptions, TrackedRecordCache } from '../../src/session/lo
 import { closeRedisClient } from '../../src/redis/client.js';
 import { closeSessionStore, createSessionStore, localCacheOf } from '../../src/session/store.js';
 import { RedisRelay, startRedisServer } from '../reliability/helpers.js';
-import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix, type RecordingLogger } from './redis-helper.js';
+import { cleanup, connect, recordingLogger, testPrefix, type RecordingLogger } from '../support/redis.js';
+import { freePort } from '../support/net.js';
+import { eventually } from '../support/eventually.js';
 import { monitorPrefix } from './session-harness.js';
 
 const prefix = testPrefix('local-cache');
@@ -291,7 +293,7 @@ describe('when the invalidation connection is in doubt', () => {
       await eventually(() => feed.live, 5000);
       // Block the loop just after a heartbeat PING went out: its answer arrives meanwhile and
       // waits in the socket, and the next timer finds the PING unanswered.
-      await eventually(() => connectionOf(feed).awaitingPong, 5000, 1);
+      await eventually(() => connectionOf(feed).awaitingPong, { timeoutMs: 5000, stepMs: 1 });
       const until = Date.now() + 300;
       while (Date.now() < until) {
         // busy: no I/O is read

@@ -7,7 +7,7 @@ import express, { type Express } from 'express';
 import session, { type Store } from 'express-session';
 import type { Redis } from 'ioredis';
 import { createSessionStore } from '../../src/session/store.js';
-import { cleanup, connect, recordingLogger, testPrefix } from './redis-helper.js';
+import { cleanup, connect, recordingLogger, testPrefix } from '../support/redis.js';
 import { attribute, COOKIE, countCalls, get, idOf, MAX_AGE, routes, SECRET, serve, sessionApp, type Served } from './session-harness.js';
 
 const prefix = testPrefix('session-compat');

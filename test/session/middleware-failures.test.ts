@@ -7,7 +7,7 @@ import type { Express } from 'express';
 import { signSessionId } from '../../src/session/cookie.js';
 import type { SessionMiddlewareOptions } from '../../src/session/middleware.js';
 import { get, idOf, MAX_AGE, SECRET, serve, sessionApp, type Served } from './session-harness.js';
-import { eventually } from './redis-helper.js';
+import { eventually } from '../support/eventually.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- MemoryStore passes each method its own result type
 type Callback = (err?: any, data?: any) => void;

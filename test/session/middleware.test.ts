@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { signSessionId } from '../../src/session/cookie.js';
 import { sessionMiddleware, type SessionMiddlewareOptions } from '../../src/session/middleware.js';
 import { createSessionStore } from '../../src/session/store.js';
-import { cleanup, connect, eventually, recordingLogger, testPrefix } from './redis-helper.js';
+import { cleanup, connect, recordingLogger, testPrefix } from '../support/redis.js';
+import { eventually } from '../support/eventually.js';
 import {
   attribute,
   COOKIE,
@@ -186,7 +187,7 @@ describe('sessionMiddleware: page views and the rolling renewal', () => {
       }
       renewal = reply;
       return true;
-    }, 10_000, 25);
+    }, { timeoutMs: 10_000, stepMs: 25 });
     expect(Date.now() - created).toBeGreaterThanOrEqual(touchAfterMs);
     expect(renewal!.setCookies).toHaveLength(1);
     expect(idOf(renewal!.cookieValue!)).toBe(id);

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { sessionMiddleware } from '../../src/session/middleware.js';
 import { createSessionStore, SessionEndedError } from '../../src/session/store.js';
 import { signSessionId } from '../../src/session/cookie.js';
-import { cleanup, connect, recordingLogger, testPrefix } from './redis-helper.js';
+import { cleanup, connect, recordingLogger, testPrefix } from '../support/redis.js';
 import { COOKIE, get, MAX_AGE, SECRET, serve, type Served } from './session-harness.js';
 
 const prefix = testPrefix('must-exist');

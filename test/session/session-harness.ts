@@ -5,7 +5,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { SessionData, Store } from 'express-session';
 import type { Redis } from 'ioredis';
 import { hasSession, sessionData, sessionMiddleware, sessionStoreError, type SessionMiddlewareOptions } from '../../src/session/middleware.js';
-import { recordingLogger, type RecordingLogger } from './redis-helper.js';
+import { recordingLogger, type RecordingLogger } from '../support/redis.js';
 
 export const SECRET = 'session-test-secret-0123456789abcdefghijklmnop';
 export const COOKIE = 'sid';

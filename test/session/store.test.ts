@@ -6,7 +6,9 @@ import type { Redis } from 'ioredis';
 import { ServiceUnavailableError } from '../../src/errors/index.js';
 import { createRedisClient, closeRedisClient } from '../../src/redis/client.js';
 import { createSessionStore, DEFAULT_SESSION_PREFIX } from '../../src/session/store.js';
-import { cleanup, connect, eventually, freePort, recordingLogger, testPrefix } from './redis-helper.js';
+import { cleanup, connect, recordingLogger, testPrefix } from '../support/redis.js';
+import { freePort } from '../support/net.js';
+import { eventually } from '../support/eventually.js';
 
 const prefix = testPrefix('store');
 let client: Redis;
@@ -66,7 +68,7 @@ describe('session/store (connect-redis on ioredis)', () => {
       const store = createSessionStore({ client, prefix });
       await set(store, 'short', sessionData(1000));
       expect(await get(store, 'short')).toBeTruthy();
-      await eventually(async () => !(await get(store, 'short')), 15_000, 100);
+      await eventually(async () => !(await get(store, 'short')), { timeoutMs: 15_000, stepMs: 100 });
       expect(await client.exists(`${prefix}short`)).toBe(0);
     });
 

@@ -10,9 +10,9 @@ import type { Redis } from 'ioredis';
 import { requiresClaim, type AuthRouter } from '../../src/index.js';
 import { LOGIN_DEFAULTS } from '../../src/config/defaults.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { Browser } from '../login/browser.js';
+import { Browser } from '../support/browser.js';
 import { accessTokenRoute, assertionRedis, cleanPrefix, sessionIdOf, startLoginApp, testPrefix, waitFor, type LoginApp } from '../login/setup.js';
-import { recordingLogger, type RecordingLogger } from './redis-helper.js';
+import { recordingLogger, type RecordingLogger } from '../support/redis.js';
 
 const prefix = testPrefix('untrusted-store');
 const COOKIE = 'oidc.sid';
