@@ -92,6 +92,16 @@ export interface ContextRequest extends SessionRequest {
 
 const INTERNAL = Symbol.for('express-oidc-guard.context');
 
+/** A copy of the claims the app may change: members copied, objects in them (an `address`) cloned. */
+function copyClaims(claims: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const name in claims) {
+    const value = claims[name];
+    copy[name] = typeof value === 'object' && value !== null ? structuredClone(value) : value;
+  }
+  return copy;
+}
+
 /** The context object behind `req.oidc`. Internal: apps use the `OidcContext` interface. */
 export class RequestContext implements OidcContext {
   readonly [INTERNAL] = true;
@@ -124,7 +134,7 @@ export class RequestContext implements OidcContext {
    */
   storedLogin(): SignedInRecord | null {
     if (this.storedRecord !== undefined) return this.storedRecord;
-    const opened = openSignedIn(this.runtime.sealer, sessionData(this.req)?.oidc?.login, this.req.sessionID);
+    const opened = openSignedIn(this.runtime.sealer, sessionData(this.req)?.oidc?.login, this.req.sessionID, true);
     if ('record' in opened) {
       this.storedRecord = opened.record;
       return opened.record;
@@ -172,7 +182,8 @@ export class RequestContext implements OidcContext {
 
   get user(): UserClaims | undefined {
     const record = this.isAuthenticated() ? this.record : null;
-    return record ? ({ ...record.claims } as UserClaims) : undefined;
+    // The record is shared and frozen (see openSignedIn): the app gets its own copy, nested claims too.
+    return record ? (copyClaims(record.claims) as UserClaims) : undefined;
   }
 
   get idTokenClaims(): UserClaims | undefined {

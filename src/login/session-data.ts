@@ -98,18 +98,22 @@ export function sealSignedIn(sealer: Sealer, record: SignedInRecord, sessionId: 
  *   trusted either, since nothing bound it to its session;
  * - `untrusted`: it does not open for this id (edited, copied from another session's key, or
  *   sealed under a secret no longer configured), or opened to something that is not a record.
- * Opened values are remembered by the sealer (see `Sealer.unsealRemembered`): a page view costs a
- * map lookup and a parse, not a decryption. Never logs (the caller says it once per request).
+ * Opened values are remembered by the sealer: a page view costs a map lookup, not a decryption.
+ * With `shared`, not a parse either (`Sealer.unsealShared`): the record is then deeply frozen and
+ * shared between the requests of the session (read it, copy what you hand out); without, it is
+ * a fresh copy. Never logs (the caller says it once per request).
  */
 export function openSignedIn(
   sealer: Sealer,
   stored: unknown,
   sessionId: string | undefined,
+  shared = false,
 ): { record: SignedInRecord } | { failure: 'none' | 'earlier-format' | 'untrusted' } {
   if (stored === undefined || stored === null) return { failure: 'none' };
   if (typeof stored !== 'string') return { failure: isPlainObject(stored) ? 'earlier-format' : 'untrusted' };
   if (typeof sessionId !== 'string') return { failure: 'untrusted' };
-  const record = sealer.unsealRemembered<SignedInRecord>(stored, signedInAad(sessionId));
+  const aad = signedInAad(sessionId);
+  const record = shared ? sealer.unsealShared<SignedInRecord>(stored, aad) : sealer.unsealRemembered<SignedInRecord>(stored, aad);
   return isSignedInRecord(record) ? { record } : { failure: 'untrusted' };
 }
 
@@ -134,7 +138,7 @@ export function loginEndsAt(record: Pick<SignedInRecord, 'createdAt' | 'expiresA
 export function sessionEndsAt(sealer: Sealer, data: object, sessionId: string | undefined, absoluteDurationSeconds: number): number | undefined {
   const oidc = (data as { oidc?: OidcSessionData }).oidc;
   if (oidc?.login !== undefined) {
-    const opened = openSignedIn(sealer, oidc.login, sessionId);
+    const opened = openSignedIn(sealer, oidc.login, sessionId, true);
     return 'record' in opened ? loginEndsAt(opened.record, absoluteDurationSeconds) : undefined;
   }
   for (const key of Object.keys(data)) if (key !== 'cookie' && key !== 'oidc') return undefined;

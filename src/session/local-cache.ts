@@ -27,8 +27,16 @@ export interface LocalCacheOptions {
  * later), not at the instant of the write. A request that starts in that gap sees the previous
  * record, as it would had it read Redis a moment earlier.
  */
+/** A cached record: its text, what it parsed to (when the caller parsed it), and when it was read. */
+export interface CachedRecord {
+  text: string;
+  /** The parsed record, deeply frozen (shared by every request that reads it), or undefined. */
+  value: unknown;
+  at: number;
+}
+
 export class TrackedRecordCache {
-  private readonly entries = new Map<string, { text: string; at: number }>();
+  private readonly entries = new Map<string, CachedRecord>();
   /** Reads in flight per key, and the keys invalidated while a read of them was in flight. */
   private readonly pending = new Map<string, number>();
   private readonly dirty = new Set<string>();
@@ -61,6 +69,11 @@ export class TrackedRecordCache {
 
   /** The cached text of `key`, when the cache is live and holds it fresh. Starts the feed on first use. */
   hit(key: string): string | undefined {
+    return this.hitEntry(key)?.text;
+  }
+
+  /** The cached record of `key` (text and parsed value), when the cache is live and holds it fresh. Starts the feed on first use. */
+  hitEntry(key: string): CachedRecord | undefined {
     if (!this.feed.live) {
       this.feed.start();
       return undefined;
@@ -71,7 +84,7 @@ export class TrackedRecordCache {
       this.entries.delete(key);
       return undefined;
     }
-    return entry.text;
+    return entry;
   }
 
   /** A read of `key` is sent to Redis: returns the ticket to hand to `settle` with its answer. */
@@ -81,8 +94,11 @@ export class TrackedRecordCache {
     return this.epoch;
   }
 
-  /** The answer of a read begun with `ticket`: cached unless anything happened to the key meanwhile. */
-  settle(key: string, ticket: number, text: string | null | undefined): void {
+  /**
+   * The answer of a read begun with `ticket`: cached unless anything happened to the key meanwhile.
+   * `value` is what the text parsed to, frozen (kept with it, so a hit needs no parse).
+   */
+  settle(key: string, ticket: number, text: string | null | undefined, value?: unknown): void {
     if (ticket < 0) return;
     const invalidated = this.dirty.has(key);
     const left = (this.pending.get(key) ?? 1) - 1;
@@ -98,7 +114,7 @@ export class TrackedRecordCache {
       // than the occasional extra read of an evicted hot record).
       this.entries.delete(this.entries.keys().next().value!);
     }
-    this.entries.set(key, { text, at: Date.now() });
+    this.entries.set(key, { text, value, at: Date.now() });
   }
 
   /** `key` changed (Redis said so, or this process is about to write it). */

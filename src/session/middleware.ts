@@ -7,6 +7,7 @@ import { describeCause, type Logger } from '../util/logger.js';
 import { readCookie, unsignSessionId } from './cookie.js';
 import { renewalDue, renewedExpiry } from './renewal.js';
 import { FRESH_ID_PROPERTY, hook, SESSION_PROPERTY } from './response-hook.js';
+import { SHARED_RECORD } from './store.js';
 import { STATE, STORE_ERROR, stateOf, type AnyRequest, type Instance, type SessionObject, type SessionState } from './state.js';
 
 export { hasSession, ownsSession, sessionData, sessionSaved, sessionStartsOver, sessionStoreError } from './state.js';
@@ -187,7 +188,9 @@ function load(state: SessionState, cookieId: string, next: NextFunction): void {
     next();
   }
   try {
-    store.get(cookieId, loaded);
+    // The Redis store of `createSessionStore()` then hands out the local cache's frozen record
+    // (other stores ignore the third argument).
+    (store as unknown as { get(sid: string, cb: typeof loaded, mode: symbol): void }).get(cookieId, loaded, SHARED_RECORD);
   } catch (err) {
     // A store that throws instead of calling back fails like one that answers an error: no 500.
     loaded(err);

@@ -67,7 +67,10 @@ export function materialize(state: SessionState): void {
     state.snapshot = state.raw ?? rawRecordOf(record) ?? JSON.stringify(record);
     state.cookieStandIn = record.cookie;
     state.startId = req.sessionID;
-    state.instance.options.store.createSession(req as unknown as Request, record); // assigns req.session
+    // A record from the local cache is shared and frozen (see the store's `get`): the session gets
+    // a copy of its own, parsed from the text (the same JSON, so "modified?" still compares equal).
+    const own = Object.isFrozen(record) ? (state.raw !== undefined ? (JSON.parse(state.raw) as SessionData) : structuredClone(record)) : record;
+    state.instance.options.store.createSession(req as unknown as Request, own); // assigns req.session
     if (state.session && state.instance.options.mustExist?.(state.session)) requireExisting(state.session);
   } else {
     state.instance.generate(req);

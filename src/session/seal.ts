@@ -42,6 +42,20 @@ export interface Sealer {
    * change what they get) instead of a decryption. A page view opens its session record this way.
    */
   unsealRemembered<T = unknown>(sealed: unknown, aad?: string): T | undefined;
+  /**
+   * `unsealRemembered` without the copy: the remembered value itself, deeply frozen and shared by
+   * every caller that opens the same sealed value (no `JSON.parse` per call). For readers only.
+   */
+  unsealShared<T = unknown>(sealed: unknown, aad?: string): T | undefined;
+}
+
+/** Freezes `value` and everything reachable from it (a JSON value: no cycles). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }
 
 /** Shortest secret accepted, in characters. */
@@ -93,31 +107,35 @@ function additionalData(kid: string, aad: string | undefined): Buffer {
 }
 
 /**
- * `opens` and `unsealRemembered` over `unseal`: sealed values that opened are kept with the aad
- * they opened under and their plaintext JSON (oldest forgotten first), keyed by their GCM tag: a
- * short key hashes faster than the whole value, and a hit still needs the whole value to be equal.
+ * `opens`, `unsealRemembered` and `unsealShared` over `unseal`: sealed values that opened are
+ * kept with the aad they opened under, their plaintext JSON and their value deeply frozen (oldest
+ * forgotten first), keyed by their GCM tag: a short key hashes faster than the whole value, and a
+ * hit still needs the whole value to be equal.
  */
-function rememberOpened(unseal: (sealed: string, aad?: string) => unknown): Pick<Sealer, 'opens' | 'unsealRemembered'> {
-  const opened = new Map<string, { sealed: string; aad: string; json: string }>();
-  /** The plaintext JSON of `sealed` under `aad`, from memory or decrypted (then remembered). */
-  function openedJson(sealed: unknown, aad: string | undefined): string | undefined {
+function rememberOpened(unseal: (sealed: string, aad?: string) => unknown): Pick<Sealer, 'opens' | 'unsealRemembered' | 'unsealShared'> {
+  const opened = new Map<string, { sealed: string; aad: string; json: string; value: unknown }>();
+  /** What `sealed` opens to under `aad`, from memory or decrypted (then remembered). */
+  function openedEntry(sealed: unknown, aad: string | undefined): { json: string; value: unknown } | undefined {
     if (typeof sealed !== 'string') return undefined;
     const context = aad ?? '';
     const tag = sealed.slice(sealed.lastIndexOf('.') + 1);
     const known = opened.get(tag);
-    if (known !== undefined && known.sealed === sealed && known.aad === context) return known.json;
+    if (known !== undefined && known.sealed === sealed && known.aad === context) return known;
     const value = unseal(sealed, context);
     if (value === undefined) return undefined;
-    const json = JSON.stringify(value);
-    opened.set(tag, { sealed, aad: context, json });
+    const entry = { sealed, aad: context, json: JSON.stringify(value), value: deepFreeze(value) };
+    opened.set(tag, entry);
     if (opened.size > OPENED_MEMORY) opened.delete(opened.keys().next().value!);
-    return json;
+    return entry;
   }
   return {
-    opens: (sealed, aad) => openedJson(sealed, aad) !== undefined,
+    opens: (sealed, aad) => openedEntry(sealed, aad) !== undefined,
     unsealRemembered<T>(sealed: unknown, aad?: string): T | undefined {
-      const json = openedJson(sealed, aad);
-      return json === undefined ? undefined : (JSON.parse(json) as T);
+      const entry = openedEntry(sealed, aad);
+      return entry === undefined ? undefined : (JSON.parse(entry.json) as T);
+    },
+    unsealShared<T>(sealed: unknown, aad?: string): T | undefined {
+      return openedEntry(sealed, aad)?.value as T | undefined;
     },
   };
 }

@@ -7,6 +7,7 @@ import { defaultLogger, describeCause, type Logger } from '../util/logger.js';
 import { InvalidationFeed } from './invalidations.js';
 import { TrackedRecordCache, type LocalCacheOptions } from './local-cache.js';
 import { whenReady } from '../redis/client.js';
+import { deepFreeze } from './seal.js';
 
 /** Key prefix of session records when none is given. */
 export const DEFAULT_SESSION_PREFIX = 'oidc:sess:';
@@ -44,6 +45,9 @@ type Callback = (err?: unknown, data?: any) => unknown;
 
 /** How long a store call waits for the client's connection in progress, in ms. */
 const FIRST_CONNECT_WAIT_MS = 2000;
+
+/** `store.get(sid, cb, SHARED_RECORD)`: the caller only reads the record (see `GuardedRedisStore.get`). */
+export const SHARED_RECORD = Symbol('oidc-guard.shared-record');
 
 /** The text each record was parsed from (see `rawRecordOf`). */
 const rawRecords = new WeakMap<object, string>();
@@ -128,31 +132,50 @@ class GuardedRedisStore extends RedisStore {
     return cb ? cb(null, result) : result;
   }
 
-  override get(sid: string, cb?: Callback): Promise<unknown> {
-    const client = this.redis;
-    if (cb && client?.status === 'ready') {
-      // The page-view path: one GET with a callback, no promise chain (connect-redis' own get
-      // is three awaits deep), or no GET at all when the record is cached. Anything unusual takes
-      // the guarded path below.
-      const key = this.prefix + sid;
-      const cache = this.cache;
-      const cached = cache?.hit(key);
-      // The record's text goes along (a third argument other callers ignore): the session
-      // middleware compares the session with it at the end of the request.
-      if (cached !== undefined) {
-        (cb as (err: null, data: unknown, text: string) => unknown)(null, this.readRecord(cached), cached);
-        return Promise.resolve();
-      }
-      const ticket = cache ? cache.begin(key) : -1;
-      void client.get(key, (err, text) => {
-        if (cache) cache.settle(key, ticket, err ? null : text);
-        if (err) cb(unavailable(err));
-        else if (!text) cb(null, null);
-        else (cb as (err: null, data: unknown, text: string) => unknown)(null, this.readRecord(text), text);
-      });
-      return Promise.resolve();
-    }
+  /**
+   * With `mode` `SHARED_RECORD` (the session middleware), a record from the local cache is the
+   * cached object itself, parsed once and deeply frozen, shared by every request that reads it
+   * (no `JSON.parse` per view): the middleware reads it as it is and builds `req.session` from a
+   * copy. Every other caller gets a fresh object.
+   */
+  override get(sid: string, cb?: Callback, mode?: unknown): Promise<unknown> {
+    if (cb && this.fastGet(sid, cb, mode === SHARED_RECORD)) return Promise.resolve();
     return this.guard((inner) => super.get(sid, inner), cb);
+  }
+
+  /**
+   * The page-view path: one GET with a callback, no promise chain (connect-redis' own get is
+   * three awaits deep), or no GET at all when the record is cached. False when it does not apply
+   * (the client is not ready): the caller takes the guarded path. The record's text goes along (a
+   * third argument other callers ignore): the session middleware compares the session with it at
+   * the end of the request.
+   */
+  private fastGet(sid: string, cb: Callback, shared: boolean): boolean {
+    const client = this.redis;
+    if (client?.status !== 'ready') return false;
+    const answer = cb as (err: null, data: unknown, text: string) => unknown;
+    const key = this.prefix + sid;
+    const cache = this.cache;
+    const cached = cache?.hitEntry(key);
+    if (cached !== undefined) {
+      if (!shared) answer(null, this.readRecord(cached.text), cached.text);
+      else answer(null, (cached.value ??= deepFreeze(this.readRecord(cached.text))), cached.text);
+      return true;
+    }
+    const ticket = cache ? cache.begin(key) : -1;
+    void client.get(key, (err, text) => {
+      if (err || !text) {
+        if (cache) cache.settle(key, ticket, null);
+        if (err) cb(unavailable(err));
+        else cb(null, null);
+        return;
+      }
+      const record = this.readRecord(text);
+      // A record that is not a session (null) is not kept: the next read logs it again.
+      if (cache) cache.settle(key, ticket, record ? text : null, shared && record ? deepFreeze(record) : undefined);
+      answer(null, record, text);
+    });
+    return true;
   }
   private readRecord(text: string): SessionData | null {
     return (this.serializer as unknown as { read: (text: string) => SessionData | null }).read(text);
