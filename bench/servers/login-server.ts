@@ -20,7 +20,8 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler } 
 import { mountControl, writeProfile } from './control.js';
 import { Redis } from 'ioredis';
 // The package as users run it: the built JavaScript (`npm run bench` builds first), typed from the sources.
-const distEntry = new URL('../../dist/esm/index.js', import.meta.url).href;
+// BENCH_DIST: another build's entry (an absolute path), for A/B rounds of two builds (bench/micro/ab-login.ts).
+const distEntry = process.env.BENCH_DIST ? new URL(`file://${process.env.BENCH_DIST}`).href : new URL('../../dist/esm/index.js', import.meta.url).href;
 const { auth } = (await import(distEntry)) as typeof import('../../src/index.js');
 import { BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_SECRET, REDIS_URL } from '../suite/login-shared.js';
 
