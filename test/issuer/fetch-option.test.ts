@@ -14,6 +14,7 @@ import { Browser } from '../support/browser.js';
 import { startProvider as startBearerProvider, CLIENTS, JWT_API, OPAQUE_API, type TestProvider as BearerProvider } from '../bearer/provider.js';
 import { guardedApp } from '../bearer/fixtures.js';
 import { cleansPrefixAfterAll, startProviderApp, testPrefix, waitFor } from '../login/setup.js';
+import { quiet } from '../support/redis.js';
 import { startForwardProxy } from './forward-proxy.js';
 
 const MARK = 'x-through-the-fetch-option';
@@ -29,8 +30,6 @@ function countingFetch(): { fetch: FetchFunction; calls: Array<{ method: string;
     },
   };
 }
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe('auth({ fetch })', () => {
   const prefix = testPrefix('fetch-option');
