@@ -15,8 +15,11 @@ const express4 = process.env.EXPRESS_MAJOR === '4';
 export const UNIT_TESTS = [
   'test/bearer/cache-order.test.ts',
   'test/bearer/extract.test.ts',
+  'test/bearer/options.test.ts',
+  'test/bearer/verify.test.ts',
   'test/bench/median-interval.test.ts',
   'test/config/unknown-keys.test.ts',
+  'test/docs/readme-options.test.ts',
   'test/errors/www-authenticate.test.ts',
   'test/example-app/html.test.ts',
   'test/express-version.test.ts',
