@@ -5,58 +5,43 @@
  * nothing that outlives it. Driven through auth() in a real app, with real Redis.
  */
 import { jest } from '@jest/globals';
-import express from 'express';
-import type { Redis } from 'ioredis';
-import { requiresClaim, type AuthRouter } from '../../src/index.js';
+import { requiresClaim } from '../../src/index.js';
 import { LOGIN_DEFAULTS } from '../../src/config/defaults.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer } from '../helpers/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
-import { accessTokenRoute, assertionRedis, cleanPrefix, sessionIdOf, startLoginApp, testPrefix, waitFor, type LoginApp } from '../login/setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { accessTokenRoute, sessionIdOf, testPrefix, waitFor } from '../login/setup.js';
 import { recordingLogger, type RecordingLogger } from '../support/redis.js';
 
 const prefix = testPrefix('untrusted-store');
 const COOKIE = 'oidc.sid';
 const EMAIL = 'victim@example.com';
-let issuer: HostileIssuer;
-let redis: Redis;
-let app: LoginApp;
-let logger: RecordingLogger;
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  issuer = await startHostileIssuer();
-  // Every user gets an email and a name; the token endpoint answers as the current `issuer.sub`.
-  issuer.onToken = async (ctx) => {
-    const answer = await ctx.valid();
-    if (ctx.request.form.grant_type !== 'authorization_code') return { body: answer };
-    const idToken = await ctx.idToken({ email: EMAIL, name: `Name of ${issuer.sub}` }, { accessToken: answer.access_token as string });
-    return { body: { ...answer, id_token: idToken } };
-  };
-  logger = recordingLogger();
-  app = await startLoginApp({
-    issuer,
-    prefix,
-    auth: { clientSecret: 'hostile-client-secret', logger, session: { redis: 'redis://127.0.0.1:6379', prefix, absoluteDuration: 3600 } },
-    app: (oidc: AuthRouter) => {
-      const web = express();
-      web.use(oidc);
-      web.get('/me', (req, res) => {
-        res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
-      });
-      web.get('/admin', requiresClaim.equals('role', 'admin'), (_req, res) => {
-        res.json({ admin: true });
-      });
-      web.get('/token', accessTokenRoute);
-      return web;
-    },
-  });
-});
-
-afterAll(async () => {
-  await app.close();
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
+const logger: RecordingLogger = recordingLogger();
+const app = useLoginApp({
+  file: 'untrusted-store',
+  prefix,
+  issuer: async () => {
+    const started = await startHostileIssuer();
+    // Every user gets an email and a name; the token endpoint answers as the current `issuer.sub`.
+    started.onToken = async (ctx) => {
+      const answer = await ctx.valid();
+      if (ctx.request.form.grant_type !== 'authorization_code') return { body: answer };
+      const idToken = await ctx.idToken({ email: EMAIL, name: `Name of ${started.sub}` }, { accessToken: answer.access_token as string });
+      return { body: { ...answer, id_token: idToken } };
+    };
+    return started;
+  },
+  auth: { clientSecret: 'hostile-client-secret', logger, session: { redis: 'redis://127.0.0.1:6379', prefix, absoluteDuration: 3600 } },
+  routes: (web) => {
+    web.get('/me', (req, res) => {
+      res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
+    });
+    web.get('/admin', requiresClaim.equals('role', 'admin'), (_req, res) => {
+      res.json({ admin: true });
+    });
+    web.get('/token', accessTokenRoute);
+  },
 });
 
 afterEach(() => {
@@ -64,7 +49,7 @@ afterEach(() => {
 });
 
 async function signIn(browser: Browser, sub: string, returnTo = '/me'): Promise<void> {
-  issuer.sub = sub;
+  app.issuer.sub = sub;
   const login = await browser.get(`${app.url}/login?returnTo=${encodeURIComponent(returnTo)}`);
   const back = await browser.get(login.location!);
   const done = await browser.get(back.location!);
@@ -87,12 +72,12 @@ type Record_ = { cookie: unknown; oidc: { login?: unknown; pending?: unknown } }
  * otherwise (then the attacker can only replace it).
  */
 async function tamper(key: string, edit: (login: unknown) => unknown): Promise<void> {
-  const text = await redis.get(key);
+  const text = await app.redis.get(key);
   expect(text).not.toBeNull();
   const record = JSON.parse(text!) as Record_;
   record.oidc.login = edit(record.oidc.login);
-  const ttl = await redis.pttl(key);
-  await redis.set(key, JSON.stringify(record), 'PX', ttl);
+  const ttl = await app.redis.pttl(key);
+  await app.redis.set(key, JSON.stringify(record), 'PX', ttl);
 }
 
 /** Warnings logged from now on. */
@@ -124,7 +109,7 @@ describe('issue 15 §1: a session record edited or copied in the store', () => {
     const browser = new Browser();
     await signIn(browser, 'reader-user');
     expect(await me(browser)).toEqual({ signedIn: true, sub: 'reader-user' });
-    const text = (await redis.get(keyOf(browser)))!;
+    const text = (await app.redis.get(keyOf(browser)))!;
     expect(text).not.toContain(EMAIL);
     expect(text).not.toContain('Name of reader-user');
     expect(text).not.toContain('reader-user');
@@ -167,7 +152,7 @@ describe('issue 15 §1: a session record edited or copied in the store', () => {
     await signIn(victim, 'victim-user');
     const victimToken = (JSON.parse((await victim.get(`${app.url}/token`)).text) as { token: string }).token;
     expect(victimToken).toMatch(/^at-/);
-    const victimLogin = (JSON.parse((await redis.get(keyOf(victim)))!) as Record_).oidc.login;
+    const victimLogin = (JSON.parse((await app.redis.get(keyOf(victim)))!) as Record_).oidc.login;
 
     const attacker = new Browser();
     await signIn(attacker, 'attacker-user');
@@ -189,7 +174,7 @@ describe('issue 15 §1: a session record edited or copied in the store', () => {
     const attacker = new Browser();
     await signIn(attacker, 'copier-user');
     const start = logger.lines.length;
-    await redis.set(keyOf(attacker), (await redis.get(keyOf(victim)))!, 'EX', 600);
+    await app.redis.set(keyOf(attacker), (await app.redis.get(keyOf(victim)))!, 'EX', 600);
     await waitFor(async () => (await me(attacker)).sub !== 'copier-user', 5000, 'the copy to be read');
     expect(await me(attacker)).toEqual({ signedIn: false, sub: null });
     expect(await me(victim)).toEqual({ signedIn: true, sub: 'copied-user' });
@@ -205,7 +190,7 @@ describe('issue 15 §2: abandoned sign-ins', () => {
     const hop = await browser.get(`${app.url}/login?returnTo=/me`);
     expect(hop.status).toBe(302);
     const key = keyOf(browser);
-    const ttl = await redis.ttl(key);
+    const ttl = await app.redis.ttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(pendingTtl);
     // The cookie does not outlive it either.
@@ -218,7 +203,7 @@ describe('issue 15 §2: abandoned sign-ins', () => {
     const browser = new Browser();
     await browser.get(`${app.url}/login?returnTo=${encodeURIComponent(`/me?x=${'a'.repeat(2000)}`)}`);
     await browser.get(`${app.url}/login?returnTo=/me`);
-    const ttl = await redis.ttl(keyOf(browser));
+    const ttl = await app.redis.ttl(keyOf(browser));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(pendingTtl);
   });
@@ -227,7 +212,7 @@ describe('issue 15 §2: abandoned sign-ins', () => {
     const browser = new Browser();
     await signIn(browser, 'step-up-user');
     await browser.get(`${app.url}/login?returnTo=/me`);
-    expect(await redis.ttl(keyOf(browser))).toBeGreaterThan(pendingTtl);
+    expect(await app.redis.ttl(keyOf(browser))).toBeGreaterThan(pendingTtl);
     expect((await me(browser)).signedIn).toBe(true);
   });
 
@@ -237,7 +222,7 @@ describe('issue 15 §2: abandoned sign-ins', () => {
       [1, 0],
     ]) {
       const browser = new Browser();
-      issuer.sub = 'two-tabs-user';
+      app.issuer.sub = 'two-tabs-user';
       const first = await browser.get(`${app.url}/login?returnTo=/me?tab=0`);
       const second = await browser.get(`${app.url}/login?returnTo=/me?tab=1`);
       const backs = [await browser.get(first.location!), await browser.get(second.location!)];
@@ -254,7 +239,7 @@ describe('issue 15 §2: abandoned sign-ins', () => {
     const browser = new Browser();
     const starts = [];
     for (let i = 0; i < LOGIN_DEFAULTS.maxPendingLogins + 3; i++) starts.push(await browser.get(`${app.url}/login?returnTo=/me?n=${i}`));
-    const record = JSON.parse((await redis.get(keyOf(browser)))!) as Record_;
+    const record = JSON.parse((await app.redis.get(keyOf(browser)))!) as Record_;
     expect((record.oidc.pending as unknown[]).length).toBe(LOGIN_DEFAULTS.maxPendingLogins);
     // The oldest was dropped; the newest still completes.
     const oldest = await browser.get((await browser.get(starts[0]!.location!)).location!);
