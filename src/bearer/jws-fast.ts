@@ -14,9 +14,9 @@ import type { JwtVerifyConfig } from './verify.js';
  * `KeyObject` with the checks below (bench/micro/verify.ts), a large part of a first-seen request. The signature itself is checked either synchronously
  * (`acceptPlainJws()`) or, as the verifier does, on libuv's threadpool (`acceptPlainJwsLater()`,
  * node:crypto's `verify()` with a callback, as jose 4 does): with a core to spare that lets the
- * event loop serve other requests meanwhile. In the guard benchmark that gave ES256 first-seen
- * more requests/s than verifying inline, RS256 about the same, although a threadpool hop costs
- * more CPU in all than verifying inline. (Figures: BENCHMARKS.md, "Figures the source cites".)
+ * event loop serve other requests meanwhile. The verifier checks RSA inline always (its verify
+ * costs less than the hop) and ECDSA/EdDSA inline on one core only (`inlineSignature`; figures:
+ * BENCHMARKS.md, "Verifying on the threadpool or inline").
  *
  * How it stays exact: this module only ever ACCEPTS, and only the plainest shape — a compact JWS
  * of three strict base64url segments whose protected header holds nothing but `alg`, `kid` and
