@@ -410,31 +410,27 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       expect(res.status).toBe(200);
     });
 
-    it('derives it from X-Forwarded-Proto and X-Forwarded-Host when trust proxy is set', async () => {
+    /** A DPoP request to an app behind a proxy (trust proxy on) for https://public.example.test, its proof for `proofUrl`. */
+    async function throughProxy(proofUrl: string) {
       const app = express();
       app.set('trust proxy', 'loopback');
       routes(app, explicit());
       const token = await boundToken();
-      const res = await request(app)
+      return request(app)
         .get('/api/me')
         .set('X-Forwarded-Proto', 'https')
         .set('X-Forwarded-Host', 'public.example.test')
         .set('Authorization', `DPoP ${token}`)
-        .set('DPoP', await proof({ token, url: 'https://public.example.test/api/me' }));
+        .set('DPoP', await proof({ token, url: proofUrl }));
+    }
+
+    it('derives it from X-Forwarded-Proto and X-Forwarded-Host when trust proxy is set', async () => {
+      const res = await throughProxy('https://public.example.test/api/me');
       expect(res.status).toBe(200);
     });
 
     it('with trust proxy, refuses a proof for the URL the client claims behind the proxy', async () => {
-      const app = express();
-      app.set('trust proxy', 'loopback');
-      routes(app, explicit());
-      const token = await boundToken();
-      const res = await request(app)
-        .get('/api/me')
-        .set('X-Forwarded-Proto', 'https')
-        .set('X-Forwarded-Host', 'public.example.test')
-        .set('Authorization', `DPoP ${token}`)
-        .set('DPoP', await proof({ token, url: 'https://other.example.test/api/me' }));
+      const res = await throughProxy('https://other.example.test/api/me');
       expectDpopRefusal(res, 'invalid_dpop_proof', 'DPoP proof htu does not match the request URL');
     });
 
