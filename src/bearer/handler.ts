@@ -18,13 +18,22 @@ import type { BearerAuth } from './types.js';
  * which under HTTP load cost more than the lookup itself. Everything else goes on in
  * verifyAndBind(), whose rejections reach next(err) as asyncHandler's would (Express 4 and 5
  * alike). What the hot path reads is taken out of the runtime once, into this closure.
+ *
+ * Three ways through: a cached Bearer token without `cnf` is accepted at once (`hit` is the
+ * cache's own copy); a first-seen Bearer token that is a plain JWT whose signature is checked
+ * inline is verified and cached right here and, without `cnf`, answered in this tick as a cache
+ * hit is (no promise, no async step, no WeakMap entry: its result carries this guard's state on
+ * its prototype, as the cache's copies do); everything else, and any token with `cnf` (its DPoP
+ * or certificate binding), goes on to verifyAndBind().
+ *
+ * `req.headers` is a getter (Node builds the object on first use), so it is read once; `req.body`
+ * and `req.method` only when a form-body token is accepted (nothing else reads them): without a
+ * body parser `req.body` is a lookup through the whole prototype chain of `req`.
  */
 export function guardHandler(runtime: GuardRuntime): RequestHandler {
   const { verifier, noCredentials, noCredentialsText, bearerState, dpopState, extractOptions } = runtime;
-  const { allowFormBody, credentialsRequired, maxTokenLength } = runtime.config;
-  const dpop = runtime.config.dpop;
-  // Fresh results carry the guard's state like the cache's copies only when there is a cache
-  // (`cache: false` turns that shortcut off: see verifierFor()).
+  const { allowFormBody, credentialsRequired, maxTokenLength, dpop } = runtime.config;
+  // Fresh results carry the guard's state only with a cache (`cache: false`: see verifierFor()).
   const cached = verifier.cache !== undefined;
   return function requireBearer(req: Request, res: Response, next: NextFunction): void {
     let state = noCredentials;
@@ -39,9 +48,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
     let headers: Request['headers'] | undefined;
     let extracted = false;
     try {
-      // `req.headers` is a getter (Node builds the object on first use), read once; `req.body`
-      // and `req.method` only when a form-body token is accepted (nothing else reads them):
-      // without a body parser `req.body` is a lookup through the whole prototype chain of `req`.
+      // Read once (a getter); `req.body`/`req.method` only for a form-body token (see above).
       headers = req.headers;
       const form = allowFormBody;
       // The header token's characters are checked below, unless the token is found in the cache.
@@ -61,8 +68,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
           // Hashed once: on a miss the same key inserts the verified token.
           key = verifier.cacheKey(presented.token);
           hit = key === undefined ? undefined : verifier.cached(presented.token, key);
-          // Fast path: a cached token without `cnf` has no DPoP or certificate binding to check
-          // (confirmationOf() is `{}`), so it is accepted as is. `hit` is the cache's own copy.
+          // Fast path: a cached token without `cnf` has no binding to check (confirmationOf() is `{}`).
           if (hit !== undefined && hit.payload.cnf === undefined) {
             hit.scheme = 'Bearer';
             req.auth = hit;
@@ -77,11 +83,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
           checkTokenCharacters(presented.token, maxTokenLength);
           if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
           if (looked && hit === undefined) {
-            // A first-seen Bearer token: a plain JWT whose signature is checked inline is
-            // verified and cached right here, and without `cnf` answered in this tick, as a
-            // cache hit is (no promise, no async step, no WeakMap entry: its result carries this
-            // guard's state on its prototype, as the cache's copies do). With `cnf` its bindings
-            // are checked in verifyAndBind(), as those of a cached one.
+            // A first-seen Bearer token (see "Three ways through" above).
             const begun = verifier.beginUncached(presented.token, key);
             if (begun instanceof Promise) pending = begun;
             else if (begun.payload.cnf !== undefined) hit = begun;
@@ -95,18 +97,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
         }
       }
     } catch (err) {
-      if (!extracted && headers !== undefined) {
-        // A malformed request is answered in the scheme it tried (Bearer unless it said DPoP);
-        // worked out here, as no other request needs it.
-        const said = /^\s*dpop(\s|$)/i.test(String(headers.authorization ?? '')) && dpop.mode !== 'disabled';
-        state = said || dpop.mode === 'required' ? dpopState : bearerState;
-      }
-      requestStates.set(req, state);
-      if (!(err instanceof AuthError)) {
-        next(err);
-        return;
-      }
-      refuse(err, req, res, next, state);
+      refuseEarly(runtime, err, req, res, next, state, extracted ? undefined : headers);
       return;
     }
     // No credentials (and none required), or accepted above: from the cache (`hit`), or verified
@@ -118,4 +109,31 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
     }
     verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key, pending }).catch(next);
   };
+}
+
+/**
+ * A request refused before verification. A malformed one (`headers` given: nothing was
+ * extracted) is answered in the scheme it tried, Bearer unless it said DPoP; worked out here, as
+ * no other request needs it.
+ */
+function refuseEarly(
+  runtime: GuardRuntime,
+  err: unknown,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  state: GuardRuntime['noCredentials'],
+  headers: Request['headers'] | undefined,
+): void {
+  if (headers !== undefined) {
+    const { dpop } = runtime.config;
+    const said = /^\s*dpop(\s|$)/i.test(String(headers.authorization ?? '')) && dpop.mode !== 'disabled';
+    state = said || dpop.mode === 'required' ? runtime.dpopState : runtime.bearerState;
+  }
+  requestStates.set(req, state);
+  if (!(err instanceof AuthError)) {
+    next(err);
+    return;
+  }
+  refuse(err, req, res, next, state);
 }
