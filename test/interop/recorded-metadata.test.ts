@@ -78,6 +78,13 @@ const RECIPES: Array<{
     login: { scope: 'openid profile email' },
   },
   {
+    heading: 'Zitadel',
+    fixture: 'zitadel',
+    placeholders: { 'YOUR_INSTANCE.zitadel.cloud': 'test-zitadel-xs2hs.zitadel.cloud', YOUR_PROJECT_ID: '987654321' },
+    login: { scope: 'openid profile email offline_access urn:zitadel:iam:org:project:id:987654321:aud' },
+    audience: '987654321',
+  },
+  {
     heading: 'authentik',
     fixture: 'authentik',
     placeholders: { YOUR_HOST: 'authentik.example.com', YOUR_SLUG: 'romm' },
