@@ -127,12 +127,14 @@ describe('the local record cache on a three-master Cluster', () => {
     await moveSlot(slot, Number(fromAddress.split(':')[1]), port, [...cluster.nodes.map((n) => n.port), port]);
 
     await other.set(key, record(2)); // written on the new master, which this process does not watch yet
-    await eventually(async () => (await read(sid)) === 2, 5000);
+    // Deadlines of 20 s: learning the new master's address (a topology refresh) took over 5 s when
+    // the suite ran beside other suites on 2 cores.
+    await eventually(async () => (await read(sid)) === 2, 20_000);
     // Served from memory again, and a later write on the new master is heard.
     await live();
     expect(await read(sid)).toBe(2);
     await other.set(key, record(3));
-    await eventually(async () => (await read(sid)) === 3, 5000);
+    await eventually(async () => (await read(sid)) === 3, 20_000);
     // The feed watches the new master too.
     const connections = (cache as unknown as { feed: { connections: Map<string, unknown> } }).feed.connections;
     expect(connections.has(`127.0.0.1:${port}`)).toBe(true);
