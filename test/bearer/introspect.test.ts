@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { startProvider, CLIENTS, OPAQUE_API, JWT_API, type TestProvider } from './provider.js';
+import { startIntrospectionProvider, CLIENTS, OPAQUE_API, JWT_API, type IntrospectionProvider as TestProvider } from '../support/provider.js';
 import { guardedApp, expectRefusal, challengeFor } from './fixtures.js';
 import { introspectAccessToken } from '../../src/bearer/introspect.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
@@ -13,7 +13,7 @@ const AS_ISSUER = 'https://as.example.test';
 describe('RFC 7662 token introspection against oidc-provider', () => {
   let provider: TestProvider;
   beforeAll(async () => {
-    provider = await startProvider();
+    provider = await startIntrospectionProvider();
   });
   afterAll(async () => {
     await provider.close();

@@ -10,7 +10,7 @@ import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { requiresAuth } from '../../src/index.js';
 import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
 import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { sessionIdOf, startLoginApp, startProviderApp, testPrefix, type LoginApp, type ProviderApp } from './setup.js';

@@ -4,7 +4,7 @@
  * protected URL (as express-openid-connect's does), so no browser is sent to a path nobody serves.
  */
 import { auth, requiresAuth } from '../../src/index.js';
-import { signInAtProvider, startProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider } from '../support/provider.js';
 import { Browser } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { loginOptions } from './setup.js';

@@ -7,7 +7,7 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions } from '../../src/index.js';
-import { signInAtProvider } from '../helpers/provider.js';
+import { signInAtProvider } from '../support/provider.js';
 import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, loginOptions, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 

@@ -3,7 +3,7 @@
  * (oidc-provider with `conformIdTokenClaims`) still gives the app a named user.
  */
 import express from 'express';
-import { signInAtProvider } from '../helpers/provider.js';
+import { signInAtProvider } from '../support/provider.js';
 import { Browser } from '../support/browser.js';
 import { cleansPrefixAfterAll, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 

@@ -13,7 +13,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
-import { signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { makeTestPki, type TestPki } from './mtls-certs.js';
 import { assertionRedis, cleanPrefix, quiet, SECRET, startAppServer, startLoginApp, testPrefix, type AppServer } from './setup.js';

@@ -6,7 +6,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
 import type { AuthOptions } from '../../src/index.js';
-import { signInAtProvider, type TestProviderOptions } from '../helpers/provider.js';
+import { signInAtProvider, type TestProviderOptions } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
 

@@ -5,7 +5,7 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { requiresAuth } from '../../src/index.js';
-import { parseForm, signInAtProvider, startProvider, type TestProvider } from '../helpers/provider.js';
+import { parseForm, signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, expectLoginRedirect, SECRET, sessionIdOf, startAppServer, startLoginApp, testPrefix, waitFor, type LoginApp } from './setup.js';
 import { openLogin } from '../session/stored-login.js';

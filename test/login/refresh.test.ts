@@ -7,7 +7,7 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { requiresAuth, type AuthRouter } from '../../src/index.js';
-import type { TestProvider } from '../helpers/provider.js';
+import type { TestProvider } from '../support/provider.js';
 import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, startTwoInstances, testPrefix, waitFor, type LoginApp, type TwoInstances } from './setup.js';
 

@@ -3,7 +3,7 @@
  * real authorization server (oidc-provider, which puts the claim in its ID tokens) and Redis.
  */
 import { requiresAuth } from '../../src/index.js';
-import { signInAtProvider, startProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { expectLoginRedirect, REDIS_URL, sessionIdOf, testPrefix } from './setup.js';

@@ -3,7 +3,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { auth, type AuthOptions, type AuthRouter } from '../../src/index.js';
-import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../helpers/provider.js';
+import { signInAtProvider, startProvider, type TestProvider, type TestProviderOptions } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { eventually } from '../support/eventually.js';
 import type { Redis } from 'ioredis';

@@ -6,7 +6,7 @@
  */
 import express from 'express';
 import { attemptSilentLogin, type AuthRouter } from '../../src/index.js';
-import { signInAtProvider, startProvider } from '../helpers/provider.js';
+import { signInAtProvider, startProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { quiet, startAppServer, startLoginApp, type LoginApp } from './setup.js';

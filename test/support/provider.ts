@@ -1,18 +1,29 @@
 /**
- * A real authorization server for tests: oidc-provider 9 on 127.0.0.1 (free port), with a
+ * The one oidc-provider wrapper of the tests: oidc-provider 9 on 127.0.0.1 (free port), with a
  * confidential client, refresh tokens, RP-initiated logout, back-channel logout and RFC 9207
- * `iss`. `signIn()` completes the dev interactions over HTTP like a browser would.
+ * `iss`. `signInAtProvider()` completes the dev interactions over HTTP like a browser would.
+ * `startIntrospectionProvider()` configures it for the introspection tests (several clients,
+ * client credentials, resource indicators, RFC 7662 introspection).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import type { Browser, Hop } from '../support/browser.js';
+import type { Browser, Hop } from './browser.js';
 
 export interface TestProviderOptions {
   clientId?: string;
   clientSecret?: string;
-  redirectUris: string[];
+  /** Redirect URIs of the default client (required unless `defaultClient` is false). */
+  redirectUris?: string[];
+  /** Register the default sign-in client. Default true. */
+  defaultClient?: boolean;
+  /** More static clients, registered as given. */
+  clients?: Record<string, unknown>[];
+  /** The provider's scopes (oidc-provider's `scopes`). */
+  scopes?: string[];
+  /** The `kid` of the provider's signing key. Default `test-key-1`. */
+  signingKid?: string;
   postLogoutRedirectUris?: string[];
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'none';
   /** Public JWKS of the client, for private_key_jwt (and signed request objects). */
@@ -56,7 +67,7 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingJwk = { ...(await exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
+  const signingJwk = { ...(await exportJWK(privateKey)), kid: options.signingKid ?? 'test-key-1', alg: 'RS256', use: 'sig' };
   // The adapter's memory store is shared by the providers of one test file: a client registered
   // through it gets a unique id.
   const clientId = options.clientId ?? (options.clientJwks ? `test-client-${randomBytes(4).toString('hex')}` : 'test-client');
@@ -70,7 +81,7 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
     token_endpoint_auth_method: method,
     ...(method === 'private_key_jwt' ? { token_endpoint_auth_signing_alg: 'RS256' } : {}),
     ...(method === 'client_secret_jwt' ? { token_endpoint_auth_signing_alg: 'HS256' } : {}),
-    redirect_uris: options.redirectUris,
+    redirect_uris: options.redirectUris ?? [],
     post_logout_redirect_uris: options.postLogoutRedirectUris ?? [],
     grant_types: ['authorization_code', 'refresh_token'],
     ...(options.backchannelLogoutUri
@@ -81,9 +92,12 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
   };
   // oidc-provider structuredClone()s static clients, which under jest's VM makes their JWKS fail
   // its plain-object check: a client with a JWKS is registered through the adapter instead.
-  const viaAdapter = options.clientJwks !== undefined;
+  const withDefault = options.defaultClient ?? true;
+  const viaAdapter = withDefault && options.clientJwks !== undefined;
+  const staticClients = [...(withDefault && !viaAdapter ? [clientMetadata] : []), ...(options.clients ?? [])];
   const provider = new Provider(issuer, {
-    clients: viaAdapter ? [] : [clientMetadata as never],
+    clients: staticClients as never,
+    ...(options.scopes ? { scopes: options.scopes } : {}),
     jwks: { keys: [signingJwk as never] },
     cookies: { keys: ['test-cookie-key-0123456789abcdef'] },
     findAccount: async (_ctx: unknown, id: string) => ({
@@ -110,6 +124,7 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
       Grant: 86_400,
       Interaction: 600,
       Session: 86_400,
+      ClientCredentials: 600,
     } as never,
     issueRefreshToken: async () => true,
     rotateRefreshToken: options.rotateRefreshToken ?? true,
@@ -163,11 +178,6 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
   };
 }
 
-/**
- * Follows an authorization request through oidc-provider's dev interactions (login as
- * `account`, then consent) and returns the hop that redirects back to the app (its `location` is
- * the callback URL). Stops at the first redirect to `appOrigin`.
- */
 /** The action and fields of an HTML form (oidc-provider's form_post page, our re-post page). */
 export function parseForm(html: string): { action: string; fields: Record<string, string> } {
   const decode = (v: string) => v.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n))).replace(/&#x([0-9a-f]+);/gi, (_m, n: string) => String.fromCharCode(parseInt(n, 16))).replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
@@ -178,6 +188,11 @@ export function parseForm(html: string): { action: string; fields: Record<string
   return { action: decode(action), fields };
 }
 
+/**
+ * Follows an authorization request through oidc-provider's dev interactions (login as
+ * `account`, then consent) and returns the hop that redirects back to the app (its `location` is
+ * the callback URL). Stops at the first redirect to `appOrigin`.
+ */
 export async function signInAtProvider(browser: Browser, authorizeUrl: string, appOrigin: string, account = 'alice'): Promise<Hop> {
   let hop = await browser.get(authorizeUrl);
   for (let i = 0; i < 12; i++) {
@@ -196,4 +211,75 @@ export async function signInAtProvider(browser: Browser, authorizeUrl: string, a
     }
   }
   throw new Error('too many redirects at the provider');
+}
+
+export const OPAQUE_API = 'https://api.example.test';
+export const JWT_API = 'https://jwt-api.example.test';
+
+export const CLIENTS = {
+  machine: { id: 'machine', secret: 'machine-secret-0123456789abcdef0123456789' },
+  resourceServer: { id: 'resource-server', secret: 'rs-secret-0123456789abcdef0123456789abcd' },
+  resourceServerPost: { id: 'resource-server-post', secret: 'rsp-secret-0123456789abcdef0123456789ab' },
+};
+
+export interface IntrospectionProvider extends TestProvider {
+  /** Requests to the introspection endpoint so far. */
+  introspections(): number;
+  /** An access token from the client credentials grant for `resource` (opaque or JWT). */
+  clientCredentialsToken(resource: string, scope: string): Promise<string>;
+}
+
+/**
+ * The provider of the introspection tests: client credentials, resource indicators (opaque
+ * tokens for OPAQUE_API, JWTs for JWT_API) and RFC 7662 introspection, with the CLIENTS.
+ */
+export async function startIntrospectionProvider(): Promise<IntrospectionProvider> {
+  const { errors } = await import('oidc-provider');
+  const base = await startProvider({
+    defaultClient: false,
+    signingKid: 'provider-rs256',
+    clients: [
+      { client_id: CLIENTS.machine.id, client_secret: CLIENTS.machine.secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'read admin' },
+      { client_id: CLIENTS.resourceServer.id, client_secret: CLIENTS.resourceServer.secret, grant_types: [], response_types: [], redirect_uris: [] },
+      {
+        client_id: CLIENTS.resourceServerPost.id,
+        client_secret: CLIENTS.resourceServerPost.secret,
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+    ],
+    scopes: ['read', 'admin'],
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => OPAQUE_API,
+        getResourceServerInfo: (_ctx: unknown, resource: string) => {
+          if (resource === OPAQUE_API) return { scope: 'read admin', audience: OPAQUE_API, accessTokenFormat: 'opaque', accessTokenTTL: 600 };
+          if (resource === JWT_API) return { scope: 'read admin', audience: JWT_API, accessTokenFormat: 'jwt', accessTokenTTL: 600 };
+          throw new errors.InvalidTarget();
+        },
+      },
+    },
+  });
+  const provider = base as IntrospectionProvider;
+  provider.introspections = () => base.requests.filter((r) => r.path.startsWith('/token/introspection')).length;
+  provider.clientCredentialsToken = async (resource, scope) => {
+    const res = await fetch(`${base.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${CLIENTS.machine.id}:${CLIENTS.machine.secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource }).toString(),
+    });
+    const body = (await res.json()) as { access_token?: string };
+    if (res.status !== 200 || typeof body.access_token !== 'string') throw new Error(`token request failed: ${res.status} ${JSON.stringify(body)}`);
+    return body.access_token;
+  };
+  return provider;
 }
