@@ -4,8 +4,8 @@ import request from 'supertest';
 import { requireBearer, requiredScopes } from '../../src/bearer/middleware.js';
 import { keyOf, VerifiedTokenCache } from '../../src/bearer/cache.js';
 import type { BearerAuth } from '../../src/bearer/types.js';
-import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
-import { mintToken, nowSeconds } from '../helpers/tokens.js';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
+import { mintToken, nowSeconds } from '../support/tokens.js';
 import { AUDIENCE, guardedApp, memoryLogger } from './fixtures.js';
 
 function auth(token: string, payload: Record<string, unknown> = {}): BearerAuth {

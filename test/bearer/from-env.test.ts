@@ -4,9 +4,9 @@
  * `issuerBaseURL` with `secret` (HMAC-signed tokens from a discovered issuer).
  */
 import { SignJWT } from 'jose';
-import type { HostileIssuer } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer } from '../support/hostile-issuer.js';
 import { useBearerGuard } from '../support/bearer-guard.js';
-import { mintToken } from '../helpers/tokens.js';
+import { mintToken } from '../support/tokens.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 import { AUDIENCE } from './fixtures.js';

@@ -4,8 +4,8 @@ import request from 'supertest';
 import { startIntrospectionProvider, CLIENTS, OPAQUE_API, JWT_API, type IntrospectionProvider as TestProvider } from '../support/provider.js';
 import { guardedApp, expectRefusal, challengeFor } from './fixtures.js';
 import { introspectAccessToken } from '../../src/bearer/introspect.js';
-import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
-import { nowSeconds } from '../helpers/tokens.js';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
+import { nowSeconds } from '../support/tokens.js';
 
 const OPAQUE = 'opaque-token-value_0123456789';
 const AS_ISSUER = 'https://as.example.test';

@@ -22,7 +22,7 @@ import type { BearerOptions } from '../../src/bearer/types.js';
 import type { InternalBearerVerifier } from '../../src/bearer/verifier.js';
 import { verifyAccessToken, type JwtVerifyConfig } from '../../src/bearer/verify.js';
 import { RemoteKeySet } from '../../src/issuer/jwks.js';
-import { generateTestKey, startJwksServer, type JwksServer, type TestKey } from '../helpers/jwks-server.js';
+import { generateTestKey, startJwksServer, type JwksServer, type TestKey } from '../support/jwks-server.js';
 import { AUDIENCE, memoryLogger } from './fixtures.js';
 
 const OTHER_AUDIENCE = 'https://other-api.example.test';

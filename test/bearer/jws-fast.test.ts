@@ -9,8 +9,8 @@ import { resolveBearerOptions } from '../../src/bearer/config.js';
 import { parsePlainJws } from '../../src/bearer/jws-fast.js';
 import { verifierFor, type InternalBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
-import { startJwksServer, type JwksServer, type TestKey } from '../helpers/jwks-server.js';
-import { decodePayload, encodeSegment, flipChar, mintToken, rawToken } from '../helpers/tokens.js';
+import { startJwksServer, type JwksServer, type TestKey } from '../support/jwks-server.js';
+import { decodePayload, encodeSegment, flipChar, mintToken, rawToken } from '../support/tokens.js';
 import { AUDIENCE, memoryLogger } from './fixtures.js';
 
 function verifierOf(jwks: JwksServer, options: BearerOptions = {}): InternalBearerVerifier {

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { startJwksServer, generateTestKey, type JwksServer } from '../helpers/jwks-server.js';
-import { mintToken } from '../helpers/tokens.js';
+import { startJwksServer, generateTestKey, type JwksServer } from '../support/jwks-server.js';
+import { mintToken } from '../support/tokens.js';
 import { AUDIENCE, guardedApp, expectRefusal, challengeFor } from './fixtures.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 

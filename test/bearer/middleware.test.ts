@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { createServer } from 'node:http';
 import { exportSPKI } from 'jose';
-import { startJwksServer, generateTestKey, type JwksServer } from '../helpers/jwks-server.js';
-import { mintToken, rawToken, hmacToken, nowSeconds, encodeSegment, flipChar, signRaw } from '../helpers/tokens.js';
+import { startJwksServer, generateTestKey, type JwksServer } from '../support/jwks-server.js';
+import { mintToken, rawToken, hmacToken, nowSeconds, encodeSegment, flipChar, signRaw } from '../support/tokens.js';
 import { requiredScopes, scopeIncludesAny, claimEquals, claimIncludes, claimCheck, requireBearer } from '../../src/bearer/middleware.js';
 import { AUDIENCE, guardedApp, expectRefusal, challengeFor, memoryLogger } from './fixtures.js';
 import express from 'express';

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import request from 'supertest';
 import type { Request, Response } from 'express';
 import { requireBearer, type BearerMiddleware } from '../../src/bearer/middleware.js';
-import { startJwksServer, generateTestKey, type JwksServer, type TestKey } from '../helpers/jwks-server.js';
-import { mintToken, flipChar, rawToken, encodeSegment, nowSeconds } from '../helpers/tokens.js';
+import { startJwksServer, generateTestKey, type JwksServer, type TestKey } from '../support/jwks-server.js';
+import { mintToken, flipChar, rawToken, encodeSegment, nowSeconds } from '../support/tokens.js';
 import { AUDIENCE, guardedApp, memoryLogger } from './fixtures.js';
 
 /** Runs the guard on a bare request object (no HTTP) and reports how it ended. */

@@ -10,8 +10,8 @@ import request from 'supertest';
 import { requireBearer, requiredScopes } from '../../src/bearer/middleware.js';
 import type { InternalBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerAuth } from '../../src/bearer/types.js';
-import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
-import { mintToken } from '../helpers/tokens.js';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
+import { mintToken } from '../support/tokens.js';
 import { AUDIENCE, memoryLogger } from './fixtures.js';
 
 interface Call {

@@ -3,9 +3,9 @@
  * 8 KB; the limit is the `maxTokenLength` option, whose default fits Node's own 16 KiB header
  * limit, and a well-formed token under it goes through normal verification.
  */
-import type { HostileIssuer } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer } from '../support/hostile-issuer.js';
 import { useBearerGuard } from '../support/bearer-guard.js';
-import { mintToken } from '../helpers/tokens.js';
+import { mintToken } from '../support/tokens.js';
 import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import { extractBearerToken } from '../../src/bearer/extract.js';

@@ -3,9 +3,9 @@
  * replace the built-in checks: per claim (`typ` from the header) a string the value must equal,
  * `false` (no check), or `(value, claims, header) => boolean | Promise<boolean>`.
  */
-import type { HostileIssuer } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer } from '../support/hostile-issuer.js';
 import { useBearerGuard } from '../support/bearer-guard.js';
-import { mintToken } from '../helpers/tokens.js';
+import { mintToken } from '../support/tokens.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';

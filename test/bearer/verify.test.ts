@@ -2,8 +2,8 @@ import { errors as joseErrors } from 'jose';
 import { mapVerifyError, verifyAccessToken } from '../../src/bearer/verify.js';
 import { algorithmsFor } from '../../src/bearer/verifier.js';
 import { InvalidTokenError, ServiceUnavailableError } from '../../src/errors/index.js';
-import { generateTestKey } from '../helpers/jwks-server.js';
-import { mintToken, nowSeconds } from '../helpers/tokens.js';
+import { generateTestKey } from '../support/jwks-server.js';
+import { mintToken, nowSeconds } from '../support/tokens.js';
 
 describe('verifyAccessToken() (no Express)', () => {
   it('verifies against a key function and reports the failed check by jose error code', async () => {

@@ -3,9 +3,9 @@
  * from the verified-token cache as soon as a JWKS refresh no longer lists that key, not only after
  * `cache.maxTtlSeconds`.
  */
-import type { HostileIssuer, SigningKey } from '../helpers/hostile-issuer.js';
+import type { HostileIssuer, SigningKey } from '../support/hostile-issuer.js';
 import { useBearerGuard } from '../support/bearer-guard.js';
-import { mintToken } from '../helpers/tokens.js';
+import { mintToken } from '../support/tokens.js';
 import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 

@@ -10,7 +10,7 @@ import { ConfigError, loadConfig } from '../../example-app/config.js';
 import { startServer, type RunningServer } from '../../example-app/listen.js';
 import { DEMO_USER } from '../../example-app/idp.js';
 import { closeRedisClient, whenReady } from '../../src/redis/client.js';
-import { clusterClient, masterOf, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
+import { clusterClient, masterOf, startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
 import { CookieJar, request, signIn } from '../example-app/helpers/browserless.js';
 import { recordingLogger } from '../example-app/helpers/app.js';
 import { waitFor } from '../login/setup.js';

@@ -9,7 +9,7 @@ import type { Cluster } from 'ioredis';
 import { closeRedisClient, whenReady } from '../../src/redis/client.js';
 import type { TrackedRecordCache } from '../../src/session/local-cache.js';
 import { closeSessionStore, createSessionStore, localCacheOf } from '../../src/session/store.js';
-import { clusterClient, commandCounts, masterOf, moveSlot, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
+import { clusterClient, commandCounts, masterOf, moveSlot, startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
 import { recordingLogger } from '../support/redis.js';
 import { eventually } from '../support/eventually.js';
 

@@ -9,8 +9,8 @@ import express from 'express';
 import type { Cluster } from 'ioredis';
 import { requiresAuth, type AuthRouter } from '../../src/index.js';
 import { closeRedisClient, whenReady } from '../../src/redis/client.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { clusterClient, commandCounts, masterOf, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
+import { clusterClient, commandCounts, masterOf, startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
 import { Browser } from '../support/browser.js';
 import { accessTokenRoute, expectLoginRedirect, jsonErrors, sessionIdOf, startTwoInstances, waitFor, type LoginApp, type TwoInstances } from '../login/setup.js';
 

@@ -11,8 +11,8 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { AuthRouter } from '../../src/index.js';
 import type { Logger } from '../../src/util/logger.js';
-import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
-import { mintToken } from '../helpers/tokens.js';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
+import { mintToken } from '../support/tokens.js';
 import { createApp } from './examples/after-express-openid-connect.js';
 import { createApi } from './examples/after-express-oauth2-jwt-bearer.js';
 

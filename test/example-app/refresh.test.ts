@@ -7,7 +7,7 @@
  */
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { DEMO_USER } from '../../example-app/idp.js';
-import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
+import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { CookieJar, request, signIn } from './helpers/browserless.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 

@@ -3,7 +3,7 @@
  * jose's own selection (`getKey`) already chose from the current keys, and keeps `getKey`'s
  * background refresh of stale keys.
  */
-import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
 import { jwtVerify, SignJWT, type FlattenedJWSInput } from 'jose';
 import { RemoteKeySet } from '../../src/issuer/jwks.js';
 import { eventually } from '../support/eventually.js';

@@ -11,8 +11,8 @@ import { jwtVerify } from 'jose';
 import { requiresAuth } from '../../src/index.js';
 import { requireBearer } from '../../src/bearer/middleware.js';
 import { RemoteKeySet } from '../../src/issuer/jwks.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
-import { mintToken } from '../helpers/tokens.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
+import { mintToken } from '../support/tokens.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, quiet, startLoginApp, testPrefix, type LoginApp } from '../login/setup.js';
 

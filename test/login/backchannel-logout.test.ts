@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { recordingLogger } from '../support/redis.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, expectLoginRedirect, startLoginApp, testPrefix, type LoginApp } from './setup.js';
 

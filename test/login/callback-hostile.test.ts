@@ -5,7 +5,7 @@
  */
 import express from 'express';
 import { requiresAuth, type AuthOptions } from '../../src/index.js';
-import type { ScriptedAnswer, TokenContext } from '../helpers/hostile-issuer.js';
+import type { ScriptedAnswer, TokenContext } from '../support/hostile-issuer.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { expectLoginRedirect, SECRET, startLoginApp, type LoginApp } from './setup.js';

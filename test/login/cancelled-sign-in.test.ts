@@ -6,7 +6,7 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { requiresAuth } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, startLoginApp, testPrefix, type LoginApp } from './setup.js';
 

@@ -7,7 +7,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { AuthOptions } from '../../src/index.js';
-import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
+import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { signInAtProvider, type TestProviderOptions } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { accessTokenRoute, assertionRedis, cleanPrefix, startProviderApp, testPrefix, type ProviderApp } from './setup.js';

@@ -6,7 +6,7 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { AuthError, requiresClaim, type AuthRouter } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { accessTokenRoute, assertionRedis, cleanPrefix, expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, testPrefix, type AppServer, type LoginApp } from './setup.js';

@@ -12,7 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
-import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
+import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { makeTestPki, type TestPki } from './mtls-certs.js';

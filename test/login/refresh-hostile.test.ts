@@ -4,7 +4,7 @@
  */
 import express from 'express';
 import { requiresAuth } from '../../src/index.js';
-import type { ScriptedAnswer, TokenContext } from '../helpers/hostile-issuer.js';
+import type { ScriptedAnswer, TokenContext } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { accessTokenRoute, expectLoginRedirect, sessionIdOf } from './setup.js';

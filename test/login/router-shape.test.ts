@@ -6,7 +6,7 @@ import express from 'express';
 import request from 'supertest';
 import type { Redis } from 'ioredis';
 import { auth, type AuthRouter } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { assertionRedis, cleanPrefix, loginOptions, testPrefix, waitFor } from './setup.js';
 
 const prefix = testPrefix('router-shape');

@@ -6,7 +6,7 @@ import { createServer as createTcpServer, connect, type Server as TcpServer, typ
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startLoginApp, testPrefix, waitFor, type LoginAppOptions } from './setup.js';
 import { editLogin } from '../session/stored-login.js';

@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
 import { auth, requiresAuth, requiresClaim, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { shortcuts, withShortcuts } from '../../src/config/shortcuts.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { assertionRedis, deleteKeys, testPrefix } from '../support/redis.js';
 import { loginOptions, REDIS_URL, startAppServer, waitFor, type AppServer } from './setup.js';

@@ -9,7 +9,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import fc from 'fast-check';
 import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
 import { createSealer } from '../../src/session/seal.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, SECRET, startAppServer, testPrefix, waitFor } from '../login/setup.js';
 import type { Redis } from 'ioredis';

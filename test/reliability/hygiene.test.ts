@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../../example-app/listen.js';
 import { createSealer } from '../../src/session/seal.js';
 import { CookieJar, request, signIn, startLogin, authorizeAtIdp, follow, formAction, hiddenInputs, type Page } from '../example-app/helpers/browserless.js';
 import { recordingLogger } from '../example-app/helpers/app.js';
-import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
+import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { deletePrefix, eventually, REDIS_URL, sessionIdOf } from './helpers.js';
 import { openLogin } from '../session/stored-login.js';
 

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { startDevIdp, type DevIdp } from '../../example-app/idp.js';
 import { CookieJar, request, signIn } from '../example-app/helpers/browserless.js';
-import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
+import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { eventually, exitCode, freePort, killApps, REDIS_URL, spawnApp, type AppProcess } from './helpers.js';
 
 const CLIENT_SECRET = `secret-${randomBytes(12).toString('hex')}`;

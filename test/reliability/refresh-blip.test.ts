@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../../example-app/listen.js';
 import { createRedisClient, closeRedisClient } from '../../src/redis/client.js';
 import { RefreshCoordinator } from '../../src/redis/refresh-coordinator.js';
 import { CookieJar, request, signIn } from '../example-app/helpers/browserless.js';
-import { pastExpiryOfTokensFromNow } from '../helpers/expiry.js';
+import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { deletePrefix, eventually, REDIS_URL, RedisRelay, sessionIdOf } from './helpers.js';
 
 const prefix = `test:reliability:blip:${randomBytes(4).toString('hex')}:`;

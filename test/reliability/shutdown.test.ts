@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { CookieJar, request, type Page } from '../example-app/helpers/browserless.js';
 import { connectionRefused, eventually, exitCode, freePort, killApps, REDIS_URL, sessionIdOf, spawnApp, type AppProcess } from './helpers.js';
 import { openLogin } from '../session/stored-login.js';

@@ -15,7 +15,7 @@ import { closeRedisClient, pingRedis, whenReady } from '../../src/redis/client.j
 import { useOnce } from '../../src/redis/replay.js';
 import { createSessionStore } from '../../src/session/store.js';
 import { SessionIndex } from '../../src/redis/session-index.js';
-import { clusterClient, masterOf as masterOfKey, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
+import { clusterClient, masterOf as masterOfKey, startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
 import { recordingLogger } from '../support/redis.js';
 import { eventually } from '../support/eventually.js';
 

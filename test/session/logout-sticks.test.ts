@@ -10,7 +10,7 @@ import express from 'express';
 import session, { type Store } from 'express-session';
 import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer, type ScriptedAnswer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer, type ScriptedAnswer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
 import { assertionRedis, cleanPrefix, loginOptions, REDIS_URL, SECRET, sessionIdOf, startLoginApp, testPrefix, type LoginApp } from '../login/setup.js';
 

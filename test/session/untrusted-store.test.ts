@@ -7,7 +7,7 @@
 import { jest } from '@jest/globals';
 import { requiresClaim } from '../../src/index.js';
 import { LOGIN_DEFAULTS } from '../../src/config/defaults.js';
-import { startHostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { accessTokenRoute, sessionIdOf, testPrefix, waitFor } from '../login/setup.js';

@@ -1,12 +1,12 @@
 /**
  * `useBearerGuard()`: the set-up the Bearer guard tests share, as one call at the top of a test
- * file. It registers its own hooks: the hostile issuer (test/helpers/hostile-issuer.ts) starts in
+ * file. It registers its own hooks: the hostile issuer (test/support/hostile-issuer.ts) starts in
  * `beforeAll` (or `beforeEach` with `issuerPerTest`), every guard a test started stops in
  * `afterEach`, and the issuer stops at the end.
  */
 import type { BearerOptions } from '../../src/bearer/types.js';
 import { AUDIENCE, listenGuarded } from '../bearer/fixtures.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from './hostile-issuer.js';
 
 /** A guard app listening on 127.0.0.1 (test/bearer/fixtures.ts listenGuarded()). */
 export type ListeningGuard = ReturnType<typeof listenGuarded>;

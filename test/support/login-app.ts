@@ -8,7 +8,7 @@ import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { AuthOptions, AuthRouter } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer } from '../helpers/hostile-issuer.js';
+import { startHostileIssuer, type HostileIssuer } from './hostile-issuer.js';
 import { startAppServer, startLoginApp, type ClosableIssuer, type LoginApp } from '../login/setup.js';
 import { assertionRedis, deleteKeys, testPrefix } from './redis.js';
 
@@ -22,7 +22,7 @@ export interface UseLoginAppOptions<I extends ClosableIssuer> {
   prefix?: string;
   /**
    * Starts the issuer, once the app's server listens at `app.url` (for the redirect URIs an
-   * oidc-provider client needs). Default: the hostile issuer (test/helpers/hostile-issuer.ts).
+   * oidc-provider client needs). Default: the hostile issuer (test/support/hostile-issuer.ts).
    */
   issuer?: (app: { url: string }) => Promise<I>;
   /** auth() options over the tests' defaults (login/setup.ts loginOptions()). */
