@@ -162,11 +162,12 @@ function load(state: SessionState, cookieId: string, next: NextFunction): void {
   const { instance, req } = state;
   const { store, timeoutMs, logger } = instance.options;
   let settled = false;
-  const timer = setTimeout(() => loaded(new ServiceUnavailableError('The session store did not answer in time.')), timeoutMs);
+  // Started only when the store did not answer at once (the local cache answers in the same tick).
+  let timer: NodeJS.Timeout | undefined;
   function loaded(err: unknown, record?: SessionData | null, raw?: unknown): void {
     if (settled) return;
     settled = true;
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
     if (err) {
       (req as unknown as Record<symbol, unknown>)[STORE_ERROR] = err;
       logger.warn('session store unavailable; request continues signed out', describeCause(err));
@@ -195,6 +196,7 @@ function load(state: SessionState, cookieId: string, next: NextFunction): void {
     // A store that throws instead of calling back fails like one that answers an error: no 500.
     loaded(err);
   }
+  if (!settled) timer = setTimeout(() => loaded(new ServiceUnavailableError('The session store did not answer in time.')), timeoutMs);
 }
 
 /** express-session's session middleware, with the per-request costs cut (see `SessionMiddlewareOptions`). */
