@@ -3,41 +3,36 @@
  * `logoutParams` option, against oidc-provider's end-session endpoint (RP-Initiated Logout 1.0 §2).
  */
 import express from 'express';
-import type { Redis } from 'ioredis';
 import { auth, requiresAuth } from '../../src/index.js';
-import { signInAtProvider } from '../support/provider.js';
+import { signInAtProvider, startProvider } from '../support/provider.js';
 import { Browser } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, loginOptions, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { loginOptions } from './setup.js';
 
-const prefix = testPrefix('logout-params');
-let redis: Redis;
-let app: ProviderApp;
-
-beforeAll(async () => {
-  redis = assertionRedis();
-  app = await startProviderApp(
-    {},
-    {
-      prefix,
-      auth: { logoutParams: { ui_locales: 'fr', logout_hint: 'global' } },
-      app: (oidc) =>
-        express()
-          .use(oidc)
-          .get('/me', requiresAuth(), (req, res) => {
-            res.json({ sub: req.oidc.user?.sub });
-          })
-          .post('/leave', (_req, res) => res.oidc.logout({ returnTo: '/goodbye', logoutParams: { ui_locales: 'de', extra: '1' } }))
-          .post('/leave-elsewhere', (_req, res) => res.oidc.logout({ returnTo: 'https://evil.example/' }))
-          .post('/leave-badly', (_req, res) => res.oidc.logout({ logoutParams: { client_id: 'other' } })),
-    },
-  );
+const handle = useLoginApp({
+  file: 'logout-params',
+  issuer: ({ url }) => startProvider({ redirectUris: [`${url}/callback`] }),
+  auth: { logoutParams: { ui_locales: 'fr', logout_hint: 'global' } },
+  app: (oidc) =>
+    express()
+      .use(oidc)
+      .get('/me', requiresAuth(), (req, res) => {
+        res.json({ sub: req.oidc.user?.sub });
+      })
+      .post('/leave', (_req, res) => res.oidc.logout({ returnTo: '/goodbye', logoutParams: { ui_locales: 'de', extra: '1' } }))
+      .post('/leave-elsewhere', (_req, res) => res.oidc.logout({ returnTo: 'https://evil.example/' }))
+      .post('/leave-badly', (_req, res) => res.oidc.logout({ logoutParams: { client_id: 'other' } })),
 });
-
-afterAll(async () => {
-  await app.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
-});
+const prefix = handle.prefix;
+/** The app and its oidc-provider, under the names the tests use. */
+const app = {
+  get url() {
+    return handle.url;
+  },
+  get provider() {
+    return handle.issuer;
+  },
+};
 
 async function signIn(): Promise<Browser> {
   const browser = new Browser();
