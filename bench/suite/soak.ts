@@ -23,7 +23,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startDevIdp } from '../../example-app/idp.js';
-import { CookieJar, request, signIn } from '../../test/example-app/helpers/browserless.js';
+import { CookieJar, request, signIn } from '../../test/support/browserless.js';
 import { tokensFromIdp } from '../../test/example-app/helpers/tokens.js';
 import { lineChart } from './chart.js';
 import { benchDir, startChild } from './lib.js';

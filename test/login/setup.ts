@@ -194,7 +194,7 @@ export async function startTwoInstances<I extends ClosableIssuer>(options: TwoIn
       const back = await signInAtProvider(browser, login.location!, first.url);
       const done = await browser.get(back.location!);
       if (done.status !== 302) throw new Error(`sign-in answered ${done.status}`);
-      browser.jar.set(new URL(second.url).host, browser.cookies(first.url));
+      browser.shareCookies(first.url, second.url);
       return browser;
     },
     async close() {

@@ -1,7 +1,11 @@
 /**
  * A tiny cookie-keeping HTTP client for driving the app and the issuer like a browser would
- * (no redirects followed automatically: tests look at each hop). Shared by the tests and bench/.
+ * (no redirects followed automatically: tests look at each hop). Shared by the tests and bench/;
+ * its cookies live in the one {@link CookieJar} (test/support/cookie-jar.ts).
  */
+import { CookieJar, type StoredCookie } from './cookie-jar.js';
+
+export type { StoredCookie };
 export interface Hop {
   status: number;
   headers: Headers;
@@ -11,37 +15,80 @@ export interface Hop {
   url: string;
 }
 
-interface StoredCookie {
-  value: string;
-  sameSite: string;
-}
+/**
+ * The cookies of one site as a map, name -> cookie (whatever the path: the first one stored wins
+ * `get`). A live view over the {@link CookieJar}: `set` and `delete` change the jar.
+ */
+export class SiteCookies implements Iterable<[string, StoredCookie]> {
+  constructor(
+    private readonly jar: CookieJar,
+    private readonly url: string,
+  ) {}
 
-export class Browser {
-  /** host:port -> cookie name -> value */
-  readonly jar = new Map<string, Map<string, StoredCookie>>();
-
-  cookies(url: string): Map<string, StoredCookie> {
-    const host = new URL(url).host;
-    let map = this.jar.get(host);
-    if (!map) {
-      map = new Map();
-      this.jar.set(host, map);
-    }
-    return map;
+  private list(): StoredCookie[] {
+    const seen = new Set<string>();
+    return this.jar.siteCookies(this.url).filter((c) => !seen.has(c.name) && seen.add(c.name));
   }
 
+  get size(): number {
+    return this.list().length;
+  }
+
+  get(name: string): StoredCookie | undefined {
+    return this.list().find((c) => c.name === name);
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Stores a copy of `cookie` under `name` (e.g. one read from another port). */
+  set(name: string, cookie: StoredCookie): this {
+    this.jar.set(this.url, { ...cookie, name });
+    return this;
+  }
+
+  delete(name: string): boolean {
+    return this.jar.delete(this.url, name);
+  }
+
+  keys(): IterableIterator<string> {
+    const names = this.list().map((c) => c.name);
+    return names[Symbol.iterator]();
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, StoredCookie]> {
+    const entries = this.list().map((c): [string, StoredCookie] => [c.name, c]);
+    return entries[Symbol.iterator]();
+  }
+}
+
+/** A browser per test: the one {@link CookieJar}, keyed by host and port (see cookie-jar.ts). */
+export class Browser {
+  readonly jar: CookieJar;
+
+  constructor(jar = new CookieJar({ perPort: true })) {
+    this.jar = jar;
+  }
+
+  /** The cookies of `url`'s site (host and port). */
+  cookies(url: string): SiteCookies {
+    return new SiteCookies(this.jar, url);
+  }
+
+  /** The Cookie header sent to `url` ('' when none); `crossSitePost` keeps only `SameSite=None` cookies. */
   cookieHeader(url: string, crossSitePost = false): string {
-    return [...this.cookies(url)]
-      .filter(([, c]) => !crossSitePost || c.sameSite === 'none')
-      .map(([name, c]) => `${name}=${c.value}`)
-      .join('; ');
+    return this.jar.header(url, { crossSitePost }) ?? '';
+  }
+
+  /** From now on `other` (another port) gets the cookies of `url`'s site, as one site would. */
+  shareCookies(url: string, other: string): void {
+    this.jar.shareCookies(url, other);
   }
 
   /** Copies cookies (for "another browser that stole the cookie" tests). */
   clone(): Browser {
-    const other = new Browser();
-    for (const [host, map] of this.jar) other.jar.set(host, new Map(map));
-    return other;
+    return new Browser(this.jar.clone());
   }
 
   async request(
@@ -57,7 +104,7 @@ export class Browser {
       body = new URLSearchParams(init.form).toString();
     }
     const res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
-    for (const line of res.headers.getSetCookie()) this.store(url, line);
+    this.jar.store(url, res.headers.getSetCookie());
     const text = await res.text();
     const location = res.headers.get('location');
     return { status: res.status, headers: res.headers, text, location: location ? new URL(location, url).href : undefined, url };
@@ -69,19 +116,5 @@ export class Browser {
 
   post(url: string, form: Record<string, string>, extra: { headers?: Record<string, string>; crossSitePost?: boolean } = {}): Promise<Hop> {
     return this.request(url, { method: 'POST', form, ...extra });
-  }
-
-  private store(url: string, line: string): void {
-    const [pair, ...attrs] = line.split(';');
-    const eq = pair!.indexOf('=');
-    const name = pair!.slice(0, eq).trim();
-    const value = pair!.slice(eq + 1).trim();
-    const lower = attrs.map((a) => a.trim().toLowerCase());
-    const expired =
-      lower.some((a) => a === 'max-age=0') ||
-      lower.some((a) => a.startsWith('expires=') && Date.parse(a.slice(8)) < Date.now());
-    const map = this.cookies(url);
-    if (expired || value === '') map.delete(name);
-    else map.set(name, { value, sameSite: lower.find((a) => a.startsWith('samesite='))?.slice(9) ?? 'lax' });
   }
 }
