@@ -4,31 +4,22 @@
  */
 import express from 'express';
 import request from 'supertest';
-import type { Redis } from 'ioredis';
 import { auth, type AuthRouter } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
-import { assertionRedis, cleanPrefix, loginOptions, testPrefix, waitFor } from './setup.js';
+import type { HostileIssuer } from '../support/hostile-issuer.js';
+import { useLoginApp } from '../support/login-app.js';
+import { loginOptions } from './setup.js';
 
-const prefix = testPrefix('router-shape');
+const handle = useLoginApp({ file: 'router-shape', auth: { clientSecret: 'hostile-client-secret', authRequired: true } });
+const prefix = handle.prefix;
 let issuer: HostileIssuer;
-let redis: Redis;
 let oidc: AuthRouter;
 
 /** auth() options for an app at http://127.0.0.1:3000 (never listened on: supertest calls the app). */
 const options = (authRequired: boolean) => loginOptions(issuer, 'http://127.0.0.1:3000', prefix, { clientSecret: 'hostile-client-secret', authRequired });
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  issuer = await startHostileIssuer();
-  oidc = auth(options(true));
-  await waitFor(() => oidc.health(), 10_000, 'redis');
-});
-
-afterAll(async () => {
-  await oidc.close();
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
+beforeAll(() => {
+  issuer = handle.issuer;
+  oidc = handle.oidc;
 });
 
 describe('auth() return value', () => {
