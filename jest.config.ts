@@ -30,6 +30,7 @@ export const UNIT_TESTS = [
   'test/login/transactions.test.ts',
   'test/session/cookie.test.ts',
   'test/session/seal.test.ts',
+  'test/support/cookie-jar.test.ts',
 ];
 
 const shared = {
