@@ -6,30 +6,29 @@
  */
 import express from 'express';
 import request from 'supertest';
-import type { Redis } from 'ioredis';
 import { jwtVerify } from 'jose';
 import { requiresAuth } from '../../src/index.js';
 import { requireBearer } from '../../src/bearer/middleware.js';
 import { RemoteKeySet } from '../../src/issuer/jwks.js';
-import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
+import type { HostileIssuer } from '../support/hostile-issuer.js';
+import { useLoginApp } from '../support/login-app.js';
 import { mintToken } from '../support/tokens.js';
 import { Browser, type Hop } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, quiet, startLoginApp, testPrefix, type LoginApp } from '../login/setup.js';
+import { quiet, type LoginApp } from '../login/setup.js';
 
-const prefix = testPrefix('signin-key-rotation');
 const AUDIENCE = 'https://api.example.test';
-let issuer: HostileIssuer;
-let redis: Redis;
-
-beforeAll(async () => {
-  redis = assertionRedis();
-  issuer = await startHostileIssuer();
+// The default JWKS cooldown (30 s): the rotation in the first describe happens well within it.
+const handle = useLoginApp({
+  file: 'signin-key-rotation',
+  auth: { clientSecret: 'hostile-client-secret' },
+  app: (oidc) => express().use(oidc).get('/profile', requiresAuth(), (req, res) => void res.json({ sub: req.oidc.user?.sub })),
 });
+let issuer: HostileIssuer;
+let app: LoginApp;
 
-afterAll(async () => {
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
+beforeAll(() => {
+  issuer = handle.issuer;
+  app = handle.app;
 });
 
 async function signIn(app: LoginApp, browser = new Browser()): Promise<Hop> {
@@ -41,20 +40,6 @@ async function signIn(app: LoginApp, browser = new Browser()): Promise<Hop> {
 }
 
 describe('sign-in after the issuer rotates its signing key (OIDC Core §10.1.1)', () => {
-  let app: LoginApp;
-  beforeAll(async () => {
-    // The default JWKS cooldown (30 s): the rotation below happens well within it.
-    app = await startLoginApp({
-      issuer,
-      prefix,
-      auth: { clientSecret: 'hostile-client-secret' },
-      app: (oidc) => express().use(oidc).get('/profile', requiresAuth(), (req, res) => void res.json({ sub: req.oidc.user?.sub })),
-    });
-  });
-  afterAll(async () => {
-    await app.close();
-  });
-
   it('signs in with an ID token whose kid appeared in the JWKS just after the last fetch, refetching it once', async () => {
     expect((await signIn(app)).status).toBe(302);
     const fetches = issuer.jwksFetches;
