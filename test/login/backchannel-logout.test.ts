@@ -9,11 +9,11 @@ import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { recordingLogger } from '../support/redis.js';
-import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
+import type { HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, startLoginApp, testPrefix, type LoginApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { expectLoginRedirect, startLoginApp, type LoginApp } from './setup.js';
 
-const prefix = testPrefix('backchannel');
 const CLIENT_SECRET = 'hostile-client-secret';
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 let app: LoginApp;
@@ -37,18 +37,22 @@ function startProfileApp(session?: AuthOptions['session']): Promise<LoginApp> {
   });
 }
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  issuer = await startHostileIssuer();
-  app = await startProfileApp();
-  oidc = app.oidc;
+const handle = useLoginApp({
+  file: 'backchannel',
+  auth: { clientSecret: CLIENT_SECRET },
+  routes: (routes) => {
+    routes.get('/profile', requiresAuth(), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub });
+    });
+  },
 });
+const prefix = handle.prefix;
 
-afterAll(async () => {
-  await app.close();
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
+beforeAll(() => {
+  redis = handle.redis;
+  issuer = handle.issuer;
+  app = handle.app;
+  oidc = app.oidc;
 });
 
 async function signInAs(sub: string, sid: string): Promise<Browser> {
