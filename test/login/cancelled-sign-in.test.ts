@@ -4,46 +4,34 @@
  * log in again; the status, the JSON answer and every other error page stay as they were.
  */
 import express from 'express';
-import type { Redis } from 'ioredis';
-import { requiresAuth } from '../../src/index.js';
-import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
+import { requiresAuth, type AuthRouter } from '../../src/index.js';
+import type { HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, startLoginApp, testPrefix, type LoginApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { startLoginApp, type LoginApp } from './setup.js';
 
-const prefix = testPrefix('cancelled-sign-in');
 const CLIENT_SECRET = 'hostile-client-secret';
+const appOf = (oidc: AuthRouter) =>
+  express()
+    .use(oidc)
+    .get('/sign-in', (_req, res) => void res.oidc.login({ returnTo: '/page' }))
+    .get('/page', requiresAuth(), (_req, res) => {
+      res.send('page');
+    });
+const handle = useLoginApp({ file: 'cancelled-sign-in', auth: { clientSecret: CLIENT_SECRET }, app: appOf });
 let issuer: HostileIssuer;
 let app: LoginApp;
 /** The same app with `routes.login: false`: no login route to link to. */
 let noRouteApp: LoginApp;
-let redis: Redis;
 
 beforeAll(async () => {
-  redis = assertionRedis();
-  issuer = await startHostileIssuer();
-  const start = (auth: Parameters<typeof startLoginApp>[0]['auth']) =>
-    startLoginApp({
-      issuer,
-      prefix,
-      auth: { clientSecret: CLIENT_SECRET, ...auth },
-      app: (oidc) =>
-        express()
-          .use(oidc)
-          .get('/sign-in', (_req, res) => void res.oidc.login({ returnTo: '/page' }))
-          .get('/page', requiresAuth(), (_req, res) => {
-            res.send('page');
-          }),
-    });
-  app = await start({});
-  noRouteApp = await start({ routes: { login: false } });
+  issuer = handle.issuer;
+  app = handle.app;
+  noRouteApp = await startLoginApp({ issuer, prefix: handle.prefix, auth: { clientSecret: CLIENT_SECRET, routes: { login: false } }, app: appOf });
 });
 
 afterAll(async () => {
-  await app.close();
   await noRouteApp.close();
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
 });
 
 /** Starts a sign-in at `path` of `target`; answers the browser and the `state` sent to the issuer. */
