@@ -2,38 +2,28 @@
  * Issue 16 E: a newcomer's own app signs in at the example app's embedded development IdP, whose
  * client accepts the extra redirect URIs of `DEV_IDP_REDIRECT_URIS`.
  */
-import express from 'express';
 import { requiresAuth } from '../../src/index.js';
 import { loadConfig } from '../../example-app/config.js';
 import { DEMO_USER } from '../../example-app/idp.js';
-import { startAppServer, startLoginApp, testPrefix, type AppServer, type LoginApp } from '../login/setup.js';
+import { useLoginApp } from '../support/login-app.js';
 import { CookieJar, authorizeAtIdp, request, startLogin } from './helpers/browserless.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 
 const CLIENT_SECRET = 'dev-idp-test-secret-0123456789';
 let t: TestApp;
-let own: AppServer;
-let ownApp: LoginApp;
 
-beforeAll(async () => {
-  own = await startAppServer();
-  t = await startTestApp('dev-idp', { DEV_IDP_REDIRECT_URIS: `${own.url}/callback`, CLIENT_SECRET });
-  ownApp = await startLoginApp({
-    server: own,
-    issuer: { issuer: t.server.example.issuer, clientId: 'example-app', clientSecret: CLIENT_SECRET },
-    prefix: testPrefix('dev-idp-own-app'),
-    app: (oidc) =>
-      express()
-        .use(oidc)
-        .get('/me', requiresAuth(), (req, res) => {
-          res.json({ sub: req.oidc.user?.sub });
-        }),
-  });
-});
-
-afterAll(async () => {
-  await ownApp.close();
-  await t.close();
+/** The newcomer's own app, signing in at the example app's embedded IdP. */
+const own = useLoginApp({
+  file: 'dev-idp-own-app',
+  issuer: async ({ url }) => {
+    t = await startTestApp('dev-idp', { DEV_IDP_REDIRECT_URIS: `${url}/callback`, CLIENT_SECRET });
+    return { issuer: t.server.example.issuer, clientId: 'example-app', clientSecret: CLIENT_SECRET, close: () => t.close() };
+  },
+  routes: (app) => {
+    app.get('/me', requiresAuth(), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub });
+    });
+  },
 });
 
 describe('DEV_IDP_REDIRECT_URIS', () => {
