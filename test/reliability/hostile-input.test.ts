@@ -5,68 +5,47 @@
  * input, and no error reaching the app's final error handler (Express' default one never runs).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import fc from 'fast-check';
-import { auth, requiresAuth, type AuthRouter } from '../../src/index.js';
+import { requiresAuth } from '../../src/index.js';
 import { createSealer } from '../../src/session/seal.js';
-import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
+import { useLoginApp } from '../support/login-app.js';
 import { Browser } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, SECRET, startAppServer, testPrefix, waitFor } from '../login/setup.js';
+import type { LoginApp } from '../login/setup.js';
 import type { Redis } from 'ioredis';
 import { sealSignedIn } from '../../src/login/session-data.js';
 
-const prefix = testPrefix('reliability-hostile');
 const OTHER_SECRET = 'another-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 const RUNS = 120;
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-let app: Awaited<ReturnType<typeof startAppServer>>;
-let issuer: HostileIssuer;
-let oidc: AuthRouter;
-let redis: Redis;
 /** Errors that reached the app's last error handler: must stay empty. */
 const escaped: unknown[] = [];
+const handle = useLoginApp({
+  file: 'reliability-hostile',
+  auth: { clientSecret: 'hostile-client-secret', httpTimeout: 2000 },
+  routes: (server) => {
+    server.get('/', (req, res) => {
+      res.json({ signedIn: req.oidc.isAuthenticated() });
+    });
+    server.get('/profile', requiresAuth({ accessToken: true }), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub });
+    });
+    server.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      escaped.push(err);
+      res.status(599).end();
+    });
+  },
+});
+const prefix = handle.prefix;
+let app: LoginApp;
+let redis: Redis;
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  app = await startAppServer();
-  issuer = await startHostileIssuer();
-  oidc = auth({
-    issuerBaseURL: issuer.issuer,
-    baseURL: app.url,
-    clientID: issuer.clientId,
-    clientSecret: 'hostile-client-secret',
-    secret: SECRET,
-    authRequired: false,
-    httpTimeout: 2000,
-    session: { redis: 'redis://127.0.0.1:6379', prefix },
-    logger: quiet,
-  });
-  const server = express();
-  server.use(oidc);
-  server.get('/', (req, res) => {
-    res.json({ signedIn: req.oidc.isAuthenticated() });
-  });
-  server.get('/profile', requiresAuth({ accessToken: true }), (req, res) => {
-    res.json({ sub: req.oidc.user?.sub });
-  });
-  server.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    escaped.push(err);
-    res.status(599).end();
-  });
-  app.setHandler(server);
-  await waitFor(() => oidc.health(), 10_000, 'redis');
+beforeAll(() => {
+  redis = handle.redis;
+  app = handle.app;
 });
 
 afterEach(() => {
   expect(escaped).toEqual([]);
-});
-
-afterAll(async () => {
-  await oidc.close();
-  await app.close();
-  await issuer.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
 });
 
 async function signedIn(browser: Browser): Promise<boolean> {
