@@ -7,10 +7,45 @@ import type { Redis } from 'ioredis';
 import { requiresAuth } from '../../src/index.js';
 import { parseForm, signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, SECRET, sessionIdOf, startAppServer, startLoginApp, testPrefix, waitFor, type LoginApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { expectLoginRedirect, SECRET, sessionIdOf, startAppServer, startLoginApp, waitFor, type AppServer, type LoginApp } from './setup.js';
 import { openLogin } from '../session/stored-login.js';
 
-const prefix = testPrefix('provider-flow');
+/** The server of the second app: its callback is one of the provider client's redirect URIs. */
+let formServer: AppServer;
+beforeAll(async () => {
+  formServer = await startAppServer();
+});
+
+const handle = useLoginApp({
+  file: 'provider-flow',
+  issuer: ({ url }) =>
+    startProvider({
+      redirectUris: [`${url}/callback`, `${formServer.url}/callback`],
+      postLogoutRedirectUris: [url],
+      backchannelLogoutUri: `${url}/backchannel-logout`,
+    }),
+  routes: (routes) => {
+    routes.get('/', (req, res) => {
+      res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
+    });
+    routes.get('/profile', requiresAuth(), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub, email: req.oidc.user?.email });
+    });
+    // Test-only: exposes the tokens so the test can look for them in Redis.
+    routes.get('/tokens', requiresAuth(), (req, res) => {
+      res.json({ access: req.oidc.accessToken?.access_token, id: req.oidc.idToken });
+    });
+    routes.get('/userinfo', requiresAuth(), async (req, res, next) => {
+      try {
+        res.json(await req.oidc.fetchUserInfo());
+      } catch (err) {
+        next(err);
+      }
+    });
+  },
+});
+const prefix = handle.prefix;
 let app: LoginApp;
 /** A second app, with response_mode=form_post. */
 let formApp: LoginApp;
@@ -20,41 +55,9 @@ let redis: Redis;
 const COOKIE = 'oidc.sid';
 
 beforeAll(async () => {
-  redis = assertionRedis();
-  const server = await startAppServer();
-  const formServer = await startAppServer();
-  provider = await startProvider({
-    redirectUris: [`${server.url}/callback`, `${formServer.url}/callback`],
-    postLogoutRedirectUris: [server.url],
-    backchannelLogoutUri: `${server.url}/backchannel-logout`,
-  });
-  app = await startLoginApp({
-    server,
-    issuer: provider,
-    prefix,
-    app: (oidc) => {
-      const routes = express();
-      routes.use(oidc);
-      routes.get('/', (req, res) => {
-        res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
-      });
-      routes.get('/profile', requiresAuth(), (req, res) => {
-        res.json({ sub: req.oidc.user?.sub, email: req.oidc.user?.email });
-      });
-      // Test-only: exposes the tokens so the test can look for them in Redis.
-      routes.get('/tokens', requiresAuth(), (req, res) => {
-        res.json({ access: req.oidc.accessToken?.access_token, id: req.oidc.idToken });
-      });
-      routes.get('/userinfo', requiresAuth(), async (req, res, next) => {
-        try {
-          res.json(await req.oidc.fetchUserInfo());
-        } catch (err) {
-          next(err);
-        }
-      });
-      return routes;
-    },
-  });
+  redis = handle.redis;
+  app = handle.app;
+  provider = handle.issuer;
   formApp = await startLoginApp({
     server: formServer,
     issuer: provider,
@@ -70,11 +73,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app.close();
   await formApp.close();
-  await provider.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
 });
 
 /** Runs /login (with returnTo) up to the redirect back from the issuer; returns the callback URL. */
