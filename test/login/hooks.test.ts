@@ -9,9 +9,9 @@ import { AuthError, requiresClaim, type AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
-import { accessTokenRoute, assertionRedis, cleanPrefix, expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, testPrefix, type AppServer, type LoginApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { accessTokenRoute, expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, type AppServer, type LoginApp } from './setup.js';
 
-const prefix = testPrefix('hooks');
 const COOKIE = 'oidc.sid';
 let app: LoginApp;
 /** A second app (getLoginState cases), registered at the provider too. */
@@ -22,78 +22,76 @@ let redis: Redis;
 let seen: { state: Record<string, unknown>; tokenTypes: string[]; hasRefresh: boolean; dpopKeyShown: boolean } | undefined;
 
 beforeAll(async () => {
-  redis = assertionRedis();
-  const server = await startAppServer();
   other = await startAppServer();
-  provider = await startProvider({ redirectUris: [`${server.url}/callback`, `${other.url}/callback`] });
-  app = await startLoginApp({
-    server,
-    issuer: provider,
-    prefix,
-    auth: {
-      authorizationParams: { ui_locales: 'en' },
-      getLoginState: (req, options) => ({
-        tag: typeof req.query.tag === 'string' ? req.query.tag : 'none',
-        askedReturnTo: options.returnTo ?? null,
-      }),
-      afterCallback: async (_req, res, session, state) => {
-        seen = {
-          state,
-          tokenTypes: [session.tokenSet.token_type],
-          hasRefresh: typeof session.tokenSet.refresh_token === 'string',
-          dpopKeyShown: 'dpop_key' in session.tokenSet,
-        };
-        const sub = session.claims.sub;
-        if (sub === 'mallory') throw new Error('mallory is banned');
-        if (sub === 'geo') throw new AuthError('access_denied', 451, 'Not available in your region.');
-        if (sub === 'newbie') {
-          res.redirect(302, '/signup');
-          return session;
-        }
-        return {
-          ...session,
-          claims: { ...session.claims, sub: 'spoofed', tier: sub === 'alice' ? 'gold' : 'silver', roles: sub === 'alice' ? ['admin', 'dev'] : ['dev'], tag: state.tag },
-        };
-      },
+});
+
+const handle = useLoginApp({
+  file: 'hooks',
+  issuer: ({ url }) => startProvider({ redirectUris: [`${url}/callback`, `${other.url}/callback`] }),
+  auth: {
+    authorizationParams: { ui_locales: 'en' },
+    getLoginState: (req, options) => ({
+      tag: typeof req.query.tag === 'string' ? req.query.tag : 'none',
+      askedReturnTo: options.returnTo ?? null,
+    }),
+    afterCallback: async (_req, res, session, state) => {
+      seen = {
+        state,
+        tokenTypes: [session.tokenSet.token_type],
+        hasRefresh: typeof session.tokenSet.refresh_token === 'string',
+        dpopKeyShown: 'dpop_key' in session.tokenSet,
+      };
+      const sub = session.claims.sub;
+      if (sub === 'mallory') throw new Error('mallory is banned');
+      if (sub === 'geo') throw new AuthError('access_denied', 451, 'Not available in your region.');
+      if (sub === 'newbie') {
+        res.redirect(302, '/signup');
+        return session;
+      }
+      return {
+        ...session,
+        claims: { ...session.claims, sub: 'spoofed', tier: sub === 'alice' ? 'gold' : 'silver', roles: sub === 'alice' ? ['admin', 'dev'] : ['dev'], tag: state.tag },
+      };
     },
-    app: (oidc) => {
-      const routes = express();
-      routes.use(oidc);
-      routes.get('/', (req, res) => {
-        res.json({ signedIn: req.oidc.isAuthenticated(), user: req.oidc.user ?? null });
-      });
-      routes.get('/custom-login', (_req, res) => {
-        void res.oidc.login({ returnTo: '/after', authorizationParams: { ui_locales: 'de', scope: 'openid email', prompt: 'login' } });
-      });
-      routes.get('/req-login', (req, res) => {
-        void req.oidc.login(res, { returnTo: '/via-req' });
-      });
-      routes.get('/bad-login', (_req, res) => {
-        void res.oidc.login({ authorizationParams: { redirect_uri: 'https://evil.example/cb' } });
-      });
-      routes.get('/gold', requiresClaim.equals('tier', 'gold'), (_req, res) => {
-        res.json({ ok: 'gold' });
-      });
-      routes.get('/admin', requiresClaim.includes('roles', 'admin', 'dev'), (_req, res) => {
-        res.json({ ok: 'admin' });
-      });
-      routes.get('/scoped', requiresClaim.includes('scope_words', 'read'), (_req, res) => {
-        res.json({ ok: 'scoped' });
-      });
-      routes.get('/named', requiresClaim.check(async (_req, claims) => typeof claims.name === 'string' && claims.name.startsWith('User al')), (_req, res) => {
-        res.json({ ok: 'named' });
-      });
-      return routes;
-    },
-  });
+  },
+  routes: (routes) => {
+    routes.get('/', (req, res) => {
+      res.json({ signedIn: req.oidc.isAuthenticated(), user: req.oidc.user ?? null });
+    });
+    routes.get('/custom-login', (_req, res) => {
+      void res.oidc.login({ returnTo: '/after', authorizationParams: { ui_locales: 'de', scope: 'openid email', prompt: 'login' } });
+    });
+    routes.get('/req-login', (req, res) => {
+      void req.oidc.login(res, { returnTo: '/via-req' });
+    });
+    routes.get('/bad-login', (_req, res) => {
+      void res.oidc.login({ authorizationParams: { redirect_uri: 'https://evil.example/cb' } });
+    });
+    routes.get('/gold', requiresClaim.equals('tier', 'gold'), (_req, res) => {
+      res.json({ ok: 'gold' });
+    });
+    routes.get('/admin', requiresClaim.includes('roles', 'admin', 'dev'), (_req, res) => {
+      res.json({ ok: 'admin' });
+    });
+    routes.get('/scoped', requiresClaim.includes('scope_words', 'read'), (_req, res) => {
+      res.json({ ok: 'scoped' });
+    });
+    routes.get('/named', requiresClaim.check(async (_req, claims) => typeof claims.name === 'string' && claims.name.startsWith('User al')), (_req, res) => {
+      res.json({ ok: 'named' });
+    });
+  },
+});
+
+const prefix = handle.prefix;
+
+beforeAll(() => {
+  redis = handle.redis;
+  app = handle.app;
+  provider = handle.issuer;
 });
 
 afterAll(async () => {
-  await app.close();
   await other.close();
-  await provider.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
 });
 
 beforeEach(() => {
