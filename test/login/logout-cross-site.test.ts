@@ -5,30 +5,30 @@
  * log out at once, as before. Against oidc-provider (it has an end_session_endpoint).
  */
 import express from 'express';
-import type { Redis } from 'ioredis';
-import { auth, requiresAuth, type AuthOptions } from '../../src/index.js';
-import { signInAtProvider } from '../support/provider.js';
+import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
+import { signInAtProvider, startProvider } from '../support/provider.js';
 import { Browser } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, loginOptions, startProviderApp, testPrefix, type ProviderApp } from './setup.js';
+import { useLoginApp } from '../support/login-app.js';
+import { loginOptions, startProviderApp, type ProviderApp } from './setup.js';
 
-const prefix = testPrefix('logout-cross-site');
-let redis: Redis;
+/** The profile app around a router. */
+const profileApp = (oidc: AuthRouter) =>
+  express()
+    .use(oidc)
+    .get('/profile', requiresAuth(), (req, res) => {
+      res.json({ sub: req.oidc.user?.sub });
+    });
+const handle = useLoginApp({
+  file: 'logout-cross-site',
+  issuer: ({ url }) => startProvider({ redirectUris: [`${url}/callback`] }),
+  app: profileApp,
+});
+const prefix = handle.prefix;
+/** Apps started by tests (each at a provider of its own), closed after the file. */
 const apps: ProviderApp[] = [];
 
 function startApp(auth: Partial<AuthOptions> = {}): Promise<ProviderApp> {
-  return startProviderApp(
-    {},
-    {
-      prefix,
-      auth,
-      app: (oidc) =>
-        express()
-          .use(oidc)
-          .get('/profile', requiresAuth(), (req, res) => {
-            res.json({ sub: req.oidc.user?.sub });
-          }),
-    },
-  ).then((app) => {
+  return startProviderApp({}, { prefix, auth, app: profileApp }).then((app) => {
     apps.push(app);
     return app;
   });
@@ -36,15 +36,12 @@ function startApp(auth: Partial<AuthOptions> = {}): Promise<ProviderApp> {
 
 let app: ProviderApp;
 
-beforeAll(async () => {
-  redis = assertionRedis();
-  app = await startApp();
+beforeAll(() => {
+  app = { ...handle.app, provider: handle.issuer };
 });
 
 afterAll(async () => {
   for (const started of apps) await started.close();
-  await cleanPrefix(redis, prefix);
-  await redis.quit();
 });
 
 async function signIn(at: ProviderApp = app): Promise<Browser> {
