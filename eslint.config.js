@@ -15,7 +15,10 @@ export default tseslint.config(
     },
     rules: {
       // `_next` keeps an Express error handler at four parameters; `{ secret: _, ...rest }` omits a member.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       // `let { answer: res, fresh }` where only res changes; a timer read by a callback declared before it.
       'prefer-const': ['error', { destructuring: 'all', ignoreReadBeforeAssign: true }],
       // The validators match control characters on purpose (return-to paths, header values).

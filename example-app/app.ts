@@ -145,7 +145,13 @@ function errorPage(req: Request, res: Response, err: AuthError): void {
     return;
   }
   const cancelled = err.code === 'access_denied' && err.status === 400;
-  const title = cancelled ? 'Sign-in cancelled' : err.status >= 500 ? 'Service unavailable' : err.status === 403 ? 'Not allowed' : 'Sign-in failed';
+  const title = cancelled
+    ? 'Sign-in cancelled'
+    : err.status >= 500
+      ? 'Service unavailable'
+      : err.status === 403
+        ? 'Not allowed'
+        : 'Sign-in failed';
   const message = cancelled ? 'You cancelled the sign-in, so you are not signed in.' : err.description;
   res.set(err.headers);
   sendPage(
@@ -295,7 +301,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       },
       ...(config.idTokenSigningAlgs !== undefined ? { idTokenSigningAlgs: config.idTokenSigningAlgs } : {}),
       session: {
-        ...(cluster !== undefined ? { redis: cluster } : config.redisURL !== undefined ? { redis: config.redisURL } : { allowMemoryStore: true }),
+        ...(cluster !== undefined
+          ? { redis: cluster }
+          : config.redisURL !== undefined
+            ? { redis: config.redisURL }
+            : { allowMemoryStore: true }),
         ...(options.sessionPrefix !== undefined ? { prefix: options.sessionPrefix } : {}),
       },
       allowInsecureHttp,
@@ -306,7 +316,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
     app.get('/healthz', async (_req, res) => {
       const ok = await signIn.health().catch(() => false);
-      res.status(ok ? 200 : 503).set('Cache-Control', 'no-store').json({ status: ok ? 'ok' : 'unavailable' });
+      res
+        .status(ok ? 200 : 503)
+        .set('Cache-Control', 'no-store')
+        .json({ status: ok ? 'ok' : 'unavailable' });
     });
 
     app.use(signIn);

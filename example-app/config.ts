@@ -134,7 +134,10 @@ function parseUrl(value: string): URL | undefined {
 function readRedisClusterNodes(env: Env): string[] | undefined {
   const raw = read(env, 'REDIS_CLUSTER_NODES');
   if (raw === undefined) return undefined;
-  const nodes = raw.split(',').map((node) => node.trim()).filter((node) => node !== '');
+  const nodes = raw
+    .split(',')
+    .map((node) => node.trim())
+    .filter((node) => node !== '');
   for (const node of nodes) {
     const url = parseUrl(node);
     if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
@@ -149,7 +152,10 @@ function readRedisClusterNodes(env: Env): string[] | undefined {
 function readList(env: Env, name: string): string[] | undefined {
   const raw = read(env, name);
   if (raw === undefined) return undefined;
-  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const items = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   return items.length > 0 ? items : undefined;
 }
 
@@ -158,7 +164,9 @@ function readDevIdpRedirectUris(env: Env): string[] {
   for (const uri of uris) {
     const url = parseUrl(uri);
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hash !== '') {
-      throw new ConfigError('DEV_IDP_REDIRECT_URIS must be a comma-separated list of http(s) URLs without a fragment, e.g. http://localhost:4000/callback');
+      throw new ConfigError(
+        'DEV_IDP_REDIRECT_URIS must be a comma-separated list of http(s) URLs without a fragment, e.g. http://localhost:4000/callback',
+      );
     }
   }
   return uris;
@@ -168,7 +176,9 @@ function readIdTokenAlgs(env: Env): string[] | undefined {
   const algs = readList(env, 'ID_TOKEN_SIGNING_ALGS');
   for (const alg of algs ?? []) {
     if (!/^(RS|PS|ES|HS)(256|384|512)$|^EdDSA$|^ES256K$/.test(alg)) {
-      throw new ConfigError(`ID_TOKEN_SIGNING_ALGS must list JWS algorithms such as RS256 or HS256 (never none), got "${alg.slice(0, 20)}"`);
+      throw new ConfigError(
+        `ID_TOKEN_SIGNING_ALGS must list JWS algorithms such as RS256 or HS256 (never none), got "${alg.slice(0, 20)}"`,
+      );
     }
   }
   return algs;

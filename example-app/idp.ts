@@ -287,7 +287,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       revocation: {
         enabled: true,
         async allowedPolicy(_ctx, client, token) {
-          if (token.clientId !== client.clientId) throw new oidcErrors.InvalidRequest('client is not authorized to revoke the presented token');
+          if (token.clientId !== client.clientId)
+            throw new oidcErrors.InvalidRequest('client is not authorized to revoke the presented token');
           return true;
         },
       },
@@ -416,7 +417,8 @@ ${new Html(form)}
         return;
       }
       const grant = details.grantId
-        ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) }))
+        ? ((await provider.Grant.find(details.grantId)) ??
+          new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) }))
         : new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) });
       const missing = prompt.details as {
         missingOIDCScope?: string[];

@@ -19,7 +19,14 @@ export type { PendingLoginRecord, SignedInRecord } from './login/session-data.js
 export type { DpopPrivateJwk } from './login/dpop.js';
 
 // API guard: verification without Express
-export { createBearerVerifier, verifyAccessToken, introspectAccessToken, extractBearerToken, extractAccessToken, scopesOf } from './bearer/index.js';
+export {
+  createBearerVerifier,
+  verifyAccessToken,
+  introspectAccessToken,
+  extractBearerToken,
+  extractAccessToken,
+  scopesOf,
+} from './bearer/index.js';
 export type {
   BearerRequestParts,
   BearerVerifier,

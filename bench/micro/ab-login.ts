@@ -13,7 +13,7 @@ import { benchPrefix, stopAndClean } from '../suite/login-shared.js';
 const [mode = 'views', roundsText = '9'] = process.argv.slice(2);
 const rounds = Number(roundsText);
 const builds = { A: process.env.BENCH_DIST_A!, B: process.env.BENCH_DIST_B ?? '' };
-if (!builds.A) throw new Error('set BENCH_DIST_A to the other build\'s dist/esm/index.js');
+if (!builds.A) throw new Error("set BENCH_DIST_A to the other build's dist/esm/index.js");
 const issuer = await startChild('login-issuer-server.ts', {}, { pinned: false });
 const names = mode === 'views' ? (['none', 'A', 'B'] as const) : (['A', 'B'] as const);
 const children = {} as Record<string, Child>;
@@ -22,11 +22,16 @@ const cookies = {} as Record<string, Record<string, string>>;
 try {
   for (const n of names) {
     prefixes[n] = benchPrefix(`ab-${n}`);
-    const env: Record<string, string> = { BENCH_VARIANT: n === 'none' ? 'none' : 'ours', BENCH_ISSUER: issuer.url, BENCH_PREFIX: prefixes[n]! };
+    const env: Record<string, string> = {
+      BENCH_VARIANT: n === 'none' ? 'none' : 'ours',
+      BENCH_ISSUER: issuer.url,
+      BENCH_PREFIX: prefixes[n]!,
+    };
     if (n === 'A' || (n === 'B' && builds.B)) env.BENCH_DIST = builds[n];
     children[n] = await startChild('login-server.ts', env);
     cookies[n] = n === 'none' ? {} : { cookie: (await signIn(children[n]!.url)).cookie };
-    if (mode === 'views') expectOk(await load({ url: `${children[n]!.url}/page`, headers: cookies[n]!, amount: 3000, connections: 10 }), `warm-up ${n}`);
+    if (mode === 'views')
+      expectOk(await load({ url: `${children[n]!.url}/page`, headers: cookies[n]!, amount: 3000, connections: 10 }), `warm-up ${n}`);
     else await closedLoop(() => signIn(children[n]!.url).then(() => undefined), { concurrency: 10, total: 100 });
   }
   const samples = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<string, number[]>;
@@ -35,7 +40,9 @@ try {
     const line: string[] = [];
     for (const n of order) {
       if (mode === 'views') {
-        const { micros, result } = await cpuOf(children[n]!, () => load({ url: `${children[n]!.url}/page`, headers: cookies[n]!, duration: DURATION }));
+        const { micros, result } = await cpuOf(children[n]!, () =>
+          load({ url: `${children[n]!.url}/page`, headers: cookies[n]!, duration: DURATION }),
+        );
         expectOk(result, `views ${n}`);
         samples[n]!.push(micros / result.requests);
       } else {
@@ -52,7 +59,9 @@ try {
   process.stdout.write(`medians (µs CPU per ${mode === 'views' ? 'view' : 'sign-in'}): ${JSON.stringify(med)}\n`);
   if (mode === 'views') {
     const over = (n: string) => samples[n]!.map((x, i) => x - samples.none![i]!);
-    process.stdout.write(`over no auth, median (min–max): A ${round1(median(over('A')))} (${round1(Math.min(...over('A')))}–${round1(Math.max(...over('A')))}), B ${round1(median(over('B')))} (${round1(Math.min(...over('B')))}–${round1(Math.max(...over('B')))})\n`);
+    process.stdout.write(
+      `over no auth, median (min–max): A ${round1(median(over('A')))} (${round1(Math.min(...over('A')))}–${round1(Math.max(...over('A')))}), B ${round1(median(over('B')))} (${round1(Math.min(...over('B')))}–${round1(Math.max(...over('B')))})\n`,
+    );
     process.stdout.write(`B − A per round, median: ${round1(median(samples.B!.map((x, i) => x - samples.A![i]!)))} µs\n`);
   } else {
     process.stdout.write(`B / A per round, median: ${median(samples.B!.map((x, i) => x / samples.A![i]!)).toFixed(3)}\n`);

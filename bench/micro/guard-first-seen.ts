@@ -22,7 +22,9 @@ import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
 import { runGuard } from './request.js';
 type Package = typeof import('../../src/index.js');
 const dist = process.env.BENCH_DIST;
-const { requireBearer } = (dist ? await import(new URL('../../dist/esm/index.js', import.meta.url).href) : await import('../../src/index.js')) as Package;
+const { requireBearer } = (
+  dist ? await import(new URL('../../dist/esm/index.js', import.meta.url).href) : await import('../../src/index.js')
+) as Package;
 const base = dist ? ((await import(`file://${dist}/index.js`)) as Package) : undefined;
 
 const [algText = 'RS256', amountText = '4000', roundsText = '5', variantsText = 'ours,eojb'] = process.argv.slice(2);
@@ -58,8 +60,12 @@ function mainThreadMicros(): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-
-interface Figures { cpu: number; main: number; gc: number; major: number }
+interface Figures {
+  cpu: number;
+  main: number;
+  gc: number;
+  major: number;
+}
 
 async function measure(guard: RequestHandler, tokens: string[]): Promise<Figures> {
   const cpu0 = process.cpuUsage();
@@ -67,13 +73,20 @@ async function measure(guard: RequestHandler, tokens: string[]): Promise<Figures
   const gc0 = gcMs;
   const major0 = majorMs;
   let next = 0;
-  await Promise.all(Array.from({ length: 20 }, async () => {
-    while (next < tokens.length) await runGuard(guard, tokens[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < tokens.length) await runGuard(guard, tokens[next++]!);
+    }),
+  );
   // Let the GC observer report what happened during the run.
   await new Promise((r) => setImmediate(r));
   const cpu = process.cpuUsage(cpu0);
-  return { cpu: (cpu.user + cpu.system) / tokens.length, main: (mainThreadMicros() - main0) / tokens.length, gc: ((gcMs - gc0) * 1000) / tokens.length, major: ((majorMs - major0) * 1000) / tokens.length };
+  return {
+    cpu: (cpu.user + cpu.system) / tokens.length,
+    main: (mainThreadMicros() - main0) / tokens.length,
+    gc: ((gcMs - gc0) * 1000) / tokens.length,
+    major: ((majorMs - major0) * 1000) / tokens.length,
+  };
 }
 
 // Warm-up, and fill the verified-token caches as a long first-seen run does.
@@ -93,7 +106,9 @@ process.stdout.write(`${alg}, ${amount} tokens × ${rounds} rounds (µs per toke
 for (const name of names) {
   const f = results[name]!;
   const col = (pick: (x: Figures) => number) => `${min(f.map(pick)).toFixed(1).padStart(6)} /${med(f.map(pick)).toFixed(1).padStart(6)}`;
-  process.stdout.write(`${name.padEnd(14)} CPU ${col((x) => x.cpu)}   main thread ${col((x) => x.main)}   GC ${col((x) => x.gc)} (major ${col((x) => x.major)})\n`);
+  process.stdout.write(
+    `${name.padEnd(14)} CPU ${col((x) => x.cpu)}   main thread ${col((x) => x.main)}   GC ${col((x) => x.gc)} (major ${col((x) => x.major)})\n`,
+  );
 }
 await issuer.close();
 process.exit(0);

@@ -21,14 +21,15 @@ const guards: Record<string, RequestHandler> = {
   eojb: auth({ issuer: issuer.issuer, jwksUri, audience: issuer.audience }) as unknown as RequestHandler,
 };
 
-
 async function measure(guard: RequestHandler, tokens: string[]): Promise<{ cpu: number; wall: number }> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: 20 }, async () => {
-    while (next < tokens.length) await runGuard(guard, tokens[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < tokens.length) await runGuard(guard, tokens[next++]!);
+    }),
+  );
   const cpu = process.cpuUsage(cpu0);
   return { cpu: (cpu.user + cpu.system) / tokens.length, wall: ((performance.now() - t0) * 1000) / tokens.length };
 }
@@ -47,7 +48,9 @@ for (const alg of ['RS256', 'ES256'] as Alg[]) {
     }
   }
   const med = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)]!;
-  process.stdout.write(`${alg}: CPU µs/token ours ${med(results.ours!).toFixed(1)} eojb ${med(results.eojb!).toFixed(1)} (eojb/ours ${(med(results.eojb!) / med(results.ours!)).toFixed(2)}); wall µs/token ours ${med(walls.ours!).toFixed(1)} eojb ${med(walls.eojb!).toFixed(1)}\n`);
+  process.stdout.write(
+    `${alg}: CPU µs/token ours ${med(results.ours!).toFixed(1)} eojb ${med(results.eojb!).toFixed(1)} (eojb/ours ${(med(results.eojb!) / med(results.ours!)).toFixed(2)}); wall µs/token ours ${med(walls.ours!).toFixed(1)} eojb ${med(walls.eojb!).toFixed(1)}\n`,
+  );
 }
 await issuer.close();
 process.exit(0);

@@ -41,16 +41,38 @@ const b64 = (text: string) => Buffer.from(text).toString('base64url');
 const headerSegment = b64(JSON.stringify({ alg: 'ES256', kid: 'k-ES256', typ: 'at+jwt' }));
 function mint(): string {
   const now = Math.floor(Date.now() / 1000);
-  const payload = { iss: issuer, aud: audience, sub: 'user-1', scope: 'read:bench', client_id: 'bench', jti: randomUUID(), iat: now, exp: now + 3600 };
+  const payload = {
+    iss: issuer,
+    aud: audience,
+    sub: 'user-1',
+    scope: 'read:bench',
+    client_id: 'bench',
+    jti: randomUUID(),
+    iat: now,
+    exp: now + 3600,
+  };
   const input = `${headerSegment}.${b64(JSON.stringify(payload))}`;
   return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
 const guard: RequestHandler = requireBearer({ issuer, jwksUri, audience, algorithms: ['ES256'] });
-const res = { statusCode: 200, headersSent: false, setHeader() {}, end() { throw new Error('refused'); } } as unknown as Response;
+const res = {
+  statusCode: 200,
+  headersSent: false,
+  setHeader() {},
+  end() {
+    throw new Error('refused');
+  },
+} as unknown as Response;
 /** One request through the guard; resolves when it calls next() (in the same tick when the signature is checked inline). */
 function run(token: string): Promise<void> | undefined {
-  const req = { headers: { authorization: `Bearer ${token}` }, method: 'GET', url: '/api', originalUrl: '/api', body: undefined } as unknown as Request;
+  const req = {
+    headers: { authorization: `Bearer ${token}` },
+    method: 'GET',
+    url: '/api',
+    originalUrl: '/api',
+    body: undefined,
+  } as unknown as Request;
   let done = false;
   let failed: unknown;
   let resolve: (() => void) | undefined;
@@ -82,7 +104,7 @@ const series: Array<[number, number, number]> = [[0, ...sampleMemory()]];
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
 process.stdout.write(`0 tokens: RSS ${series[0]![1]} MiB, heap ${series[0]![2]} MiB\n`);
-for (let done = 0; done < TOKENS; ) {
+for (let done = 0; done < TOKENS;) {
   const tokens = Array.from({ length: Math.min(BATCH, TOKENS - done) }, mint);
   const waiting: Array<Promise<void>> = [];
   for (const token of tokens) {
@@ -115,10 +137,15 @@ mkdirSync(`${root}results`, { recursive: true });
 writeFileSync(`${root}results/guard-memory-inprocess.json`, `${JSON.stringify(figures, null, 2)}\n`);
 writeFileSync(
   `${root}charts/guard-memory-inprocess.svg`,
-  lineChart(`Guard over ${TOKENS.toLocaleString('en')} first-seen ES256 tokens, in process (after a forced GC)`, 'first-seen tokens verified', 'MiB', [
-    { label: 'RSS', points: series.map(([n, rss]) => [n, rss]) },
-    { label: 'heap used', points: series.map(([n, , heap]) => [n, heap]) },
-  ]),
+  lineChart(
+    `Guard over ${TOKENS.toLocaleString('en')} first-seen ES256 tokens, in process (after a forced GC)`,
+    'first-seen tokens verified',
+    'MiB',
+    [
+      { label: 'RSS', points: series.map(([n, rss]) => [n, rss]) },
+      { label: 'heap used', points: series.map(([n, , heap]) => [n, heap]) },
+    ],
+  ),
 );
 server.close();
 process.exit(0);

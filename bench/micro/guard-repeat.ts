@@ -23,11 +23,23 @@ const issuer = await startBenchIssuer();
 const token = await issuer.mint(alg as Alg);
 const guards: Record<string, RequestHandler> = {};
 for (const [name, build] of Object.entries(builds)) {
-  guards[name] = build.requireBearer({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: issuer.audience, algorithms: ['RS256', 'ES256'] });
+  guards[name] = build.requireBearer({
+    issuer: issuer.issuer,
+    jwksUri: `${issuer.issuer}/jwks`,
+    audience: issuer.audience,
+    algorithms: ['RS256', 'ES256'],
+  });
   await runGuard(guards[name]!, token);
 }
 const none: RequestHandler = (_req, _res, next) => next();
-const res = { statusCode: 200, headersSent: false, setHeader() {}, end() { throw new Error('refused'); } } as unknown as Response;
+const res = {
+  statusCode: 200,
+  headersSent: false,
+  setHeader() {},
+  end() {
+    throw new Error('refused');
+  },
+} as unknown as Response;
 
 function measure(mw: RequestHandler): number {
   let passed = 0;
@@ -58,6 +70,8 @@ for (let r = 0; r < rounds; r += 1) {
 const med = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)]!;
 const base = med(results.none!);
 const own = Object.keys(guards).map((name) => `${name} ${(med(results[name]!) - base).toFixed(0)}`);
-process.stdout.write(`${alg} repeat, the guard's own ns per call (median of ${rounds} rounds, a bare next() ${base.toFixed(0)} ns subtracted): ${own.join(', ')}\n`);
+process.stdout.write(
+  `${alg} repeat, the guard's own ns per call (median of ${rounds} rounds, a bare next() ${base.toFixed(0)} ns subtracted): ${own.join(', ')}\n`,
+);
 await issuer.close();
 process.exit(0);

@@ -15,17 +15,36 @@ const [mode = 'repeat', alg = 'RS256', variant = 'ours', amountText = '20000'] =
 const amount = Number(amountText);
 const issuer = await startBenchIssuer();
 const file = `${tmpdir()}/guard-${variant}-${mode}-${alg}-${randomBytes(4).toString('hex')}.cpuprofile`;
-const child = await startChild('guard-server.ts', { BENCH_VARIANT: variant, BENCH_ISSUER: issuer.issuer, BENCH_AUDIENCE: issuer.audience, BENCH_CPU_PROFILE: file });
-const tokens = mode === 'repeat' ? [await issuer.mint(alg as Alg)] : await Promise.all(Array.from({ length: amount }, () => issuer.mint(alg as Alg)));
+const child = await startChild('guard-server.ts', {
+  BENCH_VARIANT: variant,
+  BENCH_ISSUER: issuer.issuer,
+  BENCH_AUDIENCE: issuer.audience,
+  BENCH_CPU_PROFILE: file,
+});
+const tokens =
+  mode === 'repeat' ? [await issuer.mint(alg as Alg)] : await Promise.all(Array.from({ length: amount }, () => issuer.mint(alg as Alg)));
 const url = `${child.url}/api`;
 // Warm-up with tokens of its own, then the measured run.
 const warmTokens = mode === 'repeat' ? tokens : await Promise.all(Array.from({ length: 2000 }, () => issuer.mint(alg as Alg)));
 let w = 0;
-expectOk(await load({ url, amount: 2000, nextHeaders: () => ({ authorization: `Bearer ${warmTokens[w++ % warmTokens.length]}` }) }), 'warm-up');
+expectOk(
+  await load({ url, amount: 2000, nextHeaders: () => ({ authorization: `Bearer ${warmTokens[w++ % warmTokens.length]}` }) }),
+  'warm-up',
+);
 let i = 0;
-const { micros, result } = await cpuOf(child, () => load({ url, amount, nextHeaders: () => ({ authorization: `Bearer ${tokens[i++ % tokens.length]}` }) }));
+const { micros, result } = await cpuOf(child, () =>
+  load({ url, amount, nextHeaders: () => ({ authorization: `Bearer ${tokens[i++ % tokens.length]}` }) }),
+);
 expectOk(result, 'profiled run');
 await child.stop();
 await issuer.close();
-process.stdout.write(`${variant} ${mode} ${alg}: ${(micros / result.requests).toFixed(1)} µs CPU per request, ${Math.round(result.rps)}/s (the profile covers the warm-up too)\n`);
-process.stdout.write(execFileSync(process.execPath, [...process.execArgv, new URL('./profile-summary.ts', import.meta.url).pathname, file, (micros / result.requests).toFixed(1)], { encoding: 'utf8' }));
+process.stdout.write(
+  `${variant} ${mode} ${alg}: ${(micros / result.requests).toFixed(1)} µs CPU per request, ${Math.round(result.rps)}/s (the profile covers the warm-up too)\n`,
+);
+process.stdout.write(
+  execFileSync(
+    process.execPath,
+    [...process.execArgv, new URL('./profile-summary.ts', import.meta.url).pathname, file, (micros / result.requests).toFixed(1)],
+    { encoding: 'utf8' },
+  ),
+);

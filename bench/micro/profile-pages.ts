@@ -18,15 +18,32 @@ const views = Number(viewsText);
 const file = `${tmpdir()}/pages-${variant}-${randomBytes(4).toString('hex')}.cpuprofile`;
 const issuer = await startChild('login-issuer-server.ts', {}, { pinned: false });
 const prefix = benchPrefix(`profile-${variant}`);
-const app = await startChild('login-server.ts', { BENCH_VARIANT: variant, BENCH_ISSUER: issuer.url, BENCH_PREFIX: prefix, BENCH_CPU_PROFILE: file });
+const app = await startChild('login-server.ts', {
+  BENCH_VARIANT: variant,
+  BENCH_ISSUER: issuer.url,
+  BENCH_PREFIX: prefix,
+  BENCH_CPU_PROFILE: file,
+});
 const headers: Record<string, string> = variant === 'none' ? {} : { cookie: (await signIn(app.url)).cookie };
 const url = `${app.url}/page`;
 expectOk(await load({ url, headers, amount: 2000 }), 'warm-up');
 const { micros, result } =
   mode === 'signins'
-    ? await cpuOf(app, async () => ({ ...(await closedLoop(() => signIn(app.url).then(() => undefined), { concurrency: 10, total: views })), requests: views, rps: 0 }))
+    ? await cpuOf(app, async () => ({
+        ...(await closedLoop(() => signIn(app.url).then(() => undefined), { concurrency: 10, total: views })),
+        requests: views,
+        rps: 0,
+      }))
     : await cpuOf(app, async () => expectOk(await load({ url, headers, amount: views }), 'profiled run'));
 await stopAndClean([[app, prefix]]);
 await issuer.stop();
-process.stdout.write(`${variant} ${mode}: ${(micros / result.requests).toFixed(1)} µs CPU each, ${Math.round(result.rps)}/s (the profile covers the sign-in and warm-up too)\n`);
-process.stdout.write(execFileSync(process.execPath, [...process.execArgv, new URL('./profile-summary.ts', import.meta.url).pathname, file, (micros / result.requests).toFixed(1), '40'], { encoding: 'utf8' }));
+process.stdout.write(
+  `${variant} ${mode}: ${(micros / result.requests).toFixed(1)} µs CPU each, ${Math.round(result.rps)}/s (the profile covers the sign-in and warm-up too)\n`,
+);
+process.stdout.write(
+  execFileSync(
+    process.execPath,
+    [...process.execArgv, new URL('./profile-summary.ts', import.meta.url).pathname, file, (micros / result.requests).toFixed(1), '40'],
+    { encoding: 'utf8' },
+  ),
+);

@@ -51,8 +51,11 @@ for (const [id, t] of self) {
   const p = place(url, functionName);
   byPlace.set(p, (byPlace.get(p) ?? 0) + t);
 }
-const fmt = (t: number) => `${((t / total) * 100).toFixed(1).padStart(5)} %${perRequest ? `  ${((t / total) * perRequest).toFixed(2).padStart(7)} µs/req` : ''}`;
-process.stdout.write(`${file}: ${(total / 1000).toFixed(0)} ms busy${perRequest ? `, shares of ${perRequest} µs per request` : ''}\n\nby place\n`);
+const fmt = (t: number) =>
+  `${((t / total) * 100).toFixed(1).padStart(5)} %${perRequest ? `  ${((t / total) * perRequest).toFixed(2).padStart(7)} µs/req` : ''}`;
+process.stdout.write(
+  `${file}: ${(total / 1000).toFixed(0)} ms busy${perRequest ? `, shares of ${perRequest} µs per request` : ''}\n\nby place\n`,
+);
 for (const [p, t] of [...byPlace].sort((a, b) => b[1] - a[1])) process.stdout.write(`${fmt(t)}  ${p}\n`);
 process.stdout.write(`\nby function (self time, top ${topText})\n`);
 for (const [k, t] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, Number(topText))) process.stdout.write(`${fmt(t)}  ${k}\n`);

@@ -44,23 +44,35 @@ async function time(name: string, tokens: string[], check: Check): Promise<void>
   t = performance.now();
   cpu = process.cpuUsage();
   let next = 0;
-  await Promise.all(Array.from({ length: INFLIGHT }, async () => {
-    while (next < tokens.length) await check(tokens[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: INFLIGHT }, async () => {
+      while (next < tokens.length) await check(tokens[next++]!);
+    }),
+  );
   const par = tokens.length / ((performance.now() - t) / 1000);
   const parCpu = cpuMicros(cpu) / tokens.length;
   const f = (n: number) => Math.round(n).toString().padStart(6);
-  process.stdout.write(`${name.padEnd(46)} sequential ${f(seq)}/s ${f(seqCpu)} µs CPU | ${INFLIGHT} in flight ${f(par)}/s ${f(parCpu)} µs CPU\n`);
+  process.stdout.write(
+    `${name.padEnd(46)} sequential ${f(seq)}/s ${f(seqCpu)} µs CPU | ${INFLIGHT} in flight ${f(par)}/s ${f(parCpu)} µs CPU\n`,
+  );
 }
 
 for (const alg of ['RS256', 'ES256'] as const) {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: `k-${alg}`, alg, use: 'sig' };
-  const tokens = await Promise.all(Array.from({ length: AMOUNT }, () =>
-    new SignJWT({ scope: 'read:bench', client_id: 'bench' })
-      .setProtectedHeader({ alg, kid: `k-${alg}`, typ: 'at+jwt' })
-      .setIssuer(issuer).setAudience(audience).setSubject('user-1').setJti(randomUUID())
-      .setIssuedAt().setExpirationTime('1h').sign(privateKey)));
+  const tokens = await Promise.all(
+    Array.from({ length: AMOUNT }, () =>
+      new SignJWT({ scope: 'read:bench', client_id: 'bench' })
+        .setProtectedHeader({ alg, kid: `k-${alg}`, typ: 'at+jwt' })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject('user-1')
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(privateKey),
+    ),
+  );
   const options = { issuer, audience, algorithms: [alg], clockTolerance: 5 };
   const jwks6 = createLocalJWKSet({ keys: [jwk] });
   const jwks4 = jose4.createLocalJWKSet({ keys: [jwk] } as never);
@@ -70,14 +82,27 @@ for (const alg of ['RS256', 'ES256'] as const) {
   await time('jose 4.15 jwtVerify (local JWKS, KeyObject)', tokens, (t) => jose4.jwtVerify(t, jwks4 as never, options));
   await time('node:crypto verify() only (sync)', tokens, (t) => {
     const dot = t.lastIndexOf('.');
-    const ok = nodeVerify('sha256', Buffer.from(t.slice(0, dot)), alg === 'ES256' ? { key: keyObject, dsaEncoding: 'ieee-p1363' } : keyObject, Buffer.from(t.slice(dot + 1), 'base64url'));
+    const ok = nodeVerify(
+      'sha256',
+      Buffer.from(t.slice(0, dot)),
+      alg === 'ES256' ? { key: keyObject, dsaEncoding: 'ieee-p1363' } : keyObject,
+      Buffer.from(t.slice(dot + 1), 'base64url'),
+    );
     if (!ok) throw new Error('bad signature');
   });
   // Our verifier, with a RemoteKeySet of the same JWKS served on loopback.
   const server = createServer((_req, res) => res.end(JSON.stringify({ keys: [jwk] })));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const keySet = new RemoteKeySet(`http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`);
-  const config: JwtVerifyConfig = { issuer, audience: [audience], algorithms: [alg], key: keySet.getKey, clockTolerance: 5, requiredClaims: [], strict: true };
+  const config: JwtVerifyConfig = {
+    issuer,
+    audience: [audience],
+    algorithms: [alg],
+    key: keySet.getKey,
+    clockTolerance: 5,
+    requiredClaims: [],
+    strict: true,
+  };
   await time('ours verifyAccessToken (jose 6 + RemoteKeySet)', tokens, (t) => verifyAccessToken(t, config));
   const keyFor = (a: string, k: string | undefined) => keySet.keyFor(a, k);
   await time('ours jws-fast, signature inline', tokens, (t) => {

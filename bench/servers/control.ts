@@ -45,10 +45,14 @@ async function bareVerify({ alg, jwk, tokens, passes = 3, mode = 'inline' }: Ver
     } else {
       let next = 0;
       const one = (p: (typeof parts)[number]) =>
-        new Promise<void>((resolve, reject) => verify('sha256', p.data, keyArg, p.signature, (err, ok) => (err ? reject(err) : resolve(check(ok)))));
-      await Promise.all(Array.from({ length: 20 }, async () => {
-        while (next < parts.length) await one(parts[next++]!);
-      }));
+        new Promise<void>((resolve, reject) =>
+          verify('sha256', p.data, keyArg, p.signature, (err, ok) => (err ? reject(err) : resolve(check(ok)))),
+        );
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (next < parts.length) await one(parts[next++]!);
+        }),
+      );
     }
   }
   return (cpuNow() - start) / (parts.length * passes);
@@ -58,7 +62,9 @@ const profileFile = process.env.BENCH_CPU_PROFILE;
 const inspector = profileFile ? new InspectorSession() : undefined;
 if (inspector) {
   inspector.connect();
-  await new Promise<void>((resolve, reject) => inspector.post('Profiler.enable', () => inspector.post('Profiler.start', (err) => (err ? reject(err) : resolve()))));
+  await new Promise<void>((resolve, reject) =>
+    inspector.post('Profiler.enable', () => inspector.post('Profiler.start', (err) => (err ? reject(err) : resolve()))),
+  );
 }
 
 /** Writes the CPU profile asked for with BENCH_CPU_PROFILE (no-op otherwise). */

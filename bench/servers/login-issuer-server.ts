@@ -17,7 +17,6 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, type IssuerConfig, type IssuerStats } from '../suite/login-shared.js';
 
-
 interface Grant {
   sub: string;
   sid: string;
@@ -75,7 +74,10 @@ async function main(): Promise<void> {
   function clientOk(req: IncomingMessage, form: URLSearchParams): boolean {
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
     if (basic) {
-      const [id, secret] = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s));
+      const [id, secret] = Buffer.from(basic[1]!, 'base64')
+        .toString('utf8')
+        .split(':')
+        .map((s) => decodeURIComponent(s));
       return id === BENCH_CLIENT_ID && secret === BENCH_CLIENT_SECRET;
     }
     return form.get('client_id') === BENCH_CLIENT_ID && form.get('client_secret') === BENCH_CLIENT_SECRET;
@@ -100,7 +102,14 @@ async function main(): Promise<void> {
       .setIssuedAt(now)
       .setExpirationTime(now + 3600)
       .sign(privateKey);
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken, id_token: idToken, scope: 'openid profile email' };
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      refresh_token: refreshToken,
+      id_token: idToken,
+      scope: 'openid profile email',
+    };
   }
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -114,7 +123,9 @@ async function main(): Promise<void> {
       const grant = codes.get(form.get('code') ?? '');
       codes.delete(form.get('code') ?? '');
       const verifier = form.get('code_verifier');
-      const pkceOk = grant?.challenge === undefined || (verifier !== null && createHash('sha256').update(verifier).digest('base64url') === grant.challenge);
+      const pkceOk =
+        grant?.challenge === undefined ||
+        (verifier !== null && createHash('sha256').update(verifier).digest('base64url') === grant.challenge);
       if (!grant || !pkceOk || form.get('redirect_uri') !== grant.redirectUri) {
         stats.refused += 1;
         return json(res, 400, { error: 'invalid_grant' });
@@ -161,7 +172,7 @@ async function main(): Promise<void> {
             sub: `user-${counter}`,
             sid: `sid-${counter}`,
             nonce: p.get('nonce') ?? undefined,
-            challenge: p.get('code_challenge_method') === 'S256' ? p.get('code_challenge') ?? undefined : undefined,
+            challenge: p.get('code_challenge_method') === 'S256' ? (p.get('code_challenge') ?? undefined) : undefined,
             redirectUri,
           });
           const back = new URL(redirectUri);

@@ -21,7 +21,9 @@ import { mountControl, writeProfile } from './control.js';
 import { Redis } from 'ioredis';
 // The package as users run it: the built JavaScript (`npm run bench` builds first), typed from the sources.
 // BENCH_DIST: another build's entry (an absolute path), for A/B rounds of two builds (bench/micro/ab-login.ts).
-const distEntry = process.env.BENCH_DIST ? new URL(`file://${process.env.BENCH_DIST}`).href : new URL('../../dist/esm/index.js', import.meta.url).href;
+const distEntry = process.env.BENCH_DIST
+  ? new URL(`file://${process.env.BENCH_DIST}`).href
+  : new URL('../../dist/esm/index.js', import.meta.url).href;
 const { auth } = (await import(distEntry)) as typeof import('../../src/index.js');
 import { BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_SECRET, REDIS_URL } from '../suite/login-shared.js';
 
@@ -37,14 +39,25 @@ const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 mountControl(app);
 
-const redis = variant === 'none' ? undefined : new Redis(REDIS_URL, { connectionName, maxRetriesPerRequest: 2, enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1' });
+const redis =
+  variant === 'none'
+    ? undefined
+    : new Redis(REDIS_URL, { connectionName, maxRetriesPerRequest: 2, enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1' });
 let closeAuth: (() => Promise<void>) | undefined;
 
 type Sub = (req: Request) => unknown;
 let subOf: Sub = () => 'anonymous';
 
 // What both sign-in variants are configured with alike.
-const client = { issuerBaseURL: issuer, baseURL, clientID: BENCH_CLIENT_ID, clientSecret: BENCH_CLIENT_SECRET, secret: BENCH_SECRET, authRequired: true, idpLogout: false };
+const client = {
+  issuerBaseURL: issuer,
+  baseURL,
+  clientID: BENCH_CLIENT_ID,
+  clientSecret: BENCH_CLIENT_SECRET,
+  secret: BENCH_SECRET,
+  authRequired: true,
+  idpLogout: false,
+};
 
 switch (variant) {
   case 'none':
@@ -79,7 +92,16 @@ switch (variant) {
   case 'exsess': {
     const { default: session } = await import('express-session');
     const { RedisStore } = await import('connect-redis');
-    app.use(session({ store: new RedisStore({ client: redis!, prefix: `${prefix}sess:` }), secret: BENCH_SECRET, resave: false, saveUninitialized: false, rolling: false, name: 'sid' }));
+    app.use(
+      session({
+        store: new RedisStore({ client: redis!, prefix: `${prefix}sess:` }),
+        secret: BENCH_SECRET,
+        resave: false,
+        saveUninitialized: false,
+        rolling: false,
+        name: 'sid',
+      }),
+    );
     app.get('/__seed', (req, res) => {
       (req.session as unknown as { sub: string }).sub = `user-${process.pid}`;
       res.json({ ok: true });

@@ -21,7 +21,8 @@ export async function signIn(app: string): Promise<SignedIn> {
   const login = await browser.get(`${app}/login`);
   if (login.status !== 302 || !login.location) throw new Error(`GET /login answered ${login.status}`);
   const authorize = await browser.get(login.location);
-  if (authorize.status !== 302 || !authorize.location) throw new Error(`GET authorize answered ${authorize.status}: ${authorize.text.slice(0, 200)}`);
+  if (authorize.status !== 302 || !authorize.location)
+    throw new Error(`GET authorize answered ${authorize.status}: ${authorize.text.slice(0, 200)}`);
   const callback = await browser.get(authorize.location);
   if (callback.status !== 302) throw new Error(`GET /callback answered ${callback.status}: ${callback.text.slice(0, 200)}`);
   const page = await browser.get(`${app}/page`);

@@ -44,14 +44,18 @@ export function barChart(title: string, unit: string, panels: Panel[]): string {
     const top = y;
     panel.bars.forEach((bar, i) => {
       out.push(`<text x="${left - 6}" y="${y + 13}" ${FONT} text-anchor="end">${esc(bar.label)}</text>`);
-      out.push(`<rect x="${left}" y="${y}" width="${(x(bar.value) - left).toFixed(1)}" height="${barH}" fill="${COLORS[i % COLORS.length]}"/>`);
+      out.push(
+        `<rect x="${left}" y="${y}" width="${(x(bar.value) - left).toFixed(1)}" height="${barH}" fill="${COLORS[i % COLORS.length]}"/>`,
+      );
       out.push(`<text x="${(x(bar.value) + 4).toFixed(1)}" y="${y + 13}" ${FONT}>${bar.value.toFixed(1)} ${esc(unit)}</text>`);
       y += barH + 4;
     });
     for (const line of lines) {
       const lx = x(line.value).toFixed(1);
       const dash = line.kind === 'goal' ? ' stroke-dasharray="5,3"' : '';
-      out.push(`<line x1="${lx}" y1="${top - 4}" x2="${lx}" y2="${y}" stroke="${line.kind === 'goal' ? '#c53030' : '#1a202c'}" stroke-width="2"${dash}/>`);
+      out.push(
+        `<line x1="${lx}" y1="${top - 4}" x2="${lx}" y2="${y}" stroke="${line.kind === 'goal' ? '#c53030' : '#1a202c'}" stroke-width="2"${dash}/>`,
+      );
       out.push(`<text x="${lx}" y="${y + 12}" ${FONT} font-size="11" text-anchor="middle">${esc(line.label)}</text>`);
       y += 14;
     }
@@ -89,11 +93,15 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     out.push(`<text x="${x(xv)}" y="${height - bottom + 16}" ${FONT} text-anchor="middle">${xv.toFixed(0)}</text>`);
   }
   out.push(`<text x="${(left + width - right) / 2}" y="${height - 6}" ${FONT} text-anchor="middle">${esc(xLabel)}</text>`);
-  out.push(`<text x="14" y="${(top + height - bottom) / 2}" ${FONT} text-anchor="middle" transform="rotate(-90 14 ${(top + height - bottom) / 2})">${esc(yLabel)}</text>`);
+  out.push(
+    `<text x="14" y="${(top + height - bottom) / 2}" ${FONT} text-anchor="middle" transform="rotate(-90 14 ${(top + height - bottom) / 2})">${esc(yLabel)}</text>`,
+  );
   series.forEach((s, i) => {
     const d = s.points.map(([px, py], j) => `${j ? 'L' : 'M'}${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/>`);
-    out.push(`<text x="${width - right - 4}" y="${top + 14 * (i + 1)}" ${FONT} text-anchor="end" fill="${COLORS[i % COLORS.length]}">${esc(s.label)}</text>`);
+    out.push(
+      `<text x="${width - right - 4}" y="${top + 14 * (i + 1)}" ${FONT} text-anchor="end" fill="${COLORS[i % COLORS.length]}">${esc(s.label)}</text>`,
+    );
   });
   return svg(width, height, out);
 }

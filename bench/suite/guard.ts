@@ -53,14 +53,28 @@ async function warm(child: Child, token: string): Promise<void> {
   if (res.status !== 200) throw new Error(`warm-up answered ${res.status}`);
 }
 
-async function bareVerify(child: Child, alg: Alg, jwk: Record<string, unknown>, tokens: string[], mode: 'inline' | 'threadpool'): Promise<number> {
-  const res = await fetch(`${child.url}/__verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ alg, jwk, tokens, mode }) });
+async function bareVerify(
+  child: Child,
+  alg: Alg,
+  jwk: Record<string, unknown>,
+  tokens: string[],
+  mode: 'inline' | 'threadpool',
+): Promise<number> {
+  const res = await fetch(`${child.url}/__verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ alg, jwk, tokens, mode }),
+  });
   if (res.status !== 200) throw new Error(`bare verify answered ${res.status}`);
   return ((await res.json()) as { microsPerVerify: number }).microsPerVerify;
 }
 
 /** One measured run against one child: requests/s and server CPU µs per request. */
-async function measure(child: Child, run: () => Promise<Awaited<ReturnType<typeof load>>>, label: string): Promise<{ rps: number; cpu: number }> {
+async function measure(
+  child: Child,
+  run: () => Promise<Awaited<ReturnType<typeof load>>>,
+  label: string,
+): Promise<{ rps: number; cpu: number }> {
   const { micros, result } = await cpuOf(child, run);
   expectOk(result, label);
   return { rps: result.rps, cpu: micros / result.requests };
@@ -71,8 +85,14 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
   for (const v of VARIANTS) {
     children[v] = await startChild('guard-server.ts', { BENCH_VARIANT: v, BENCH_ISSUER: issuer.issuer, BENCH_AUDIENCE: issuer.audience });
   }
-  const rounds = { repeat: { RS256: [], ES256: [] }, 'first-seen': { RS256: [], ES256: [] } } as Record<GuardFigures['mode'], Record<Alg, GuardFigures['rounds']>>;
-  const bare = { RS256: { inline: [] as number[], threadpool: [] as number[] }, ES256: { inline: [] as number[], threadpool: [] as number[] } };
+  const rounds = { repeat: { RS256: [], ES256: [] }, 'first-seen': { RS256: [], ES256: [] } } as Record<
+    GuardFigures['mode'],
+    Record<Alg, GuardFigures['rounds']>
+  >;
+  const bare = {
+    RS256: { inline: [] as number[], threadpool: [] as number[] },
+    ES256: { inline: [] as number[], threadpool: [] as number[] },
+  };
   try {
     const repeatTokens = { RS256: await issuer.mint('RS256'), ES256: await issuer.mint('ES256') };
     for (const alg of ALGS) for (const v of VARIANTS) await warm(children[v], repeatTokens[alg]);
@@ -81,7 +101,11 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
         // Repeat: one token, many requests (our verified-token cache answers after the first).
         const rep = { rps: {}, cpu: {} } as GuardFigures['rounds'][number];
         for (const v of VARIANTS) {
-          const m = await measure(children[v], () => load({ url: `${children[v].url}/api`, headers: { authorization: `Bearer ${repeatTokens[alg]}` }, duration: DURATION }), `${v} ${alg} repeat`);
+          const m = await measure(
+            children[v],
+            () => load({ url: `${children[v].url}/api`, headers: { authorization: `Bearer ${repeatTokens[alg]}` }, duration: DURATION }),
+            `${v} ${alg} repeat`,
+          );
           rep.rps[v] = m.rps;
           rep.cpu[v] = m.cpu;
         }
@@ -93,7 +117,12 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
           let i = 0;
           const m = await measure(
             children[v],
-            () => load({ url: `${children[v].url}/api`, amount: FIRST_SEEN_AMOUNT, nextHeaders: () => ({ authorization: `Bearer ${tokens[i++ % tokens.length]}` }) }),
+            () =>
+              load({
+                url: `${children[v].url}/api`,
+                amount: FIRST_SEEN_AMOUNT,
+                nextHeaders: () => ({ authorization: `Bearer ${tokens[i++ % tokens.length]}` }),
+              }),
             `${v} ${alg} first-seen`,
           );
           first.rps[v] = m.rps;
@@ -119,7 +148,8 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
           return [g, { median: round1(median(values)), min: round1(Math.min(...values)), max: round1(Math.max(...values)) }];
         }),
       ) as GuardFigures['own'];
-      const b = mode === 'first-seen' ? { inline: round1(median(bare[alg].inline)), threadpool: round1(median(bare[alg].threadpool)) } : undefined;
+      const b =
+        mode === 'first-seen' ? { inline: round1(median(bare[alg].inline)), threadpool: round1(median(bare[alg].threadpool)) } : undefined;
       const goal = b
         ? { value: ratio(own.ours.median, b.inline), target: GUARD_GOALS.firstSeenTimesBare[alg] }
         : { value: own.ours.median, target: GUARD_GOALS.repeatMicros };
@@ -146,7 +176,10 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
       'eojb own': `${f.own.eojb.median} ${f.rps.eojb}/s`,
       'express-jwt own': `${f.own.expressjwt.median} ${f.rps.expressjwt}/s`,
       'bare verify': f.bare ? `${f.bare.inline} (threadpool ${f.bare.threadpool})` : '-',
-      goal: f.mode === 'repeat' ? `${f.goal.value} µs <= ${f.goal.target}: ${f.goal.met ? 'met' : 'NOT met'}` : `${f.goal.value}x bare <= ${f.goal.target}: ${f.goal.met ? 'met' : 'NOT met'}`,
+      goal:
+        f.mode === 'repeat'
+          ? `${f.goal.value} µs <= ${f.goal.target}: ${f.goal.met ? 'met' : 'NOT met'}`
+          : `${f.goal.value}x bare <= ${f.goal.target}: ${f.goal.met ? 'met' : 'NOT met'}`,
     })),
   );
   return out;

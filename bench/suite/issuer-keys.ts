@@ -32,7 +32,9 @@ export async function startBenchIssuer(): Promise<BenchIssuer> {
     res.setHeader('content-type', 'application/json');
     if (req.url === '/jwks') return void res.end(JSON.stringify({ keys: jwks }));
     if (req.url === '/.well-known/openid-configuration') {
-      return void res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: ['RS256', 'ES256'] }));
+      return void res.end(
+        JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: ['RS256', 'ES256'] }),
+      );
     }
     res.statusCode = 404;
     res.end('{}');

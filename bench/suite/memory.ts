@@ -22,18 +22,27 @@ export interface GuardMemoryFigures {
 }
 
 export async function benchGuardMemory(issuer: BenchIssuer): Promise<GuardMemoryFigures> {
-  const child = await startChild('guard-server.ts', { BENCH_VARIANT: 'ours', BENCH_ISSUER: issuer.issuer, BENCH_AUDIENCE: issuer.audience, NODE_OPTIONS: '--expose-gc' });
+  const child = await startChild('guard-server.ts', {
+    BENCH_VARIANT: 'ours',
+    BENCH_ISSUER: issuer.issuer,
+    BENCH_AUDIENCE: issuer.audience,
+    NODE_OPTIONS: '--expose-gc',
+  });
   try {
     const first = await issuer.mint('ES256');
     await (await fetch(`${child.url}/api`, { headers: { authorization: `Bearer ${first}` } })).arrayBuffer();
     const start = await childRss(child.url, true);
     const series: GuardMemoryFigures['series'] = [[0, mib(start.rss), mib(start.heapUsed)]];
-    for (let done = 0; done < TOKENS; ) {
+    for (let done = 0; done < TOKENS;) {
       const size = Math.min(BATCH, TOKENS - done);
       const tokens: string[] = [];
-      for (let i = 0; i < size; i += 1000) tokens.push(...(await Promise.all(Array.from({ length: Math.min(1000, size - i) }, () => issuer.mint('ES256')))));
+      for (let i = 0; i < size; i += 1000)
+        tokens.push(...(await Promise.all(Array.from({ length: Math.min(1000, size - i) }, () => issuer.mint('ES256')))));
       let i = 0;
-      expectOk(await load({ url: `${child.url}/api`, amount: tokens.length, nextHeaders: () => ({ authorization: `Bearer ${tokens[i++]}` }) }), 'guard memory run');
+      expectOk(
+        await load({ url: `${child.url}/api`, amount: tokens.length, nextHeaders: () => ({ authorization: `Bearer ${tokens[i++]}` }) }),
+        'guard memory run',
+      );
       done += size;
       const now = await childRss(child.url, true);
       series.push([done, mib(now.rss), mib(now.heapUsed)]);

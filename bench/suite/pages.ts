@@ -16,7 +16,12 @@ type Variant = (typeof VARIANTS)[number];
 const COUNTED_VIEWS = Number(process.env.BENCH_COUNTED_VIEWS ?? 1000);
 /** Issue 18's goal: our signed-in page view at most this many µs of app CPU over no auth. */
 export const PAGE_VIEW_GOAL_MICROS = 40;
-export const PAGE_LABELS: Record<Variant, string> = { none: 'no auth', ours: 'ours', exsess: 'express-session + connect-redis', eoidc: 'express-openid-connect + connect-redis' };
+export const PAGE_LABELS: Record<Variant, string> = {
+  none: 'no auth',
+  ours: 'ours',
+  exsess: 'express-session + connect-redis',
+  eoidc: 'express-openid-connect + connect-redis',
+};
 
 export interface RedisPerView {
   GET: number;
@@ -44,7 +49,14 @@ export interface PagesFigures {
 const perView = (counts: { byCommand: Record<string, number>; total: number; serverTotal: number }, views: number): RedisPerView => {
   const r = (n: number) => Math.round((n / views) * 100) / 100;
   const { GET = 0, SET = 0, EXPIRE = 0 } = counts.byCommand;
-  return { GET: r(GET), SET: r(SET), EXPIRE: r(EXPIRE), other: r(counts.total - GET - SET - EXPIRE), total: r(counts.total), serverTotal: r(counts.serverTotal) };
+  return {
+    GET: r(GET),
+    SET: r(SET),
+    EXPIRE: r(EXPIRE),
+    other: r(counts.total - GET - SET - EXPIRE),
+    total: r(counts.total),
+    serverTotal: r(counts.serverTotal),
+  };
 };
 
 async function sessionCookie(v: Variant, url: string): Promise<Record<string, string>> {
@@ -65,7 +77,12 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
     for (const v of VARIANTS) {
       prefixes[v] = benchPrefix(`pages-${v}`);
       names[v] = `bench-pages-${v}-${process.pid}`;
-      children[v] = await startChild('login-server.ts', { BENCH_VARIANT: v, BENCH_ISSUER: issuer, BENCH_PREFIX: prefixes[v], BENCH_REDIS_NAME: names[v] });
+      children[v] = await startChild('login-server.ts', {
+        BENCH_VARIANT: v,
+        BENCH_ISSUER: issuer,
+        BENCH_PREFIX: prefixes[v],
+        BENCH_REDIS_NAME: names[v],
+      });
       cookies[v] = await sessionCookie(v, children[v].url);
       expectOk(await load({ url: `${children[v].url}/page`, headers: cookies[v], amount: 2000, connections: 10 }), `pages warm-up (${v})`);
     }
@@ -74,7 +91,9 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
     for (let r = 0; r < ROUNDS; r += 1) {
       const round = {} as (typeof rounds)[number];
       for (const v of VARIANTS) {
-        const { micros, result } = await cpuOf(children[v], () => load({ url: `${children[v].url}/page`, headers: cookies[v], duration: DURATION }));
+        const { micros, result } = await cpuOf(children[v], () =>
+          load({ url: `${children[v].url}/page`, headers: cookies[v], duration: DURATION }),
+        );
         // A lost session would answer 302 to /login: non-2xx fails the run.
         expectOk(result, `pages ${v}`);
         round[v] = { rps: result.rps, cpu: micros / result.requests, p50: result.p50, p99: result.p99 };
@@ -84,12 +103,17 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
     const counted = {} as Record<Exclude<Variant, 'none'>, RedisPerView>;
     for (const v of ['ours', 'exsess', 'eoidc'] as const) {
       const counts = await countCommands(names[v], async () => {
-        expectOk(await load({ url: `${children[v].url}/page`, headers: cookies[v], amount: COUNTED_VIEWS, connections: 10 }), `pages count ${v}`);
+        expectOk(
+          await load({ url: `${children[v].url}/page`, headers: cookies[v], amount: COUNTED_VIEWS, connections: 10 }),
+          `pages count ${v}`,
+        );
       });
       counted[v] = perView(counts, COUNTED_VIEWS);
     }
     const pick = (key: 'rps' | 'cpu' | 'p50' | 'p99', digits = 1) =>
-      Object.fromEntries(VARIANTS.map((v) => [v, Math.round(median(rounds.map((x) => x[v][key])) * 10 ** digits) / 10 ** digits])) as Record<Variant, number>;
+      Object.fromEntries(
+        VARIANTS.map((v) => [v, Math.round(median(rounds.map((x) => x[v][key])) * 10 ** digits) / 10 ** digits]),
+      ) as Record<Variant, number>;
     const overNone = Object.fromEntries(
       (['ours', 'exsess', 'eoidc'] as const).map((v) => {
         const values = rounds.map((x) => x[v].cpu - x.none.cpu);
@@ -118,7 +142,9 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
         'Redis/view': v === 'none' ? '-' : counted[v].total,
       })),
     );
-    process.stdout.write(`page-view goal: ours +${figures.goal.value} µs <= ${PAGE_VIEW_GOAL_MICROS}: ${figures.goal.met ? 'met' : 'NOT met'}\n`);
+    process.stdout.write(
+      `page-view goal: ours +${figures.goal.value} µs <= ${PAGE_VIEW_GOAL_MICROS}: ${figures.goal.met ? 'met' : 'NOT met'}\n`,
+    );
     return figures;
   } finally {
     await stopAndClean(VARIANTS.map((v) => [children[v], prefixes[v]]));

@@ -19,7 +19,12 @@ export interface CommandCounts {
 async function clientAddress(redis: Redis, name: string): Promise<string> {
   const list = (await redis.client('LIST')) as string;
   for (const line of list.split('\n')) {
-    const fields = Object.fromEntries(line.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const fields = Object.fromEntries(
+      line
+        .trim()
+        .split(' ')
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
     if (fields.name === name) return fields.addr!;
   }
   throw new Error(`no Redis connection named ${name}`);

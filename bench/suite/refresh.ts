@@ -51,7 +51,8 @@ export async function benchRefresh(issuer: string): Promise<RefreshFigures> {
   const prefix = benchPrefix('refresh');
   const apps: Child[] = [];
   try {
-    for (let i = 0; i < 2; i += 1) apps.push(await startChild('login-server.ts', { BENCH_VARIANT: 'ours', BENCH_ISSUER: issuer, BENCH_PREFIX: prefix }));
+    for (let i = 0; i < 2; i += 1)
+      apps.push(await startChild('login-server.ts', { BENCH_VARIANT: 'ours', BENCH_ISSUER: issuer, BENCH_PREFIX: prefix }));
     // Open the connections first, so neither burst pays for TCP set-up.
     await Promise.all(Array.from({ length: BURST }, (_, i) => fetch(`${apps[i % 2]!.url}/__rss`).then((r) => r.text())));
 
@@ -84,8 +85,18 @@ export async function benchRefresh(issuer: string): Promise<RefreshFigures> {
     await configureIssuer(issuer, { codeExpiresIn: 3600, refreshExpiresIn: 3600 });
 
     const stats = (runs: number[][]) => {
-      const p50s = runs.map((ms) => percentile([...ms].sort((x, y) => x - y), 50));
-      const p99s = runs.map((ms) => percentile([...ms].sort((x, y) => x - y), 99));
+      const p50s = runs.map((ms) =>
+        percentile(
+          [...ms].sort((x, y) => x - y),
+          50,
+        ),
+      );
+      const p99s = runs.map((ms) =>
+        percentile(
+          [...ms].sort((x, y) => x - y),
+          99,
+        ),
+      );
       return { p50: round1(median(p50s)), p99: round1(median(p99s)) };
     };
     const freshMs = stats(fresh);

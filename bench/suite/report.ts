@@ -49,17 +49,33 @@ export function goalsTable(results: Results): string {
   const rows: string[] = ['| Goal | Target | This run | Verdict |', '|---|---|---|---|'];
   for (const f of results.guard ?? []) {
     const o = f.own.ours;
-    if (f.mode === 'repeat') rows.push(`| Repeated token ${f.alg}: guard's own CPU | <= ${f.goal.target} µs | ${o.median} µs (rounds ${o.min}–${o.max}) | ${verdict(f.goal.met)} |`);
-    else rows.push(`| First-seen token ${f.alg}: own CPU / bare verify | <= ${f.goal.target}x | ${f.goal.value}x (${o.median} / ${f.bare!.inline} µs) | ${verdict(f.goal.met)} |`);
+    if (f.mode === 'repeat')
+      rows.push(
+        `| Repeated token ${f.alg}: guard's own CPU | <= ${f.goal.target} µs | ${o.median} µs (rounds ${o.min}–${o.max}) | ${verdict(f.goal.met)} |`,
+      );
+    else
+      rows.push(
+        `| First-seen token ${f.alg}: own CPU / bare verify | <= ${f.goal.target}x | ${f.goal.value}x (${o.median} / ${f.bare!.inline} µs) | ${verdict(f.goal.met)} |`,
+      );
   }
   const p = results.pages;
-  if (p) rows.push(`| Signed-in page view: app CPU over no auth | <= ${p.goal.target} µs, 0–1 Redis commands | +${p.goal.value} µs (rounds ${p.overNone.ours.min}–${p.overNone.ours.max}), ${p.redisPerView.ours.total} commands | ${verdict(p.goal.met && p.redisPerView.ours.total <= 1)} |`);
+  if (p)
+    rows.push(
+      `| Signed-in page view: app CPU over no auth | <= ${p.goal.target} µs, 0–1 Redis commands | +${p.goal.value} µs (rounds ${p.overNone.ours.min}–${p.overNone.ours.max}), ${p.redisPerView.ours.total} commands | ${verdict(p.goal.met && p.redisPerView.ours.total <= 1)} |`,
+    );
   const s = results.signIns;
-  if (s) rows.push(`| Sign-in: app CPU per full sign-in / express-openid-connect's | <= ${s.goal.target}x | ${s.goal.value}x (${s.cpuPerSignIn.ours} / ${s.cpuPerSignIn.eoidc} µs) | ${verdict(s.goal.met)} |`);
+  if (s)
+    rows.push(
+      `| Sign-in: app CPU per full sign-in / express-openid-connect's | <= ${s.goal.target}x | ${s.goal.value}x (${s.cpuPerSignIn.ours} / ${s.cpuPerSignIn.eoidc} µs) | ${verdict(s.goal.met)} |`,
+    );
   const m = results.guardMemory;
-  if (m) rows.push(`| Memory: RSS after ${m.tokens} first-seen tokens | flat | ${m.rssStartMiB} → ${m.rssEndMiB} MiB, ${m.growthAfterFirstBatchMiB >= 0 ? '+' : ''}${m.growthAfterFirstBatchMiB} after the first batch | see chart |`);
+  if (m)
+    rows.push(
+      `| Memory: RSS after ${m.tokens} first-seen tokens | flat | ${m.rssStartMiB} → ${m.rssEndMiB} MiB, ${m.growthAfterFirstBatchMiB >= 0 ? '+' : ''}${m.growthAfterFirstBatchMiB} after the first batch | see chart |`,
+    );
   const sm = results.sessionMemory;
-  if (sm) rows.push(`| Memory: RSS after ${sm.sessions} sessions | flat | ${sm.series.map(([, rss]) => rss).join(' → ')} MiB | see chart |`);
+  if (sm)
+    rows.push(`| Memory: RSS after ${sm.sessions} sessions | flat | ${sm.series.map(([, rss]) => rss).join(' → ')} MiB | see chart |`);
   return rows.join('\n') + '\n';
 }
 
@@ -71,7 +87,9 @@ export function guardTable(guard: GuardFigures[]): string {
   ];
   for (const f of guard) {
     const cell = (v: 'ours' | 'eojb' | 'expressjwt') => `${f.cpu[v]} (**${f.own[v].median}**) · ${f.rps[v]}/s`;
-    rows.push(`| ${f.mode} ${f.alg} | ${f.cpu.none} · ${f.rps.none}/s | ${f.cpu.noop} · ${f.rps.noop}/s | ${cell('ours')} | ${cell('eojb')} | ${cell('expressjwt')} | ${f.bare ? `${f.bare.inline} (${f.bare.threadpool})` : '–'} |`);
+    rows.push(
+      `| ${f.mode} ${f.alg} | ${f.cpu.none} · ${f.rps.none}/s | ${f.cpu.noop} · ${f.rps.noop}/s | ${cell('ours')} | ${cell('eojb')} | ${cell('expressjwt')} | ${f.bare ? `${f.bare.inline} (${f.bare.threadpool})` : '–'} |`,
+    );
   }
   return rows.join('\n') + '\n';
 }
@@ -80,19 +98,25 @@ export function guardTable(guard: GuardFigures[]): string {
 export function pagesTable(p: PagesFigures): string {
   const rows = ['| | app CPU per view | over no auth | requests/s | Redis commands per view |', '|---|---:|---:|---:|---:|'];
   for (const v of ['none', 'ours', 'exsess', 'eoidc'] as const) {
-    rows.push(`| ${PAGE_LABELS[v]} | ${p.cpu[v]} µs | ${v === 'none' ? '–' : `+${p.overNone[v].median} µs`} | ${p.rps[v]} | ${v === 'none' ? '–' : p.redisPerView[v].total} |`);
+    rows.push(
+      `| ${PAGE_LABELS[v]} | ${p.cpu[v]} µs | ${v === 'none' ? '–' : `+${p.overNone[v].median} µs`} | ${p.rps[v]} | ${v === 'none' ? '–' : p.redisPerView[v].total} |`,
+    );
   }
   return rows.join('\n') + '\n';
 }
 
 export function writeCharts(results: Results): void {
-  if (results.guard) write('guard-cpu.svg', barChart('Bearer guard: server CPU per request (µs, app pinned to one core)', 'µs', guardPanels(results.guard)));
+  if (results.guard)
+    write('guard-cpu.svg', barChart('Bearer guard: server CPU per request (µs, app pinned to one core)', 'µs', guardPanels(results.guard)));
   const login: Panel[] = [];
   if (results.pages) {
     const p = results.pages;
     login.push({
       title: 'Signed-in page view: app CPU per view over no auth',
-      bars: (['ours', 'exsess', 'eoidc'] as const).map((v) => ({ label: PAGE_LABELS[v].replace(' + connect-redis', ''), value: p.overNone[v].median })),
+      bars: (['ours', 'exsess', 'eoidc'] as const).map((v) => ({
+        label: PAGE_LABELS[v].replace(' + connect-redis', ''),
+        value: p.overNone[v].median,
+      })),
       lines: [{ label: `goal ${p.goal.target} µs`, value: p.goal.target, kind: 'goal' }],
     });
   }
@@ -110,16 +134,22 @@ export function writeCharts(results: Results): void {
   if (login.length > 0) write('login-cpu.svg', barChart('Sign-in half: app CPU (µs, app pinned to one core)', 'µs', login));
   if (results.guardMemory) {
     const m = results.guardMemory;
-    write('guard-memory.svg', lineChart('Guard process over first-seen tokens (after a forced GC)', 'first-seen tokens verified', 'MiB', [
-      { label: 'RSS', points: m.series.map(([n, rss]) => [n, rss]) },
-      { label: 'heap used', points: m.series.map(([n, , heap]) => [n, heap]) },
-    ]));
+    write(
+      'guard-memory.svg',
+      lineChart('Guard process over first-seen tokens (after a forced GC)', 'first-seen tokens verified', 'MiB', [
+        { label: 'RSS', points: m.series.map(([n, rss]) => [n, rss]) },
+        { label: 'heap used', points: m.series.map(([n, , heap]) => [n, heap]) },
+      ]),
+    );
   }
   if (results.sessionMemory) {
     const m = results.sessionMemory;
-    write('session-memory.svg', lineChart('App process over sign-ins (after a forced GC)', 'sessions signed in', 'MiB', [
-      { label: 'RSS', points: m.series.map(([n, rss]) => [n, rss]) },
-      { label: 'heap used', points: m.series.map(([n, , heap]) => [n, heap]) },
-    ]));
+    write(
+      'session-memory.svg',
+      lineChart('App process over sign-ins (after a forced GC)', 'sessions signed in', 'MiB', [
+        { label: 'RSS', points: m.series.map(([n, rss]) => [n, rss]) },
+        { label: 'heap used', points: m.series.map(([n, , heap]) => [n, heap]) },
+      ]),
+    );
   }
 }

@@ -31,7 +31,8 @@ import { goalsTable, guardTable, pagesTable, writeCharts, type Results } from '.
 const SECTIONS = ['guard', 'memory', 'pages', 'signins', 'refresh', 'sessions'] as const;
 const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
 for (const name of only) {
-  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_ONLY: unknown section "${name}" (known: ${SECTIONS.join(', ')})`);
+  if (!(SECTIONS as readonly string[]).includes(name))
+    throw new Error(`BENCH_ONLY: unknown section "${name}" (known: ${SECTIONS.join(', ')})`);
 }
 const load = () => os.loadavg().map((n) => Math.round(n * 100) / 100);
 const started = Date.now();

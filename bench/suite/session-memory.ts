@@ -98,7 +98,12 @@ function kindOf(key: string, prefix: string): string {
 
 export async function benchSessionMemory(issuer: string): Promise<SessionMemoryFigures> {
   const prefix = benchPrefix('memory');
-  const child = await startChild('login-server.ts', { BENCH_VARIANT: 'ours', BENCH_ISSUER: issuer, BENCH_PREFIX: prefix, NODE_OPTIONS: '--expose-gc' });
+  const child = await startChild('login-server.ts', {
+    BENCH_VARIANT: 'ours',
+    BENCH_ISSUER: issuer,
+    BENCH_PREFIX: prefix,
+    NODE_OPTIONS: '--expose-gc',
+  });
   const redis = redisClient();
   try {
     // Warm every code path once, so start-up allocations are not counted as growth.
@@ -136,12 +141,19 @@ export async function benchSessionMemory(issuer: string): Promise<SessionMemoryF
       viewsPerSecond = view.rps;
       const now = await childRss(child.url, true);
       series.push([from + size, mib(now.rss), mib(now.heapUsed)]);
-      process.stdout.write(`sessions ${from + size} (${REAL_SIGNINS > from ? Math.min(from + size, REAL_SIGNINS) : REAL_SIGNINS} full sign-ins): RSS ${mib(now.rss)} MiB, heap ${mib(now.heapUsed)} MiB\n`);
+      process.stdout.write(
+        `sessions ${from + size} (${REAL_SIGNINS > from ? Math.min(from + size, REAL_SIGNINS) : REAL_SIGNINS} full sign-ins): RSS ${mib(now.rss)} MiB, heap ${mib(now.heapUsed)} MiB\n`,
+      );
     }
     const afterSignIns = await childRss(child.url, true);
 
     let i = 0;
-    const use = await load({ url: `${child.url}/page`, amount: SESSIONS, connections: 10, nextHeaders: () => ({ cookie: cookies[i++ % SESSIONS]! }) });
+    const use = await load({
+      url: `${child.url}/page`,
+      amount: SESSIONS,
+      connections: 10,
+      nextHeaders: () => ({ cookie: cookies[i++ % SESSIONS]! }),
+    });
     expectOk(use, 'session memory: using the sessions');
     const afterUse = await childRss(child.url, true);
 
@@ -185,16 +197,19 @@ export async function benchSessionMemory(issuer: string): Promise<SessionMemoryF
         bytesPerSession: Math.round(bytes / sessions),
       },
     };
-    printTable(`Session memory (our app process, ${SESSIONS} sessions (${REAL_SIGNINS} full sign-ins, the rest seeded), one view each as added and one more after; MiB after a forced GC)`, [
-      {
-        'RSS start': figures.rssMiB.start,
-        'RSS after sign-ins': figures.rssMiB.afterSignIns,
-        'RSS after use': figures.rssMiB.afterUse,
-        'RSS growth': figures.growthMiB.rss,
-        'heap start/end': `${figures.heapMiB.start}/${figures.heapMiB.afterUse}`,
-        'sign-ins/s': figures.signInsPerSecond,
-      },
-    ]);
+    printTable(
+      `Session memory (our app process, ${SESSIONS} sessions (${REAL_SIGNINS} full sign-ins, the rest seeded), one view each as added and one more after; MiB after a forced GC)`,
+      [
+        {
+          'RSS start': figures.rssMiB.start,
+          'RSS after sign-ins': figures.rssMiB.afterSignIns,
+          'RSS after use': figures.rssMiB.afterUse,
+          'RSS growth': figures.growthMiB.rss,
+          'heap start/end': `${figures.heapMiB.start}/${figures.heapMiB.afterUse}`,
+          'sign-ins/s': figures.signInsPerSecond,
+        },
+      ],
+    );
     process.stdout.write(`RSS/heap MiB after each batch: ${series.map(([n, r, h]) => `${n}: ${r}/${h}`).join(', ')}\n`);
     printTable('Redis keys left by those sign-ins', [
       {

@@ -38,12 +38,20 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
     for (const v of VARIANTS) {
       prefixes[v] = benchPrefix(`signin-${v}`);
       names[v] = `bench-signin-${v}-${process.pid}`;
-      children[v] = await startChild('login-server.ts', { BENCH_VARIANT: v, BENCH_ISSUER: issuer, BENCH_PREFIX: prefixes[v], BENCH_REDIS_NAME: names[v] });
+      children[v] = await startChild('login-server.ts', {
+        BENCH_VARIANT: v,
+        BENCH_ISSUER: issuer,
+        BENCH_PREFIX: prefixes[v],
+        BENCH_REDIS_NAME: names[v],
+      });
       await closedLoop(() => signIn(children[v].url).then(() => undefined), { concurrency: CONCURRENCY, total: 50 });
     }
     const samples = Object.fromEntries(VARIANTS.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
     const cpuSamples = Object.fromEntries(VARIANTS.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
-    const grants = Object.fromEntries(VARIANTS.map((v) => [v, { signIns: 0, codeGrants: 0 }])) as Record<Variant, { signIns: number; codeGrants: number }>;
+    const grants = Object.fromEntries(VARIANTS.map((v) => [v, { signIns: 0, codeGrants: 0 }])) as Record<
+      Variant,
+      { signIns: number; codeGrants: number }
+    >;
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const v of VARIANTS) {
         const before = await issuerStats(issuer);
@@ -56,7 +64,8 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
         cpuSamples[v].push(micros / done);
         grants[v].signIns += done;
         grants[v].codeGrants += after.codeGrants - before.codeGrants;
-        if (after.refused !== before.refused) throw new Error(`sign-ins ${v}: the issuer refused ${after.refused - before.refused} requests`);
+        if (after.refused !== before.refused)
+          throw new Error(`sign-ins ${v}: the issuer refused ${after.refused - before.refused} requests`);
       }
     }
     const redisPerSignIn = {} as Record<Variant, Record<string, number>>;
@@ -65,7 +74,10 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
         await closedLoop(() => signIn(children[v].url).then(() => undefined), { concurrency: CONCURRENCY, total: COUNTED_SIGNINS });
       });
       redisPerSignIn[v] = Object.fromEntries(
-        [...Object.entries(counts.byCommand).sort((a, b) => b[1] - a[1]), ['total', counts.total] as const].map(([k, n]) => [k, ratio(n, COUNTED_SIGNINS)]),
+        [...Object.entries(counts.byCommand).sort((a, b) => b[1] - a[1]), ['total', counts.total] as const].map(([k, n]) => [
+          k,
+          ratio(n, COUNTED_SIGNINS),
+        ]),
       );
     }
     const perSecond = Object.fromEntries(VARIANTS.map((v) => [v, Math.round(median(samples[v]))])) as Record<Variant, number>;
@@ -77,7 +89,10 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
       cpuPerSignIn,
       ratios: { oursVsEoidc: ratio(perSecond.ours, perSecond.eoidc), cpuOursVsEoidc: cpuRatio },
       goal: { value: cpuRatio, target: SIGNIN_GOAL_VS_EOIDC, met: cpuRatio <= SIGNIN_GOAL_VS_EOIDC },
-      codeGrantsPerSignIn: Object.fromEntries(VARIANTS.map((v) => [v, ratio(grants[v].codeGrants, grants[v].signIns)])) as Record<Variant, number>,
+      codeGrantsPerSignIn: Object.fromEntries(VARIANTS.map((v) => [v, ratio(grants[v].codeGrants, grants[v].signIns)])) as Record<
+        Variant,
+        number
+      >,
       redisPerSignIn,
     };
     printTable(`Sign-ins: app CPU per full sign-in (µs) and sign-ins/s (${CONCURRENCY} concurrent browsers, median of ${ROUNDS} rounds)`, [
@@ -92,7 +107,12 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
     ]);
     printTable(
       `Redis commands per sign-in (${COUNTED_SIGNINS} sign-ins, from MONITOR, app connection only)`,
-      VARIANTS.map((v) => ({ variant: v === 'ours' ? 'ours' : 'express-openid-connect', commands: Object.entries(redisPerSignIn[v]).map(([k, n]) => `${k} ${n}`).join(', ') })),
+      VARIANTS.map((v) => ({
+        variant: v === 'ours' ? 'ours' : 'express-openid-connect',
+        commands: Object.entries(redisPerSignIn[v])
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', '),
+      })),
     );
     return figures;
   } finally {

@@ -122,7 +122,14 @@ for (let i = 0; (await fetch(`${app.url}/healthz`)).status !== 200; i += 1) {
   await pause(100);
 }
 // One Bearer token for the API calls, obtained like any client would (code flow with PKCE).
-const bearer = (await tokensFromIdp({ issuer: app.idp.issuer, clientID: 'example-app', clientSecret: app.clientSecret, redirectUri: `${app.url}/callback` })).access_token;
+const bearer = (
+  await tokensFromIdp({
+    issuer: app.idp.issuer,
+    clientID: 'example-app',
+    clientSecret: app.clientSecret,
+    redirectUri: `${app.url}/callback`,
+  })
+).access_token;
 
 const bearerToken = { value: bearer };
 const startedAt = Date.now();
@@ -140,7 +147,11 @@ process.stdout.write(`soak: ${SECONDS} s, ${USERS} users, prefix ${prefix}, app 
 async function user(): Promise<void> {
   while (Date.now() < endAt) {
     const jar = new CookieJar();
-    const signedIn = await step('sign-in', () => signIn(jar, app.url, { returnTo: '/profile' }), (r) => r.callback.status === 302);
+    const signedIn = await step(
+      'sign-in',
+      () => signIn(jar, app.url, { returnTo: '/profile' }),
+      (r) => r.callback.status === 302,
+    );
     if (!signedIn) continue;
     counts.signIns += 1;
     // Keep the session a few seconds: long enough for its access token to need a refresh.
@@ -148,15 +159,27 @@ async function user(): Promise<void> {
     while (Date.now() < keepUntil && Date.now() < endAt) {
       await pause(THINK_MS);
       if (Math.random() < 0.5) {
-        const page = await step('profile', () => request(jar, `${app.url}/profile`, { headers: { accept: 'application/json' } }), (p) => p.status === 200);
+        const page = await step(
+          'profile',
+          () => request(jar, `${app.url}/profile`, { headers: { accept: 'application/json' } }),
+          (p) => p.status === 200,
+        );
         if (page) counts.profiles += 1;
       } else {
-        const res = await step('api', async () => (await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${bearerToken.value}` } })).status, (s) => s === 200);
+        const res = await step(
+          'api',
+          async () => (await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${bearerToken.value}` } })).status,
+          (s) => s === 200,
+        );
         if (res) counts.apiCalls += 1;
       }
     }
     if (Math.random() < 0.5) {
-      const out = await step('logout', () => request(jar, `${app.url}/logout`), (p) => p.status === 302);
+      const out = await step(
+        'logout',
+        () => request(jar, `${app.url}/logout`),
+        (p) => p.status === 302,
+      );
       if (out) counts.logouts += 1;
     } else {
       counts.abandoned += 1;
@@ -165,13 +188,21 @@ async function user(): Promise<void> {
 }
 
 // The API calls' token is replaced 5 s before it expires.
-const bearerTimer = setInterval(() => {
-  void tokensFromIdp({ issuer: app.idp.issuer, clientID: 'example-app', clientSecret: app.clientSecret, redirectUri: `${app.url}/callback` })
-    .then((t) => {
-      bearerToken.value = t.access_token;
+const bearerTimer = setInterval(
+  () => {
+    void tokensFromIdp({
+      issuer: app.idp.issuer,
+      clientID: 'example-app',
+      clientSecret: app.clientSecret,
+      redirectUri: `${app.url}/callback`,
     })
-    .catch((err: Error) => errors.push(`bearer token: ${err.message}`));
-}, (ACCESS_TOKEN_SECONDS - 5) * 1000);
+      .then((t) => {
+        bearerToken.value = t.access_token;
+      })
+      .catch((err: Error) => errors.push(`bearer token: ${err.message}`));
+  },
+  (ACCESS_TOKEN_SECONDS - 5) * 1000,
+);
 
 await Promise.all(Array.from({ length: USERS }, () => user()));
 clearInterval(bearerTimer);
@@ -193,7 +224,24 @@ writeFileSync(
   ]),
 );
 mkdirSync(path.join(benchDir, 'results'), { recursive: true });
-writeFileSync(path.join(benchDir, 'results', 'soak.json'), JSON.stringify({ date: new Date().toISOString(), seconds: elapsed, users: USERS, counts, refreshes, errors: errors.length, samples, rssGrowthAfterWarmUp, afterGcMiB: { rss: toMiB(afterGc.rss), heap: toMiB(afterGc.heapUsed) } }, null, 2) + '\n');
+writeFileSync(
+  path.join(benchDir, 'results', 'soak.json'),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      seconds: elapsed,
+      users: USERS,
+      counts,
+      refreshes,
+      errors: errors.length,
+      samples,
+      rssGrowthAfterWarmUp,
+      afterGcMiB: { rss: toMiB(afterGc.rss), heap: toMiB(afterGc.heapUsed) },
+    },
+    null,
+    2,
+  ) + '\n',
+);
 
 const sorted = [...latencies].sort((a, b) => a - b);
 const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;

@@ -21,7 +21,18 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -87,9 +98,18 @@ export async function freePort(): Promise<number> {
 
 function configFile(dir: string, port: number): string {
   const mime = [
-    ['.html', 'text/html'], ['.css', 'text/css'], ['.js', 'application/javascript'], ['.json', 'application/json'],
-    ['.png', 'image/png'], ['.jpg', 'image/jpeg'], ['.svg', 'image/svg+xml'], ['.ico', 'image/x-icon'],
-    ['.woff', 'font/woff'], ['.woff2', 'font/woff2'], ['.ttf', 'font/ttf'], ['.eot', 'application/vnd.ms-fontobject'],
+    ['.html', 'text/html'],
+    ['.css', 'text/css'],
+    ['.js', 'application/javascript'],
+    ['.json', 'application/json'],
+    ['.png', 'image/png'],
+    ['.jpg', 'image/jpeg'],
+    ['.svg', 'image/svg+xml'],
+    ['.ico', 'image/x-icon'],
+    ['.woff', 'font/woff'],
+    ['.woff2', 'font/woff2'],
+    ['.ttf', 'font/ttf'],
+    ['.eot', 'application/vnd.ms-fontobject'],
   ];
   return `port=${port}
 bind_address="127.0.0.1"
@@ -213,7 +233,10 @@ class Api {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(15_000),
     });
-    const set = res.headers.getSetCookie().map((line) => line.split(';')[0]).filter((pair) => pair && !pair.endsWith('='));
+    const set = res.headers
+      .getSetCookie()
+      .map((line) => line.split(';')[0])
+      .filter((pair) => pair && !pair.endsWith('='));
     if (set.length > 0) this.cookie = set.join('; ');
     const text = await res.text();
     let parsed: unknown = text;
@@ -307,7 +330,10 @@ async function configure(url: string, issuer: string, clientSecret: string, setu
 
   // The client store keeps only the fields it lists; it lists `post_logout_redirect_uri` but the
   // oidc plugin reads `post_logout_redirect_uris`.
-  const modules = (await admin.ok('GET', '/mod/client/')) as Array<{ name: string; parameters: { 'data-format': Record<string, unknown> } }>;
+  const modules = (await admin.ok('GET', '/mod/client/')) as Array<{
+    name: string;
+    parameters: { 'data-format': Record<string, unknown> };
+  }>;
   const store = modules.find((module) => module.name === 'database');
   if (!store) throw new Error('Glewlwyd has no "database" client module');
   store.parameters['data-format'].post_logout_redirect_uris = { multiple: true, read: true, write: true };
@@ -317,14 +343,28 @@ async function configure(url: string, issuer: string, clientSecret: string, setu
 
   for (const scope of SCOPES.filter((name) => name !== 'openid')) {
     await admin.upsert('/scope/', scope, {
-      name: scope, display_name: scope, description: `interop scope ${scope}`, password_required: true, password_max_age: 0, scheme: {},
+      name: scope,
+      display_name: scope,
+      description: `interop scope ${scope}`,
+      password_required: true,
+      password_max_age: 0,
+      scheme: {},
     });
   }
   await admin.upsert('/user/', USER.username, {
-    username: USER.username, name: USER.name, email: USER.email, password: USER.password, scope: SCOPES, enabled: true,
+    username: USER.username,
+    name: USER.name,
+    email: USER.email,
+    password: USER.password,
+    scope: SCOPES,
+    enabled: true,
   });
   await admin.upsert('/mod/plugin/', PLUGIN_NAME, {
-    module: 'oidc', name: PLUGIN_NAME, display_name: 'OpenID Connect', enabled: true, parameters: pluginParameters(issuer, setup),
+    module: 'oidc',
+    name: PLUGIN_NAME,
+    display_name: 'OpenID Connect',
+    enabled: true,
+    parameters: pluginParameters(issuer, setup),
   });
   await admin.upsert('/client/', CLIENT_ID, {
     client_id: CLIENT_ID,
@@ -362,7 +402,10 @@ export async function startGlewlwyd(setup: GlewlwydSetup): Promise<RunningGlewlw
   const issuer = `${url}/api/${PLUGIN_NAME}`;
   const logFile = path.join(setup.dir, 'glewlwyd.log');
   const out = openSync(logFile, 'w');
-  const child = spawn(BINARY, ['-c', path.join(setup.dir, 'glewlwyd.conf')], { stdio: ['ignore', out, out], detached: setup.detached ?? false });
+  const child = spawn(BINARY, ['-c', path.join(setup.dir, 'glewlwyd.conf')], {
+    stdio: ['ignore', out, out],
+    detached: setup.detached ?? false,
+  });
   if (child.pid === undefined) throw new Error('Glewlwyd did not start');
   const pid = child.pid;
   writeFileSync(path.join(setup.dir, 'glewlwyd.pid'), `${pid}\n`);

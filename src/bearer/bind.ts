@@ -53,12 +53,19 @@ export async function verifyAndBind(runtime: GuardRuntime, input: BindInput): Pr
         ...(nonces ? { nonces } : {}),
       });
     }
-    const auth = hit ?? (pending !== undefined ? await pending : looked ? await verifier.verifyUncached(presented.token, key) : await verifier.verify(presented.token));
+    const auth =
+      hit ??
+      (pending !== undefined
+        ? await pending
+        : looked
+          ? await verifier.verifyUncached(presented.token, key)
+          : await verifier.verify(presented.token));
     // A Bearer token without `cnf` has no binding to check (confirmationOf() is `{}`, and the
     // three checks below pass), as on the cache-hit path in guardHandler().
     if (presented.scheme === 'DPoP' || auth.payload.cnf !== undefined) {
       // A DPoP-bound token sent as Bearer: tell the client to use DPoP, when this guard accepts it.
-      if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined) state = runtime.dpopState;
+      if (presented.scheme === 'Bearer' && dpop.mode !== 'disabled' && confirmationOf(auth.payload).jkt !== undefined)
+        state = runtime.dpopState;
       checkDpopBinding(auth.payload, presented.scheme, proof);
       checkCertificateBinding(auth.payload, () => clientCertificate(req, config.mtls));
     }

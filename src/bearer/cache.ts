@@ -36,13 +36,28 @@ export interface VerifiedTokenCacheOptions {
 }
 
 /** Builds the copies `get()` hands out (and the fast path's fresh results), with the given prototype. */
-export type ResultConstructor = new (payload: BearerPayload, header: BearerAuth['header'], token: string, scopes: string[], issuer: string, kind: BearerAuth['kind']) => BearerAuth;
+export type ResultConstructor = new (
+  payload: BearerPayload,
+  header: BearerAuth['header'],
+  token: string,
+  scopes: string[],
+  issuer: string,
+  kind: BearerAuth['kind'],
+) => BearerAuth;
 
 export function resultConstructor(prototype: object): ResultConstructor {
   // A constructor function, not a class: a class's prototype has its own `constructor`, which
   // would make `util.inspect(req.auth)` print a class name. Members in the order of the literal
   // the cache built before, so `req.auth` looks the same.
-  function CachedResult(this: BearerAuth, payload: BearerPayload, header: BearerAuth['header'], token: string, scopes: string[], issuer: string, kind: BearerAuth['kind']): void {
+  function CachedResult(
+    this: BearerAuth,
+    payload: BearerPayload,
+    header: BearerAuth['header'],
+    token: string,
+    scopes: string[],
+    issuer: string,
+    kind: BearerAuth['kind'],
+  ): void {
     this.payload = payload;
     this.header = header;
     this.token = token;
@@ -164,7 +179,16 @@ export class VerifiedTokenCache {
       else if (previous !== undefined && previous[name] === value) copy[name] = previous[name];
     }
     this.lastPayload = copy;
-    const stored: Entry = { payload: copy, header: header && this.sharedHeader(header), scopes: this.sharedScopes(scopes), issuer, kind, scheme, expiresAt, seq: ++this.inserts };
+    const stored: Entry = {
+      payload: copy,
+      header: header && this.sharedHeader(header),
+      scopes: this.sharedScopes(scopes),
+      issuer,
+      kind,
+      scheme,
+      expiresAt,
+      seq: ++this.inserts,
+    };
     // One Map operation for a new key (the common case: the caller just missed). A key already
     // there (two requests verified the same token at once) keeps its place on `set`, so it is
     // deleted and set again to move it to the back, as before.

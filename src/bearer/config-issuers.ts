@@ -46,7 +46,9 @@ function resolveAlgorithms(path: string, value: unknown, hmac: boolean): string[
       throw optionError(
         path,
         `a list of ${allowed.join(', ')}`,
-        hmac ? 'With "secret" only HMAC algorithms are accepted' : `"${alg.replace(/[^\w-]/g, '')}" is not accepted; HMAC needs "secret", and "none" is never accepted`,
+        hmac
+          ? 'With "secret" only HMAC algorithms are accepted'
+          : `"${alg.replace(/[^\w-]/g, '')}" is not accepted; HMAC needs "secret", and "none" is never accepted`,
       );
     }
   }
@@ -76,7 +78,12 @@ function resolveClientID(path: string, value: Record<string, unknown>): string {
   return clientID;
 }
 
-function resolveIntrospection(path: string, value: unknown, hasDiscovery: boolean, allowInsecure: boolean): ResolvedIssuer['introspection'] {
+function resolveIntrospection(
+  path: string,
+  value: unknown,
+  hasDiscovery: boolean,
+  allowInsecure: boolean,
+): ResolvedIssuer['introspection'] {
   if (value === undefined) return undefined;
   assertObject(path, value);
   rejectUnknown(`${path}.`, value, INTROSPECTION_KEYS);
@@ -95,7 +102,8 @@ function resolveIntrospection(path: string, value: unknown, hasDiscovery: boolea
     authMethod,
     timeoutMs: optionalNumber(`${path}.timeoutMs`, value.timeoutMs, 1, 60_000, 'milliseconds') ?? BEARER_DEFAULTS.introspectionTimeoutMs,
     cacheMaxTtlSeconds:
-      optionalNumber(`${path}.cacheMaxTtlSeconds`, value.cacheMaxTtlSeconds, 0, 86_400, 'seconds') ?? BEARER_DEFAULTS.introspectionCacheMaxTtlSeconds,
+      optionalNumber(`${path}.cacheMaxTtlSeconds`, value.cacheMaxTtlSeconds, 0, 86_400, 'seconds') ??
+      BEARER_DEFAULTS.introspectionCacheMaxTtlSeconds,
   };
 }
 
@@ -107,7 +115,11 @@ function resolveIssuer(
   const p = (key: string): string => `${prefix}${key}`;
   const hasExplicit = value.issuer !== undefined || value.jwksUri !== undefined;
   if (value.issuerBaseURL !== undefined && hasExplicit) {
-    throw optionError(p('issuerBaseURL'), 'used alone', 'Give either "issuerBaseURL" (discovery, optionally with "secret") or "issuer" with "jwksUri" or "secret"');
+    throw optionError(
+      p('issuerBaseURL'),
+      'used alone',
+      'Give either "issuerBaseURL" (discovery, optionally with "secret") or "issuer" with "jwksUri" or "secret"',
+    );
   }
   const audience = optionalStringList(p('audience'), value.audience) ?? defaults.audience;
   if (audience === undefined) {
@@ -173,7 +185,11 @@ function issuerFromEnv(env: IssuerEnv): Record<string, unknown> {
   const secret = env.algorithms !== undefined && BEARER_DEFAULTS.hmacAlgorithms.includes(env.algorithms) ? env.secret : undefined;
   if (env.issuerBaseURL !== undefined) return { issuerBaseURL: env.issuerBaseURL, secret };
   if (env.issuer !== undefined) return { issuer: env.issuer, jwksUri: env.jwksUri, secret };
-  throw optionError('issuerBaseURL', 'set', 'Give "issuerBaseURL" (or "issuer" with "jwksUri"), or set ISSUER_BASE_URL (or ISSUER with JWKS_URI)');
+  throw optionError(
+    'issuerBaseURL',
+    'set',
+    'Give "issuerBaseURL" (or "issuer" with "jwksUri"), or set ISSUER_BASE_URL (or ISSUER with JWKS_URI)',
+  );
 }
 
 /**
@@ -209,7 +225,8 @@ export function resolveIssuers(
       secret: options.secret,
       introspection: options.introspection,
     };
-    const named = single.issuerBaseURL !== undefined || single.issuer !== undefined || single.jwksUri !== undefined || single.secret !== undefined;
+    const named =
+      single.issuerBaseURL !== undefined || single.issuer !== undefined || single.jwksUri !== undefined || single.secret !== undefined;
     issuers = [resolveIssuer('', named ? single : { ...single, ...issuerFromEnv(env) }, defaults)];
   }
   const labels = new Set<string>();

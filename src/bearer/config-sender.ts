@@ -2,7 +2,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Request } from 'express';
-import { assertObject, optionError, optionalFunction, optionalNumber, optionalString, optionalStringList, rejectUnknown, requiredUrl } from '../config/assert.js';
+import {
+  assertObject,
+  optionError,
+  optionalFunction,
+  optionalNumber,
+  optionalString,
+  optionalStringList,
+  rejectUnknown,
+  requiredUrl,
+} from '../config/assert.js';
 import type { Logger } from '../util/logger.js';
 import { resolveSecret } from './config-issuers.js';
 import { BEARER_DEFAULTS } from '../config/defaults.js';
@@ -44,7 +53,11 @@ export function resolveDpop(value: unknown, allowInsecure: boolean, logger: Logg
   const algorithms = optionalStringList('dpop.algorithms', options.algorithms) ?? [...BEARER_DEFAULTS.dpopAlgorithms];
   for (const alg of algorithms) {
     if (!BEARER_DEFAULTS.dpopAlgorithms.includes(alg)) {
-      throw optionError('dpop.algorithms', `a list of ${BEARER_DEFAULTS.dpopAlgorithms.join(', ')}`, 'DPoP proofs are signed with an asymmetric key (RFC 9449 §4.2)');
+      throw optionError(
+        'dpop.algorithms',
+        `a list of ${BEARER_DEFAULTS.dpopAlgorithms.join(', ')}`,
+        'DPoP proofs are signed with an asymmetric key (RFC 9449 §4.2)',
+      );
     }
   }
   let baseURL: string | undefined;
@@ -65,13 +78,19 @@ export function resolveDpop(value: unknown, allowInsecure: boolean, logger: Logg
     rejectUnknown('dpop.nonce.', options.nonce, new Set(['secret', 'windowSeconds']));
     nonce = {
       secret: resolveSecret('dpop.nonce.secret', options.nonce.secret) ?? randomBytes(32),
-      windowSeconds: optionalNumber('dpop.nonce.windowSeconds', options.nonce.windowSeconds, 10, 86_400, 'seconds') ?? BEARER_DEFAULTS.dpopNonceWindowSeconds,
+      windowSeconds:
+        optionalNumber('dpop.nonce.windowSeconds', options.nonce.windowSeconds, 10, 86_400, 'seconds') ??
+        BEARER_DEFAULTS.dpopNonceWindowSeconds,
     };
   }
   if (mode !== 'disabled' && redis === undefined && options.mode !== undefined) {
     logger.warn('requireBearer: DPoP proof jti are remembered in memory; this is correct for a single instance only (set dpop.redis)');
   }
-  if (mode !== 'disabled' && nonce !== undefined && (options.nonce === true || (options.nonce as Record<string, unknown>).secret === undefined)) {
+  if (
+    mode !== 'disabled' &&
+    nonce !== undefined &&
+    (options.nonce === true || (options.nonce as Record<string, unknown>).secret === undefined)
+  ) {
     logger.warn('requireBearer: DPoP nonces use a per-process secret; give dpop.nonce.secret when several instances serve the API');
   }
   return {
@@ -93,7 +112,12 @@ export function resolveMtls(value: unknown): ResolvedMtlsConfig {
   const getCertificate = optionalFunction<NonNullable<ResolvedMtlsConfig['getCertificate']>>('mtls.getCertificate', value.getCertificate);
   const header = optionalString('mtls.certificateHeader', value.certificateHeader);
   if (getCertificate !== undefined) {
-    if (header !== undefined) throw optionError('mtls.certificateHeader', 'left out when "mtls.getCertificate" is given', 'Choose one source of the client certificate');
+    if (header !== undefined)
+      throw optionError(
+        'mtls.certificateHeader',
+        'left out when "mtls.getCertificate" is given',
+        'Choose one source of the client certificate',
+      );
     return { getCertificate };
   }
   if (header === undefined) return {};

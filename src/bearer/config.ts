@@ -48,14 +48,37 @@ export interface ResolvedBearerConfig {
 }
 
 const TOP_LEVEL_KEYS = new Set([
-  'issuerBaseURL', 'issuer', 'jwksUri', 'secret', 'audience', 'algorithms', 'introspection', 'issuers',
-  'clockTolerance', 'maxTokenAge', 'requiredClaims', 'validators', 'strict', 'realm', 'allowFormBody', 'maxTokenLength',
-  'credentialsRequired', 'cache', 'jwks', 'fetch', 'allowInsecureHttp', 'logger', 'errorHandler', 'passErrors',
-  'dpop', 'mtls',
+  'issuerBaseURL',
+  'issuer',
+  'jwksUri',
+  'secret',
+  'audience',
+  'algorithms',
+  'introspection',
+  'issuers',
+  'clockTolerance',
+  'maxTokenAge',
+  'requiredClaims',
+  'validators',
+  'strict',
+  'realm',
+  'allowFormBody',
+  'maxTokenLength',
+  'credentialsRequired',
+  'cache',
+  'jwks',
+  'fetch',
+  'allowInsecureHttp',
+  'logger',
+  'errorHandler',
+  'passErrors',
+  'dpop',
+  'mtls',
 ]);
 
 function resolveMaxTokenLength(value: unknown): number {
-  const max = optionalNumber('maxTokenLength', value, 1, BEARER_DEFAULTS.maxTokenLengthLimit, 'characters') ?? BEARER_DEFAULTS.maxTokenLength;
+  const max =
+    optionalNumber('maxTokenLength', value, 1, BEARER_DEFAULTS.maxTokenLengthLimit, 'characters') ?? BEARER_DEFAULTS.maxTokenLength;
   if (!Number.isInteger(max)) throw optionError('maxTokenLength', 'a whole number of characters');
   return max;
 }
@@ -92,7 +115,8 @@ function resolveJwks(value: unknown): ResolvedBearerConfig['jwks'] {
   return {
     timeoutMs: optionalNumber('jwks.timeoutMs', jwks.timeoutMs, 1, 60_000, 'milliseconds') ?? BEARER_DEFAULTS.jwksTimeoutMs,
     cooldownMs: optionalNumber('jwks.cooldownMs', jwks.cooldownMs, 0, 86_400_000, 'milliseconds') ?? BEARER_DEFAULTS.jwksCooldownMs,
-    cacheMaxAgeMs: optionalNumber('jwks.cacheMaxAgeMs', jwks.cacheMaxAgeMs, 0, 7 * 86_400_000, 'milliseconds') ?? BEARER_DEFAULTS.jwksCacheMaxAgeMs,
+    cacheMaxAgeMs:
+      optionalNumber('jwks.cacheMaxAgeMs', jwks.cacheMaxAgeMs, 0, 7 * 86_400_000, 'milliseconds') ?? BEARER_DEFAULTS.jwksCacheMaxAgeMs,
   };
 }
 
@@ -103,7 +127,11 @@ function resolveValidators(value: unknown): Record<string, ClaimValidator> | und
   const out: Record<string, ClaimValidator> = {};
   for (const [claim, validator] of Object.entries(value)) {
     if (claim === 'alg' || claim === 'exp') {
-      throw optionError(`validators.${claim}`, 'left out', 'The signature algorithm allow-list and the expiry cannot be relaxed (use "algorithms", "clockTolerance")');
+      throw optionError(
+        `validators.${claim}`,
+        'left out',
+        'The signature algorithm allow-list and the expiry cannot be relaxed (use "algorithms", "clockTolerance")',
+      );
     }
     if (typeof validator !== 'string' && validator !== false && typeof validator !== 'function') {
       throw optionError(`validators.${claim}`, 'a string, false, or a function (value, claims, header) => boolean');

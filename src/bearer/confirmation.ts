@@ -26,8 +26,10 @@ export function confirmationOf(payload: BearerPayload): Confirmation {
   if (cnf === undefined) return {};
   if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new InvalidTokenError('token has an invalid cnf claim');
   const { jkt, 'x5t#S256': x5t } = cnf as Record<string, unknown>;
-  if (jkt !== undefined && (typeof jkt !== 'string' || !SHA256_THUMBPRINT.test(jkt))) throw new InvalidTokenError('token has an invalid cnf claim');
-  if (x5t !== undefined && (typeof x5t !== 'string' || !SHA256_THUMBPRINT.test(x5t))) throw new InvalidTokenError('token has an invalid cnf claim');
+  if (jkt !== undefined && (typeof jkt !== 'string' || !SHA256_THUMBPRINT.test(jkt)))
+    throw new InvalidTokenError('token has an invalid cnf claim');
+  if (x5t !== undefined && (typeof x5t !== 'string' || !SHA256_THUMBPRINT.test(x5t)))
+    throw new InvalidTokenError('token has an invalid cnf claim');
   if (jkt === undefined && x5t === undefined && Object.keys(cnf).length > 0) {
     throw new InvalidTokenError('token is bound by an unsupported confirmation method');
   }

@@ -109,8 +109,10 @@ export async function verifyDpopProof(proof: string, expected: DpopProofExpectat
   } catch (err) {
     throw new InvalidDpopProofError('malformed DPoP proof', { cause: err });
   }
-  if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') throw new InvalidDpopProofError('DPoP proof typ is not dpop+jwt');
-  if (typeof header.alg !== 'string' || !expected.algorithms.includes(header.alg)) throw new InvalidDpopProofError('DPoP proof algorithm not allowed');
+  if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt')
+    throw new InvalidDpopProofError('DPoP proof typ is not dpop+jwt');
+  if (typeof header.alg !== 'string' || !expected.algorithms.includes(header.alg))
+    throw new InvalidDpopProofError('DPoP proof algorithm not allowed');
   const jwk: unknown = header.jwk;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new InvalidDpopProofError('DPoP proof lacks the jwk header');
   if (PRIVATE_JWK_MEMBERS.some((member) => Object.hasOwn(jwk, member))) {
@@ -149,7 +151,10 @@ export async function verifyDpopProof(proof: string, expected: DpopProofExpectat
     const nonce = payload.nonce;
     const state = typeof nonce === 'string' ? expected.nonces.check(nonce, nowMs) : undefined;
     if (state === undefined) {
-      throw new UseDpopNonceError(expected.nonces.current(nowMs), nonce === undefined ? 'DPoP proof requires the server nonce' : 'DPoP proof nonce is not current');
+      throw new UseDpopNonceError(
+        expected.nonces.current(nowMs),
+        nonce === undefined ? 'DPoP proof requires the server nonce' : 'DPoP proof nonce is not current',
+      );
     }
     nonceStale = state === 'previous';
   }

@@ -44,7 +44,12 @@ export function checkTokenCharacters(token: string, max: number = BEARER_DEFAULT
   return token;
 }
 
-function fromHeader(value: string | string[] | undefined, dpop: boolean, checkCharacters: boolean, max: number): PresentedToken | undefined {
+function fromHeader(
+  value: string | string[] | undefined,
+  dpop: boolean,
+  checkCharacters: boolean,
+  max: number,
+): PresentedToken | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) {
     if (value.length > 1) throw invalid('more than one Authorization header');

@@ -49,7 +49,8 @@ export function createGuardRuntime(config: ResolvedBearerConfig): GuardRuntime {
     // A cache hit is only ever accepted as a Bearer request (see guardHandler()).
     verifier: verifierFor(config, Object.create(Object.prototype, { [ACCEPTED_STATE]: { value: bearerState } }) as object),
     noCredentials,
-    noCredentialsText: dpop.mode === 'allowed' ? 'no access token in the request' : `no ${noCredentials.schemes[0]} access token in the request`,
+    noCredentialsText:
+      dpop.mode === 'allowed' ? 'no access token in the request' : `no ${noCredentials.schemes[0]} access token in the request`,
     bearerState,
     dpopState: { responder, schemes: ['DPoP'] },
     extractOptions: { allowFormBody: config.allowFormBody, dpop: dpop.mode !== 'disabled', maxTokenLength: config.maxTokenLength },

@@ -81,7 +81,8 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
           // else refuses it, so a malformed one gets the same 400 as from extractAccessToken().
           // (A cached token passed this check when it was verified: its SHA-256 matched.)
           checkTokenCharacters(presented.token, maxTokenLength);
-          if (presented.scheme === 'Bearer' && dpop.mode === 'required') throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
+          if (presented.scheme === 'Bearer' && dpop.mode === 'required')
+            throw new InvalidTokenError('the Bearer scheme is not accepted; use DPoP');
           if (looked && hit === undefined) {
             // A first-seen Bearer token (see "Three ways through" above).
             const begun = verifier.beginUncached(presented.token, key);

@@ -7,16 +7,17 @@ import { scopesOf } from './scopes.js';
 import type { BearerAuth, BearerPayload } from './types.js';
 
 /** Everything one introspection needs, resolved (endpoint known). */
-export type IntrospectionConfig = IntrospectionSettings & (
-  | {
-      /** This resource server's client id at the authorization server. */
-      clientID: string;
-    }
-  | {
-      /** @deprecated The older spelling of `clientID`. */
-      clientId: string;
-    }
-);
+export type IntrospectionConfig = IntrospectionSettings &
+  (
+    | {
+        /** This resource server's client id at the authorization server. */
+        clientID: string;
+      }
+    | {
+        /** @deprecated The older spelling of `clientID`. */
+        clientId: string;
+      }
+  );
 
 /** Everything of `IntrospectionConfig` but the client id. */
 export interface IntrospectionSettings {

@@ -48,7 +48,12 @@ interface AlgSpec {
 
 const rs = (bits: number): AlgSpec => ({ digest: `sha${bits}`, name: 'RSASSA-PKCS1-v1_5', hash: `SHA-${bits}` });
 const ps = (bits: number): AlgSpec => ({ digest: `sha${bits}`, name: 'RSA-PSS', hash: `SHA-${bits}`, saltLength: bits / 8 });
-const es = (bits: number, namedCurve: string, signatureBytes: number): AlgSpec => ({ digest: `sha${bits}`, name: 'ECDSA', namedCurve, signatureBytes });
+const es = (bits: number, namedCurve: string, signatureBytes: number): AlgSpec => ({
+  digest: `sha${bits}`,
+  name: 'ECDSA',
+  namedCurve,
+  signatureBytes,
+});
 
 /** The algorithms checked here (jose 6's `EdDSA` is Ed25519 only). Everything else goes to jose. */
 const SPECS: Readonly<Record<string, AlgSpec>> = Object.assign(Object.create(null) as Record<string, AlgSpec>, {
@@ -140,13 +145,24 @@ function planFor(config: JwtVerifyConfig): Plan | undefined {
     const { clockTolerance: tolerance, maxTokenAge } = config;
     // Options jose would reject with a TypeError are left to jose.
     const usable =
-      typeof tolerance === 'number' && Number.isFinite(tolerance) && tolerance >= 0 &&
+      typeof tolerance === 'number' &&
+      Number.isFinite(tolerance) &&
+      tolerance >= 0 &&
       (maxTokenAge === undefined || (typeof maxTokenAge === 'number' && Number.isFinite(maxTokenAge) && maxTokenAge >= 0)) &&
       typeof config.issuer === 'string';
     plan = usable
       ? {
           algorithms: new Set(config.algorithms),
-          required: [...new Set(['iss', 'aud', 'exp', ...config.requiredClaims, ...(config.strict ? RFC9068_CLAIMS : []), ...(maxTokenAge !== undefined ? ['iat'] : [])])],
+          required: [
+            ...new Set([
+              'iss',
+              'aud',
+              'exp',
+              ...config.requiredClaims,
+              ...(config.strict ? RFC9068_CLAIMS : []),
+              ...(maxTokenAge !== undefined ? ['iat'] : []),
+            ]),
+          ],
           audience: [...config.audience],
           issuer: config.issuer,
           tolerance,
@@ -248,7 +264,8 @@ function claimsPass(jws: PlainJws, plan: Plan, nowMs: number): boolean {
   for (const claim of plan.required) if (!Object.hasOwn(payload, claim)) return false;
   if (payload.iss !== plan.issuer) return false;
   const aud = payload.aud;
-  if (typeof aud === 'string' ? !plan.audience.includes(aud) : !Array.isArray(aud) || !plan.audience.some((a) => aud.includes(a))) return false;
+  if (typeof aud === 'string' ? !plan.audience.includes(aud) : !Array.isArray(aud) || !plan.audience.some((a) => aud.includes(a)))
+    return false;
   // jose: Math.floor(new Date(nowMs).getTime() / 1000); the Date truncates fractional ms.
   const now = Math.floor(Math.trunc(nowMs) / 1000);
   const { tolerance } = plan;
@@ -276,7 +293,14 @@ function signatureValid(jws: PlainJws, spec: AlgSpec, key: PreparedKey): boolean
 }
 
 /** Every check but the signature; the result to give when the signature is good. */
-function precheck(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number, Result: ResultConstructor): { spec: AlgSpec; key: PreparedKey; auth: BearerAuth } | undefined {
+function precheck(
+  token: string,
+  jws: PlainJws,
+  config: JwtVerifyConfig,
+  keyFor: SyncKeyLookup,
+  nowMs: number,
+  Result: ResultConstructor,
+): { spec: AlgSpec; key: PreparedKey; auth: BearerAuth } | undefined {
   const plan = planFor(config);
   // Outside the range of a Date, jose refuses the clock itself.
   if (plan === undefined || !(Math.abs(nowMs) <= 8.64e15)) return undefined;
@@ -298,7 +322,14 @@ function precheck(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor:
  * `verifyAccessToken(token, config)` passes, or answers `undefined`: then run
  * `verifyAccessToken()`, which gives the verdict and the error.
  */
-export function acceptPlainJws(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number, Result: ResultConstructor = PlainResult): BearerAuth | undefined {
+export function acceptPlainJws(
+  token: string,
+  jws: PlainJws,
+  config: JwtVerifyConfig,
+  keyFor: SyncKeyLookup,
+  nowMs: number,
+  Result: ResultConstructor = PlainResult,
+): BearerAuth | undefined {
   const pending = precheck(token, jws, config, keyFor, nowMs, Result);
   return pending !== undefined && signatureValid(jws, pending.spec, pending.key) ? pending.auth : undefined;
 }
@@ -308,7 +339,14 @@ export function acceptPlainJws(token: string, jws: PlainJws, config: JwtVerifyCo
  * with a callback), so the event loop goes on meanwhile. `undefined` at once when the token is not
  * eligible; else a promise of the result, `undefined` when the signature is bad.
  */
-export function acceptPlainJwsLater(token: string, jws: PlainJws, config: JwtVerifyConfig, keyFor: SyncKeyLookup, nowMs: number, Result: ResultConstructor = PlainResult): Promise<BearerAuth | undefined> | undefined {
+export function acceptPlainJwsLater(
+  token: string,
+  jws: PlainJws,
+  config: JwtVerifyConfig,
+  keyFor: SyncKeyLookup,
+  nowMs: number,
+  Result: ResultConstructor = PlainResult,
+): Promise<BearerAuth | undefined> | undefined {
   const pending = precheck(token, jws, config, keyFor, nowMs, Result);
   if (pending === undefined) return undefined;
   return new Promise((resolve) => {

@@ -120,5 +120,6 @@ export function checkCertificateBinding(payload: BearerPayload, certificate: () 
   if (x5tS256 === undefined) return;
   const der = certificate();
   if (der === undefined || der.byteLength === 0) throw new InvalidTokenError('certificate-bound token sent without a client certificate');
-  if (!constantEqual(certificateThumbprint(der), x5tS256)) throw new InvalidTokenError('client certificate does not match the token binding');
+  if (!constantEqual(certificateThumbprint(der), x5tS256))
+    throw new InvalidTokenError('client certificate does not match the token binding');
 }

@@ -68,7 +68,12 @@ export function refuse(err: AuthError, req: Request, res: Response, next: NextFu
   }
   if (responder.logger) {
     const log = err.status >= 500 ? responder.logger.warn : responder.logger.debug;
-    log.call(responder.logger, 'bearer request refused', { code: err.code, status: err.status, reason: err.description, ...describeCause(err.cause) });
+    log.call(responder.logger, 'bearer request refused', {
+      code: err.code,
+      status: err.status,
+      reason: err.description,
+      ...describeCause(err.cause),
+    });
   }
   if (responder.passErrors) {
     next(err);

@@ -21,7 +21,11 @@ export function externalUrl(req: Request, dpop: ResolvedDpopConfig): string {
   }
   const trust = app.get('trust proxy fn');
   let host = req.get('x-forwarded-host');
-  if (host === undefined || typeof trust !== 'function' || !(trust as (addr: string | undefined, i: number) => boolean)(req.socket.remoteAddress, 0)) {
+  if (
+    host === undefined ||
+    typeof trust !== 'function' ||
+    !(trust as (addr: string | undefined, i: number) => boolean)(req.socket.remoteAddress, 0)
+  ) {
     host = req.get('host');
   } else {
     host = host.split(',', 1)[0]?.trim();

@@ -226,7 +226,8 @@ export interface BearerOptions extends TrustedIssuerOptions {
 }
 
 /** One custom claim validator (see `BearerOptions.validators`). */
-export type ClaimValidator = string | false | ((value: unknown, claims: BearerPayload, header: JWSHeaderParameters) => boolean | Promise<boolean>);
+export type ClaimValidator =
+  string | false | ((value: unknown, claims: BearerPayload, header: JWSHeaderParameters) => boolean | Promise<boolean>);
 
 /** A custom writer for refused requests; `err.headers` already holds the challenge. */
 export type BearerErrorHandler = (err: AuthError, req: Request, res: Response, next: NextFunction) => void;

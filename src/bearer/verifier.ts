@@ -51,11 +51,13 @@ class IssuerTrust {
     }
     if (resolved.secret === undefined) {
       const discovery = this.discovery;
-      const uri = resolved.jwksUri ?? (async (): Promise<string> => {
-        const metadata = await discovery!.metadata();
-        if (typeof metadata.jwks_uri !== 'string') throw new IssuerResponseError('The issuer metadata has no jwks_uri.');
-        return metadata.jwks_uri;
-      });
+      const uri =
+        resolved.jwksUri ??
+        (async (): Promise<string> => {
+          const metadata = await discovery!.metadata();
+          if (typeof metadata.jwks_uri !== 'string') throw new IssuerResponseError('The issuer metadata has no jwks_uri.');
+          return metadata.jwks_uri;
+        });
       const keySet = new RemoteKeySet(uri, {
         timeoutMs: jwks.timeoutMs,
         cooldownMs: jwks.cooldownMs,
@@ -240,7 +242,13 @@ function pickIssuer(trusts: IssuerTrust[], token: string): IssuerTrust {
 }
 
 /** Caches an accepted JWT until its `exp` (and `iat + maxTokenAge`) at the latest. */
-function rememberJwt(cache: VerifiedTokenCache | undefined, config: ResolvedBearerConfig, auth: BearerAuth, now: number, key: string | undefined): void {
+function rememberJwt(
+  cache: VerifiedTokenCache | undefined,
+  config: ResolvedBearerConfig,
+  auth: BearerAuth,
+  now: number,
+  key: string | undefined,
+): void {
   if (!cache) return;
   const { exp, iat } = auth.payload;
   let notAfter = typeof exp === 'number' ? exp * 1000 : now;
@@ -258,7 +266,7 @@ function rememberJwt(cache: VerifiedTokenCache | undefined, config: ResolvedBear
  * for the hop. Measured: BENCHMARKS.md, "Verifying on the threadpool or inline".
  */
 function inlineByDefault(alg: string, oneCore: boolean): boolean {
-  return oneCore || alg.charCodeAt(0) === 82 /* R */ || alg.charCodeAt(0) === 80 /* P */;
+  return oneCore || alg.charCodeAt(0) === 82 /* R */ || alg.charCodeAt(0) === 80; /* P */
 }
 
 /**
@@ -299,7 +307,8 @@ function fastCheck(
  * prototype of the results its cache hands out (see `VerifiedTokenCacheOptions`).
  */
 export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: object): InternalBearerVerifier {
-  const cache = config.cache === false ? undefined : new VerifiedTokenCache({ ...config.cache, ...(resultPrototype ? { resultPrototype } : {}) });
+  const cache =
+    config.cache === false ? undefined : new VerifiedTokenCache({ ...config.cache, ...(resultPrototype ? { resultPrototype } : {}) });
   const trusts = config.issuers.map((issuer) => new IssuerTrust(issuer, config, cache));
   const introspecting = trusts.find((t) => t.resolved.introspection !== undefined);
 
@@ -338,7 +347,12 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
   }
 
   /** The rest of `verifyUncached()`: the threadpool's verdict, else jose or introspection. */
-  async function finishUncached(token: string, key: string | undefined, now: number, fast: Promise<BearerAuth | undefined> | undefined): Promise<BearerAuth> {
+  async function finishUncached(
+    token: string,
+    key: string | undefined,
+    now: number,
+    fast: Promise<BearerAuth | undefined> | undefined,
+  ): Promise<BearerAuth> {
     const accepted = fast === undefined ? undefined : await fast;
     if (accepted !== undefined) {
       rememberJwt(cache, config, accepted, now, key);

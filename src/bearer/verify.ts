@@ -90,7 +90,9 @@ function joseOptionsFor(config: JwtVerifyConfig): JoseOptions {
   if (options === undefined) {
     // A custom validator replaces the built-in check of its claim (and its being required).
     const custom = (claim: string): boolean => config.validators !== undefined && Object.hasOwn(config.validators, claim);
-    const requiredClaims = new Set(['iss', 'aud', 'exp', ...config.requiredClaims, ...(config.strict ? RFC9068_CLAIMS : [])].filter((c) => !custom(c)));
+    const requiredClaims = new Set(
+      ['iss', 'aud', 'exp', ...config.requiredClaims, ...(config.strict ? RFC9068_CLAIMS : [])].filter((c) => !custom(c)),
+    );
     options = {
       ...(custom('iss') ? {} : { issuer: config.issuer }),
       ...(custom('aud') ? {} : { audience: [...config.audience] }),
@@ -109,7 +111,11 @@ function joseOptionsFor(config: JwtVerifyConfig): JoseOptions {
  * Runs the custom validators (express-oauth2-jwt-bearer's shape): each passes when it is `false`,
  * a string equal to the value, or a function returning `true`; a function that throws fails.
  */
-async function runValidators(validators: Readonly<Record<string, ClaimValidator>>, payload: BearerPayload, header: JWSHeaderParameters): Promise<void> {
+async function runValidators(
+  validators: Readonly<Record<string, ClaimValidator>>,
+  payload: BearerPayload,
+  header: JWSHeaderParameters,
+): Promise<void> {
   for (const [claim, validator] of Object.entries(validators)) {
     const value = claim === 'typ' ? header.typ : payload[claim];
     let ok = validator === false || (typeof validator === 'string' && value === validator);
@@ -142,9 +148,7 @@ export async function verifyAccessToken(token: string, config: JwtVerifyConfig):
   let result;
   try {
     const options = { ...joseOptionsFor(config), currentDate: new Date(nowMs) };
-    result = config.key instanceof Uint8Array
-      ? await jwtVerify(token, config.key, options)
-      : await jwtVerify(token, config.key, options);
+    result = config.key instanceof Uint8Array ? await jwtVerify(token, config.key, options) : await jwtVerify(token, config.key, options);
   } catch (err) {
     throw mapVerifyError(err);
   }

@@ -93,7 +93,9 @@ export function isLoopbackHost(hostname: string): boolean {
 function distance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
-  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) =>
+    Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= x.length; i++) {
     for (let j = 1; j <= y.length; j++) {
       const cost = x[i - 1] === y[j - 1] ? 0 : 1;
@@ -132,7 +134,12 @@ export function closestName(name: string, known: Iterable<string>): string | und
  * @param prefix the dotted path of `value` with a trailing dot (`'session.'`), or `''` at the top.
  * @throws TypeError `Option "session.reddis" is not a known option. Did you mean "session.redis"?`
  */
-export function rejectUnknown(prefix: string, value: Record<string, unknown>, known: ReadonlySet<string>, instead?: ReadonlyMap<string, string>): void {
+export function rejectUnknown(
+  prefix: string,
+  value: Record<string, unknown>,
+  known: ReadonlySet<string>,
+  instead?: ReadonlyMap<string, string>,
+): void {
   for (const key of Object.keys(value)) {
     if (known.has(key)) continue;
     const path = `${prefix}${key}`;

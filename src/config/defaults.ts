@@ -163,12 +163,7 @@ export const BEARER_DEFAULTS = {
    * §3.1). Never `none`, never HMAC: a guard that trusts a public key must not accept a token
    * MACed with that key's bytes (the algorithm-confusion attack).
    */
-  asymmetricAlgorithms: [
-    'RS256', 'RS384', 'RS512',
-    'PS256', 'PS384', 'PS512',
-    'ES256', 'ES384', 'ES512',
-    'EdDSA',
-  ] as readonly string[],
+  asymmetricAlgorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as readonly string[],
   /** `algorithms` with a configured `secret` (RFC 7518 §3.2): HMAC only, for the same reason. */
   hmacAlgorithms: ['HS256', 'HS384', 'HS512'] as readonly string[],
   /**
@@ -231,10 +226,17 @@ export const BEARER_DEFAULTS = {
    * never a MAC). The order is that of the `algs` challenge attribute.
    */
   dpopAlgorithms: [
-    'ES256', 'ES384', 'ES512',
-    'PS256', 'PS384', 'PS512',
-    'RS256', 'RS384', 'RS512',
-    'EdDSA', 'Ed25519',
+    'ES256',
+    'ES384',
+    'ES512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'RS256',
+    'RS384',
+    'RS512',
+    'EdDSA',
+    'Ed25519',
   ] as readonly string[],
   /**
    * `dpop.maxProofAge`: largest accepted proof age (now - `iat`), in seconds (RFC 9449 §11.1),

@@ -73,7 +73,16 @@ function validateMetadata(body: unknown, configured: string): IssuerMetadata {
   if (!issuerMatches(configured, body.issuer)) {
     throw new IssuerResponseError('The issuer metadata names another issuer.');
   }
-  for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'userinfo_endpoint', 'pushed_authorization_request_endpoint']) {
+  for (const key of [
+    'authorization_endpoint',
+    'token_endpoint',
+    'jwks_uri',
+    'end_session_endpoint',
+    'revocation_endpoint',
+    'introspection_endpoint',
+    'userinfo_endpoint',
+    'pushed_authorization_request_endpoint',
+  ]) {
     const value = body[key];
     if (value === undefined) continue;
     if (typeof value !== 'string' || !/^https?:\/\//.test(value)) {

@@ -6,7 +6,17 @@
  * Node's global `fetch`. The rules hold whichever way: the timeout and the cap are applied here,
  * around the app's `fetch`, not left to it.
  */
-import { DEFAULT_MAX_BYTES, HttpError, jsonAnswer, encodeRequest, redirectError, type FetchFunction, type FetchResponse, type HttpRequest, type HttpResponse } from './http-answer.js';
+import {
+  DEFAULT_MAX_BYTES,
+  HttpError,
+  jsonAnswer,
+  encodeRequest,
+  redirectError,
+  type FetchFunction,
+  type FetchResponse,
+  type HttpRequest,
+  type HttpResponse,
+} from './http-answer.js';
 import { nodeRequestJson } from './node-request.js';
 import { proxyFor } from './proxy.js';
 
@@ -113,7 +123,9 @@ async function fetchWith(fetchImpl: FetchFunction, url: string, request: HttpReq
     const redirect = redirectError(res.status) ?? (res.redirected === true ? redirectError(302) : undefined);
     const answerHeaders = headersOf(res);
     if (redirect) {
-      await chunksOf(res.body)?.cancel().catch(() => undefined);
+      await chunksOf(res.body)
+        ?.cancel()
+        .catch(() => undefined);
       throw redirect;
     }
     return jsonAnswer(res.status, answerHeaders, await readCapped(res, answerHeaders, request.maxBytes ?? DEFAULT_MAX_BYTES, aborted));

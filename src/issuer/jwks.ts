@@ -180,7 +180,7 @@ export class RemoteKeySet {
     if (!this.inFlight) {
       if (Date.now() - this.lastFailureAt < this.failureBackoffMs) {
         if (!mustSucceed) return;
-        throw new ServiceUnavailableError('The issuer\'s signing keys cannot be fetched.');
+        throw new ServiceUnavailableError("The issuer's signing keys cannot be fetched.");
       }
       this.inFlight = this.fetchSet().finally(() => {
         this.inFlight = undefined;
@@ -189,7 +189,7 @@ export class RemoteKeySet {
     try {
       await this.inFlight;
     } catch (err) {
-      if (mustSucceed) throw new ServiceUnavailableError('The issuer\'s signing keys cannot be fetched.', { cause: err });
+      if (mustSucceed) throw new ServiceUnavailableError("The issuer's signing keys cannot be fetched.", { cause: err });
     }
   }
 

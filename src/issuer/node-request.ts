@@ -2,7 +2,15 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
-import { DEFAULT_MAX_BYTES, HttpError, encodeRequest, jsonAnswer, redirectError, type HttpRequest, type HttpResponse } from './http-answer.js';
+import {
+  DEFAULT_MAX_BYTES,
+  HttpError,
+  encodeRequest,
+  jsonAnswer,
+  redirectError,
+  type HttpRequest,
+  type HttpResponse,
+} from './http-answer.js';
 
 /**
  * Back-channel requests over `node:http` / `node:https`, for what Node's global `fetch` cannot do:
@@ -42,10 +50,22 @@ function proxyHeaders(proxy: URL): Record<string, string> {
 }
 
 /** Options that send a request to the proxy itself (over TLS for an `https://` proxy). */
-function toProxy(proxy: URL, method: string, path: string, headers: Record<string, string>): { send: typeof httpRequest; options: RequestOptions } {
+function toProxy(
+  proxy: URL,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): { send: typeof httpRequest; options: RequestOptions } {
   return {
     send: proxy.protocol === 'https:' ? httpsRequest : httpRequest,
-    options: { host: bareHost(proxy.hostname), port: defaultPort(proxy), method, path, headers: { ...headers, ...proxyHeaders(proxy) }, agent: false },
+    options: {
+      host: bareHost(proxy.hostname),
+      port: defaultPort(proxy),
+      method,
+      path,
+      headers: { ...headers, ...proxyHeaders(proxy) },
+      agent: false,
+    },
   };
 }
 
@@ -117,7 +137,8 @@ function readAnswer(res: IncomingMessage, maxBytes: number, finish: (err: HttpEr
 export function nodeRequestJson(url: string | URL, request: HttpRequest, route: NodeRoute): Promise<HttpResponse> {
   const target = new URL(url);
   const { tls, proxy } = route;
-  if (tls !== undefined && target.protocol !== 'https:') return Promise.reject(new HttpError('network', 'mutual TLS needs an https endpoint'));
+  if (tls !== undefined && target.protocol !== 'https:')
+    return Promise.reject(new HttpError('network', 'mutual TLS needs an https endpoint'));
   const { method, headers, body } = encodeRequest(request);
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   const maxBytes = request.maxBytes ?? DEFAULT_MAX_BYTES;

@@ -77,7 +77,8 @@ export async function validateLogoutToken(token: string, checks: LogoutTokenChec
     throw new InvalidRequestError('The logout token has an invalid sub or sid.');
   }
   if (sub === undefined && sid === undefined) throw new InvalidRequestError('The logout token names no sub or sid.');
-  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 512) throw new InvalidRequestError('The logout token has an invalid jti.');
+  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 512)
+    throw new InvalidRequestError('The logout token has an invalid jti.');
   return payload as LogoutTokenClaims;
 }
 

@@ -17,7 +17,13 @@ export interface AuthorizationResponse {
 }
 
 /** Error codes of RFC 6749 §4.1.2.1 and OIDC Core §3.1.2.6 passed on as such; others read `access_denied`. */
-const PASSED_ON: ReadonlySet<string> = new Set(['access_denied', 'login_required', 'invalid_request', 'server_error', 'temporarily_unavailable']);
+const PASSED_ON: ReadonlySet<string> = new Set([
+  'access_denied',
+  'login_required',
+  'invalid_request',
+  'server_error',
+  'temporarily_unavailable',
+]);
 
 /** A single parameter value: repeated parameters are refused (RFC 6749 §3.1). */
 export function singleParam(value: unknown): string | undefined {
@@ -51,7 +57,12 @@ export function validateResponseIssuer(params: AuthorizationResponse, metadata: 
  * The error codes of OIDC Core §3.1.2.6 with which an issuer answers `prompt=none` when the user
  * would have to interact (sign in, consent, pick an account): the quiet end of a silent sign-in.
  */
-const INTERACTION_NEEDED: ReadonlySet<string> = new Set(['login_required', 'consent_required', 'interaction_required', 'account_selection_required']);
+const INTERACTION_NEEDED: ReadonlySet<string> = new Set([
+  'login_required',
+  'consent_required',
+  'interaction_required',
+  'account_selection_required',
+]);
 
 /**
  * True when an authorization response is an error saying the user must interact with the issuer
@@ -73,7 +84,11 @@ export function interactionRequired(params: AuthorizationResponse): boolean {
  *
  * Returns the authorization code.
  */
-export function validateAuthorizationResponse(params: AuthorizationResponse, metadata: IssuerMetadata, options: { silent?: boolean } = {}): string {
+export function validateAuthorizationResponse(
+  params: AuthorizationResponse,
+  metadata: IssuerMetadata,
+  options: { silent?: boolean } = {},
+): string {
   validateResponseIssuer(params, metadata);
   if (params.error !== undefined) {
     const raw = singleParam(params.error) ?? 'invalid_request';
@@ -140,7 +155,9 @@ export function toTokenSet(
     token_type: response.token_type,
     id_token: idToken,
     ...(response.refresh_token !== undefined ? { refresh_token: response.refresh_token } : {}),
-    ...(response.expires_in !== undefined ? { expires_at: Math.floor(now / 1000) + response.expires_in, expires_in: response.expires_in } : {}),
+    ...(response.expires_in !== undefined
+      ? { expires_at: Math.floor(now / 1000) + response.expires_in, expires_in: response.expires_in }
+      : {}),
     ...(response.scope !== undefined ? { scope: response.scope } : {}),
   };
 }

@@ -8,7 +8,14 @@ import type { TlsIdentity } from './mtls.js';
 
 /** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
 export interface ClientAuth {
-  method: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth' | 'none';
+  method:
+    | 'client_secret_basic'
+    | 'client_secret_post'
+    | 'client_secret_jwt'
+    | 'private_key_jwt'
+    | 'tls_client_auth'
+    | 'self_signed_tls_client_auth'
+    | 'none';
   clientID: string;
   clientSecret?: string;
   signingKey?: JWK | KeyObject;
@@ -29,9 +36,10 @@ const keyCache = new WeakMap<object, Promise<SigningKey>>();
 export function signingKey(key: JWK | KeyObject, alg: string): Promise<SigningKey> {
   let cached = keyCache.get(key);
   if (!cached) {
-    cached = 'type' in key && typeof (key as KeyObject).export === 'function'
-      ? Promise.resolve(key as KeyObject)
-      : importJWK(key as JWK, alg).catch(() => createPrivateKey({ key: key as JWK & Record<string, string>, format: 'jwk' }));
+    cached =
+      'type' in key && typeof (key as KeyObject).export === 'function'
+        ? Promise.resolve(key as KeyObject)
+        : importJWK(key as JWK, alg).catch(() => createPrivateKey({ key: key as JWK & Record<string, string>, format: 'jwk' }));
     keyCache.set(key, cached);
   }
   return cached;
@@ -73,7 +81,10 @@ export async function applyClientAuth(
       const symmetric = auth.method === 'client_secret_jwt';
       const alg = auth.signingAlg ?? (symmetric ? 'HS256' : 'RS256');
       const key = symmetric ? new TextEncoder().encode(auth.clientSecret ?? '') : await signingKey(auth.signingKey!, alg);
-      const kid = !symmetric && auth.signingKey && 'kid' in auth.signingKey && typeof auth.signingKey.kid === 'string' ? auth.signingKey.kid : undefined;
+      const kid =
+        !symmetric && auth.signingKey && 'kid' in auth.signingKey && typeof auth.signingKey.kid === 'string'
+          ? auth.signingKey.kid
+          : undefined;
       const now = Math.floor(Date.now() / 1000);
       const assertion = await new SignJWT({})
         .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })

@@ -141,9 +141,13 @@ export class RequestContext implements OidcContext {
     }
     // One line, with nothing of the record in it: it may hold anything an attacker wrote.
     if (opened.failure === 'untrusted') {
-      this.runtime.config.logger.warn('session record does not open for its session (edited or copied in the store, or sealed under a secret no longer configured); signed out');
+      this.runtime.config.logger.warn(
+        'session record does not open for its session (edited or copied in the store, or sealed under a secret no longer configured); signed out',
+      );
     } else if (opened.failure === 'earlier-format') {
-      this.runtime.config.logger.warn('session record is not sealed for its session (written by version 0.1, or edited in the store); signed out');
+      this.runtime.config.logger.warn(
+        'session record is not sealed for its session (written by version 0.1, or edited in the store); signed out',
+      );
     }
     this.storedRecord = null;
     return null;
@@ -213,7 +217,10 @@ export class RequestContext implements OidcContext {
 
   loginUrl(returnTo?: string): string {
     const route = this.runtime.config.routes.login;
-    if (route === false) throw new TypeError('req.oidc.loginUrl() has no route to point to: routes.login is false. Start the sign-in with res.oidc.login({ returnTo }) instead.');
+    if (route === false)
+      throw new TypeError(
+        'req.oidc.loginUrl() has no route to point to: routes.login is false. Start the sign-in with res.oidc.login({ returnTo }) instead.',
+      );
     const base = new URL(this.runtime.config.baseURL).pathname.replace(/\/+$/, '');
     const path = `${base}${route}`;
     // '/' stays readable (`/login?returnTo=/profile`): RFC 3986 §3.4 allows it in a query.
@@ -222,7 +229,8 @@ export class RequestContext implements OidcContext {
 
   login(res: { oidc: ResponseContext }, options?: LoginOptions): Promise<void> {
     const context = (res as { oidc?: ResponseContext } | undefined)?.oidc;
-    if (!context || typeof context.login !== 'function') return Promise.reject(new TypeError('req.oidc.login(res) needs the response of a request behind auth()'));
+    if (!context || typeof context.login !== 'function')
+      return Promise.reject(new TypeError('req.oidc.login(res) needs the response of a request behind auth()'));
     return context.login(options);
   }
 
@@ -274,7 +282,9 @@ export class RequestContext implements OidcContext {
     };
     let sealed: string;
     try {
-      sealed = runtime.coordinator ? await runtime.coordinator.run(sessionId, generation, work) : await this.localRefresh(`${sessionId}\0${generation}`, work);
+      sealed = runtime.coordinator
+        ? await runtime.coordinator.run(sessionId, generation, work)
+        : await this.localRefresh(`${sessionId}\0${generation}`, work);
     } catch (err) {
       if (isAuthError(err) && (err.code === 'invalid_grant' || err.status === 400)) {
         await this.signOut('refresh token refused', err);
@@ -338,7 +348,6 @@ export class RequestContext implements OidcContext {
     return userInfoRequest(this.runtime, { accessToken, dpopKey: opened?.tokens.dpop_key }, opened?.record.sub ?? '');
   }
 }
-
 
 /** The claims worth keeping in the session: protocol-only members go. */
 export function publicClaims(claims: Record<string, unknown>): Record<string, unknown> {

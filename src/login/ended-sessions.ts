@@ -22,10 +22,18 @@ export function endedSessionsFor(config: LoginConfig, redis: Redis | Cluster | u
   if (redis) return new RedisEndedSessions(redis, { prefix: `${config.session.prefix}ended:`, ttlMs });
   const { store, allowMemoryStore } = config.session;
   if (config.useExistingSession && !allowMemoryStore) {
-    throw optionError('session.redis', 'set with useExistingSession', `${WHY}. For a single process in development, set "session.allowMemoryStore: true"`);
+    throw optionError(
+      'session.redis',
+      'set with useExistingSession',
+      `${WHY}. For a single process in development, set "session.allowMemoryStore: true"`,
+    );
   }
   if (store !== undefined && !(store instanceof session.MemoryStore) && !allowMemoryStore) {
-    throw optionError('session.redis', 'set with a session.store that is not a MemoryStore', `${WHY}. For a store that only one process uses, set "session.allowMemoryStore: true"`);
+    throw optionError(
+      'session.redis',
+      'set with a session.store that is not a MemoryStore',
+      `${WHY}. For a store that only one process uses, set "session.allowMemoryStore: true"`,
+    );
   }
   return new MemoryEndedSessions(ttlMs);
 }

@@ -12,8 +12,20 @@ import type { LoginRuntime } from './runtime.js';
 export function handleError(runtime: LoginRuntime, err: unknown, req: Request, res: Response, next: NextFunction): void {
   const { logger, errorHandler } = runtime.config;
   const known = isAuthError(err) ? err : new AuthError('server_error', 500, 'Something went wrong while signing you in.', { cause: err });
-  if (known.status >= 500) logger.error('sign-in request failed', { status: known.status, code: known.code, path: req.path, ...describeCause(known.cause ?? err) });
-  else logger.debug('sign-in request refused', { status: known.status, code: known.code, path: req.path, ...describeCause(known.cause ?? known) });
+  if (known.status >= 500)
+    logger.error('sign-in request failed', {
+      status: known.status,
+      code: known.code,
+      path: req.path,
+      ...describeCause(known.cause ?? err),
+    });
+  else
+    logger.debug('sign-in request refused', {
+      status: known.status,
+      code: known.code,
+      path: req.path,
+      ...describeCause(known.cause ?? known),
+    });
   if (errorHandler) {
     errorHandler(known, req, res, next);
     return;

@@ -56,7 +56,16 @@ export function idTokenAlgorithms(metadata: IssuerMetadata, configured: string[]
 /** The left half of the hash of `value` for `alg` (OIDC Core §3.1.3.6 `at_hash`). */
 export function leftHalfHash(value: string, alg: string): string | undefined {
   const size = /(\d{3})$/.exec(alg)?.[1];
-  const hash = alg === 'EdDSA' || alg === 'Ed25519' ? 'sha512' : size === '256' ? 'sha256' : size === '384' ? 'sha384' : size === '512' ? 'sha512' : undefined;
+  const hash =
+    alg === 'EdDSA' || alg === 'Ed25519'
+      ? 'sha512'
+      : size === '256'
+        ? 'sha256'
+        : size === '384'
+          ? 'sha384'
+          : size === '512'
+            ? 'sha512'
+            : undefined;
   if (!hash) return undefined;
   const digest = createHash(hash).update(value, 'ascii').digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');

@@ -23,7 +23,8 @@ export const RESERVED_LOGOUT_PARAMS: ReadonlySet<string> = new Set(['id_token_hi
  */
 export function checkLogoutParams(path: string, value: unknown): Record<string, string> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`${path} must be an object of string parameters`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(`${path} must be an object of string parameters`);
   const params: Record<string, string> = {};
   for (const [name, param] of Object.entries(value)) {
     if (param === undefined) continue;
@@ -58,12 +59,7 @@ export function endSessionUrl(
  * mTLS alias with a TLS identity, RFC 8705 §5). Best effort: returns
  * whether the issuer answered 200; never throws (a failed revocation must not block a logout).
  */
-export async function revokeToken(
-  metadata: IssuerMetadata,
-  client: ClientAuth,
-  token: string,
-  timeoutMs: number,
-): Promise<boolean> {
+export async function revokeToken(metadata: IssuerMetadata, client: ClientAuth, token: string, timeoutMs: number): Promise<boolean> {
   const endpoint = endpointFor(metadata, 'revocation_endpoint', client.tls);
   if (!metadata.revocation_endpoint || !endpoint) return false;
   try {

@@ -40,7 +40,9 @@ export function auth(options?: AuthOptions): AuthRouter {
     config.logger.warn('allowInsecureHttp is on: tokens and session cookies may travel over plain HTTP. Never use this in production.');
   }
   if (config.backchannelLogout.allowMissingExp) {
-    config.logger.warn('backchannelLogout.allowMissingExp is on: logout tokens without exp (Back-Channel Logout draft 06) are accepted while their iat is under five minutes old.');
+    config.logger.warn(
+      'backchannelLogout.allowMissingExp is on: logout tokens without exp (Back-Channel Logout draft 06) are accepted while their iat is under five minutes old.',
+    );
   }
   // 2. The services the requests share.
   const runtime = createLoginRuntime(config);

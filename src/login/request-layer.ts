@@ -39,7 +39,12 @@ class ResponseLogin implements ResponseContext {
       await action();
     } catch (err) {
       handleError(runtime, err, req, res, (late?: unknown) => {
-        if (!res.headersSent) renderError(req, res, isAuthError(late) ? late : new AuthError('server_error', 500, 'Something went wrong while signing you in.'));
+        if (!res.headersSent)
+          renderError(
+            req,
+            res,
+            isAuthError(late) ? late : new AuthError('server_error', 500, 'Something went wrong while signing you in.'),
+          );
       });
     }
   }
@@ -52,7 +57,8 @@ class ResponseLogin implements ResponseContext {
 function attachContext(runtime: LoginRuntime, req: Request, res: Response): RequestContext {
   const { config } = runtime;
   res.oidc = new ResponseLogin(runtime, req, res);
-  const sessionError = sessionStoreError(req) ??
+  const sessionError =
+    sessionStoreError(req) ??
     (config.useExistingSession && !req.session ? new Error('useExistingSession is set but req.session is missing') : undefined);
   const context = new RequestContext(req, runtime, sessionError);
   req.oidc = context;
@@ -64,7 +70,10 @@ function attachContext(runtime: LoginRuntime, req: Request, res: Response): Requ
     const rest = { ...req.session!.oidc };
     delete rest.login;
     req.session!.oidc = rest;
-    if (login) void runtime.index?.remove({ sessionId: req.sessionID!, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) }).catch(() => undefined);
+    if (login)
+      void runtime.index
+        ?.remove({ sessionId: req.sessionID!, sub: login.sub, ...(login.sid !== undefined ? { sid: login.sid } : {}) })
+        .catch(() => undefined);
   } else if (config.useExistingSession && context.isAuthenticated()) {
     capLifetime(req, config, loginEndsAt(context.storedLogin()!, config.session.absoluteDuration));
   }

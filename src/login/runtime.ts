@@ -56,7 +56,10 @@ export interface StartLoginMode {
 }
 
 /** The ID token checks that do not depend on the request. */
-export function baseIdTokenChecks(runtime: LoginRuntime, metadata: IssuerMetadata): Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'> {
+export function baseIdTokenChecks(
+  runtime: LoginRuntime,
+  metadata: IssuerMetadata,
+): Omit<IdTokenChecks, 'nonce' | 'accessToken' | 'maxAge' | 'expectedSub'> {
   const { config } = runtime;
   return {
     getKey: runtime.keys.getKey,
@@ -120,7 +123,9 @@ function storeOf(config: LoginConfig, redis: RedisClient | undefined, invalidati
       ...(invalidations ? { invalidations } : {}),
     });
   }
-  config.logger.warn('session.allowMemoryStore is on: sessions live in process memory, are lost on restart and are not shared between processes. Never use this in production.');
+  config.logger.warn(
+    'session.allowMemoryStore is on: sessions live in process memory, are lost on restart and are not shared between processes. Never use this in production.',
+  );
   return new session.MemoryStore();
 }
 
@@ -165,7 +170,11 @@ export function createLoginRuntime(config: LoginConfig): LoginRuntime {
       : undefined,
     // Without Redis (one process, development) the index and the replay guard live in memory, so
     // back-channel logout and sessions.* still work for the sessions of this process.
-    index: redis ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` }) : config.useExistingSession ? undefined : new MemorySessionIndex(),
+    index: redis
+      ? new SessionIndex(redis.client, { prefix: `${prefix}idx:` })
+      : config.useExistingSession
+        ? undefined
+        : new MemorySessionIndex(),
     useOnce: redis ? (key, ttlMs) => useOnce(redis.client, key, ttlMs) : memoryUseOnce(),
     localRefreshes: new Map(),
     dpopNonces: new ReceivedDpopNonces(),

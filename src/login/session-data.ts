@@ -118,7 +118,8 @@ export function openSignedIn(
 }
 
 function isSignedInRecord(value: unknown): value is SignedInRecord {
-  if (!isPlainObject(value) || typeof value.sub !== 'string' || typeof value.createdAt !== 'number' || !isPlainObject(value.claims)) return false;
+  if (!isPlainObject(value) || typeof value.sub !== 'string' || typeof value.createdAt !== 'number' || !isPlainObject(value.claims))
+    return false;
   const tokens = value.tokens;
   return isPlainObject(tokens) && typeof tokens.access_token === 'string' && typeof tokens.id_token === 'string';
 }
@@ -135,7 +136,12 @@ export function loginEndsAt(record: Pick<SignedInRecord, 'createdAt' | 'expiresA
  * ends with the last of them, so a `/login` never completed leaves nothing behind that outlives
  * it (and an emptied one ends at once).
  */
-export function sessionEndsAt(sealer: Sealer, data: object, sessionId: string | undefined, absoluteDurationSeconds: number): number | undefined {
+export function sessionEndsAt(
+  sealer: Sealer,
+  data: object,
+  sessionId: string | undefined,
+  absoluteDurationSeconds: number,
+): number | undefined {
   const oidc = (data as { oidc?: OidcSessionData }).oidc;
   if (oidc?.login !== undefined) {
     const opened = openSignedIn(sealer, oidc.login, sessionId, true);

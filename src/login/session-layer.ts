@@ -13,7 +13,13 @@ function idleMs(config: LoginConfig): number {
 }
 
 /** The session cookie's fixed attributes (what clearing it must repeat): HttpOnly, Secure on https. */
-export function sessionCookieScope(config: LoginConfig): { httpOnly: true; sameSite: 'lax' | 'strict' | 'none'; secure: boolean; path: '/'; domain?: string } {
+export function sessionCookieScope(config: LoginConfig): {
+  httpOnly: true;
+  sameSite: 'lax' | 'strict' | 'none';
+  secure: boolean;
+  path: '/';
+  domain?: string;
+} {
   const { domain, sameSite } = config.session.cookie;
   return { httpOnly: true, sameSite, secure: config.https, path: '/', ...(domain !== undefined ? { domain } : {}) };
 }

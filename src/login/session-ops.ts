@@ -12,7 +12,6 @@ export interface SessionRequest {
   sessionStore?: Store;
 }
 
-
 /** Runs a callback-style store operation with a deadline; failures and timeouts become a 503. */
 export function withTimeout(run: (done: (err?: unknown) => void) => void, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {

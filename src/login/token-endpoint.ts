@@ -20,7 +20,8 @@ export interface TokenEndpointResponse {
 export function backChannelError(err: unknown, what: string): AuthError {
   if (err instanceof HttpError) {
     if (err.kind === 'network') return new ServiceUnavailableError('The authorization server cannot be reached.', { cause: err });
-    if (err.kind === 'timeout') return new IssuerResponseError(`The authorization server did not answer the ${what} in time.`, { cause: err });
+    if (err.kind === 'timeout')
+      return new IssuerResponseError(`The authorization server did not answer the ${what} in time.`, { cause: err });
     return new IssuerResponseError(`The authorization server gave an invalid answer to the ${what}.`, { cause: err });
   }
   return new IssuerResponseError(`The ${what} failed.`, { cause: err });
@@ -103,7 +104,8 @@ export async function tokenRequest(
     throw new IssuerResponseError('The token response has an unsupported token type.');
   }
   for (const name of ['id_token', 'refresh_token', 'scope'] as const) {
-    if (body[name] !== undefined && typeof body[name] !== 'string') throw new IssuerResponseError(`The token response has an invalid ${name}.`);
+    if (body[name] !== undefined && typeof body[name] !== 'string')
+      throw new IssuerResponseError(`The token response has an invalid ${name}.`);
   }
   if (body.expires_in !== undefined && (typeof body.expires_in !== 'number' || !Number.isFinite(body.expires_in) || body.expires_in < 0)) {
     throw new IssuerResponseError('The token response has an invalid expires_in.');

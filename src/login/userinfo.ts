@@ -28,7 +28,13 @@ export async function userInfoRequest(
   const nonces = runtime.dpopNonces;
   const send = async (nonce: string | undefined) => {
     const headers: Record<string, string> = { authorization: `${dpopKey ? 'DPoP' : 'Bearer'} ${accessToken}` };
-    if (dpopKey) headers.dpop = await createDpopProof(dpopKey, { method: 'GET', url: endpoint, accessToken, ...(nonce !== undefined ? { nonce } : {}) });
+    if (dpopKey)
+      headers.dpop = await createDpopProof(dpopKey, {
+        method: 'GET',
+        url: endpoint,
+        accessToken,
+        ...(nonce !== undefined ? { nonce } : {}),
+      });
     try {
       const answer = await backChannelFetch(endpoint, { headers, timeoutMs: runtime.config.httpTimeout }, runtime.client);
       return { answer, fresh: dpopKey ? nonces.remember(endpoint, answer.headers) : undefined };
@@ -42,7 +48,9 @@ export async function userInfoRequest(
     ({ answer: res } = await send(fresh));
   }
   if (res.status !== 200 || !isPlainObject(res.body)) {
-    throw new IssuerResponseError('The UserInfo endpoint gave an invalid answer.', { cause: new Error(`userinfo answered HTTP ${res.status}`) });
+    throw new IssuerResponseError('The UserInfo endpoint gave an invalid answer.', {
+      cause: new Error(`userinfo answered HTTP ${res.status}`),
+    });
   }
   if (res.body.sub !== expectedSub) throw new IssuerResponseError('The UserInfo response names another user.');
   return res.body;

@@ -100,7 +100,7 @@ export class RefreshCoordinator {
       throw optionError('client', 'an ioredis client (Redis or Cluster)');
     }
     this.client = client;
-    this.prefix = options.prefix === '' ? '' : optionalString('prefix', options.prefix) ?? DEFAULT_REFRESH_PREFIX;
+    this.prefix = options.prefix === '' ? '' : (optionalString('prefix', options.prefix) ?? DEFAULT_REFRESH_PREFIX);
     const open = this.prefix.indexOf('{');
     if (open !== -1 && this.prefix[open + 1] === '}') {
       // Redis would hash the whole key (an empty hash tag): a session's keys would land in different slots.
@@ -173,9 +173,12 @@ export class RefreshCoordinator {
 
   private async hold(lockKey: string, owner: string, resultKey: string, work: () => Promise<string>): Promise<string> {
     this.held.set(lockKey, owner);
-    const keepAlive = setInterval(() => {
-      this.client.eval(EXTEND, 1, lockKey, owner, String(this.lockTtlMs)).catch(() => undefined);
-    }, Math.max(50, Math.floor(this.lockTtlMs / 3)));
+    const keepAlive = setInterval(
+      () => {
+        this.client.eval(EXTEND, 1, lockKey, owner, String(this.lockTtlMs)).catch(() => undefined);
+      },
+      Math.max(50, Math.floor(this.lockTtlMs / 3)),
+    );
     keepAlive.unref();
     let written = true;
     try {

@@ -43,7 +43,6 @@ end
 return members
 `;
 
-
 function digest(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('base64url');
 }
@@ -75,7 +74,7 @@ export class SessionIndex {
       throw optionError('client', 'an ioredis client (Redis or Cluster)');
     }
     this.client = client;
-    this.prefix = options.prefix === '' ? '' : optionalString('prefix', options.prefix) ?? DEFAULT_INDEX_PREFIX;
+    this.prefix = options.prefix === '' ? '' : (optionalString('prefix', options.prefix) ?? DEFAULT_INDEX_PREFIX);
   }
 
   /** The key of a user's index (public for tests and operations). */

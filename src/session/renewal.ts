@@ -29,7 +29,12 @@ export function renewalDue(instance: Instance, id: string, expires: number, now:
 }
 
 /** The expiry a renewal gives now: the cookie's lifetime, capped by `expiryCap`. */
-export function renewedExpiry(instance: Instance, data: Partial<SessionData> | null | undefined, sessionId: string | undefined, now: number): number {
+export function renewedExpiry(
+  instance: Instance,
+  data: Partial<SessionData> | null | undefined,
+  sessionId: string | undefined,
+  now: number,
+): number {
   const cap = data ? instance.options.expiryCap?.(data, sessionId) : undefined;
   const idle = now + instance.idleMs;
   return cap !== undefined && cap < idle ? Math.max(now + 1000, cap) : idle;
@@ -44,7 +49,6 @@ export function renewCookie(instance: Instance, sess: SessionObject, now: number
   sess.cookie.maxAge = maxAge;
   return expires;
 }
-
 
 /**
  * Where the session stands against the store: `modified` since the request found it, `save`
@@ -84,4 +88,3 @@ export function decideCookie(state: SessionState, modified: boolean, willBeStore
   remember(instance, id, expires, now);
   state.renewed = true;
 }
-

@@ -11,7 +11,8 @@ import { rawRecordOf, requireExisting, SessionEndedError } from './store.js';
  * headers, a changed session is written (or an unchanged one renewed) before the end.
  */
 
-const sessionSave = (session.Session.prototype as unknown as { save(this: SessionObject, fn?: (err?: unknown) => void): SessionObject }).save;
+const sessionSave = (session.Session.prototype as unknown as { save(this: SessionObject, fn?: (err?: unknown) => void): SessionObject })
+  .save;
 
 /**
  * `req.session.save()` as the app calls it: the session is remembered as saved, so the end of the
@@ -44,7 +45,8 @@ function setSession(this: AnyRequest, value: SessionObject | null | undefined): 
   state.materialized = true;
   state.session = value;
   // Every Session the request gets (built, regenerated, reloaded) reports its explicit saves.
-  if (value instanceof session.Session && (value as { save: unknown }).save === sessionSave) Object.defineProperty(value, 'save', TRACKED_SAVE);
+  if (value instanceof session.Session && (value as { save: unknown }).save === sessionSave)
+    Object.defineProperty(value, 'save', TRACKED_SAVE);
   hook(state);
 }
 function getFreshId(this: AnyRequest): string | undefined {
@@ -69,7 +71,11 @@ export function materialize(state: SessionState): void {
     state.startId = req.sessionID;
     // A record from the local cache is shared and frozen (see the store's `get`): the session gets
     // a copy of its own, parsed from the text (the same JSON, so "modified?" still compares equal).
-    const own = Object.isFrozen(record) ? (state.raw !== undefined ? (JSON.parse(state.raw) as SessionData) : structuredClone(record)) : record;
+    const own = Object.isFrozen(record)
+      ? state.raw !== undefined
+        ? (JSON.parse(state.raw) as SessionData)
+        : structuredClone(record)
+      : record;
     state.instance.options.store.createSession(req as unknown as Request, own); // assigns req.session
     if (state.session && state.instance.options.mustExist?.(state.session)) requireExisting(state.session);
   } else {
@@ -79,7 +85,6 @@ export function materialize(state: SessionState): void {
   }
   hook(state);
 }
-
 
 /** Watches the response: the cookie goes out with the headers, the record is written before the end. */
 export function hook(state: SessionState): void {

@@ -183,11 +183,16 @@ class GuardedRedisStore extends RedisStore {
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
     this.cache?.invalidate(this.prefix + sid);
     const client = this.redis;
-    if (!client || (sess as unknown as Record<symbol, unknown>)[MUST_EXIST] !== true) return this.guard((inner) => super.set(sid, sess, inner), cb);
+    if (!client || (sess as unknown as Record<symbol, unknown>)[MUST_EXIST] !== true)
+      return this.guard((inner) => super.set(sid, sess, inner), cb);
     return this.guard(async (inner) => {
       // connect-redis' own TTL rule (the cookie's expiry, else the store's ttl), with XX.
       const expires = sess.cookie?.expires;
-      const ttl = expires ? Math.ceil((new Date(expires).getTime() - Date.now()) / 1000) : typeof this.ttl === 'number' ? this.ttl : this.ttl(sess);
+      const ttl = expires
+        ? Math.ceil((new Date(expires).getTime() - Date.now()) / 1000)
+        : typeof this.ttl === 'number'
+          ? this.ttl
+          : this.ttl(sess);
       if (ttl <= 0) return super.destroy(sid, inner);
       try {
         const reply = await client.set(this.prefix + sid, this.serializer.stringify(sess), 'EX', ttl, 'XX');
@@ -296,7 +301,7 @@ export function createSessionStore(options: SessionStoreOptions): Store {
   if (typeof client !== 'object' || client === null || typeof (client as Redis).get !== 'function') {
     throw optionError('client', 'an ioredis client (Redis or Cluster)');
   }
-  const prefix = options.prefix === '' ? '' : optionalString('prefix', options.prefix) ?? DEFAULT_SESSION_PREFIX;
+  const prefix = options.prefix === '' ? '' : (optionalString('prefix', options.prefix) ?? DEFAULT_SESSION_PREFIX);
   const ttl = optionalNumber('ttlSeconds', options.ttlSeconds, 1, 10 * 365 * 86_400, 'seconds') ?? DEFAULT_SESSION_TTL_SECONDS;
   const logger = options.logger ?? defaultLogger;
 

@@ -9,7 +9,14 @@ import { mintToken, nowSeconds } from '../support/tokens.js';
 import { AUDIENCE, guardedApp, memoryLogger } from './fixtures.js';
 
 function auth(token: string, payload: Record<string, unknown> = {}): BearerAuth {
-  return { payload: { sub: 's', ...payload }, header: { alg: 'ES256' }, token, scopes: ['a'], issuer: 'https://i.example.test', kind: 'jwt' };
+  return {
+    payload: { sub: 's', ...payload },
+    header: { alg: 'ES256' },
+    token,
+    scopes: ['a'],
+    issuer: 'https://i.example.test',
+    kind: 'jwt',
+  };
 }
 
 describe('VerifiedTokenCache', () => {
@@ -35,7 +42,7 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get('c', 5, t0)).toBeDefined();
   });
 
-  it('never keeps an entry past the given limit (the token\'s exp)', () => {
+  it("never keeps an entry past the given limit (the token's exp)", () => {
     const cache = new VerifiedTokenCache({ max: 10, maxTtlSeconds: 300 });
     cache.set(auth('a'), t0 + 10_000, t0);
     expect(cache.get('a', 0, t0 + 9_999)).toBeDefined();
@@ -179,16 +186,22 @@ describe('requireBearer() verified-token cache', () => {
     const token = await mint();
     const expected = { sub: 'user-123', kid: jwks.key.kid, scopes: ['read'], scheme: 'Bearer' };
     // First seen (verified), then twice from the cache; then another token (its entry may share the header).
-    for (let i = 0; i < 3; i += 1) expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${token}`)).body).toEqual(expected);
+    for (let i = 0; i < 3; i += 1)
+      expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${token}`)).body).toEqual(expected);
     const other = await mint();
-    for (let i = 0; i < 2; i += 1) expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${other}`)).body).toEqual(expected);
+    for (let i = 0; i < 2; i += 1)
+      expect((await request(app).get('/api/edit').set('Authorization', `Bearer ${other}`)).body).toEqual(expected);
   });
 
   it('answers the scope checks after a cache hit with the options of the guard that accepted the token', async () => {
     // A hit leaves no per-request record: the result carries its guard's answer on its prototype.
     const app = express();
     const handled: string[] = [];
-    const errorHandler = (err: { code: string; status: number; headers: Record<string, string> }, _req: express.Request, res: express.Response) => {
+    const errorHandler = (
+      err: { code: string; status: number; headers: Record<string, string> },
+      _req: express.Request,
+      res: express.Response,
+    ) => {
       handled.push(err.code);
       res.status(err.status).set(err.headers).json({ custom: err.code });
     };
@@ -198,12 +211,21 @@ describe('requireBearer() verified-token cache', () => {
     // Two guards on one route: the checks answer for the last one, which set req.auth.
     app.get('/billing', orders, billing, requiredScopes('admin'), (_req, res) => void res.end());
     const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, claims: { scope: 'read' } });
-    const scopeChallenge = (realm: string) => `Bearer realm="${realm}", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"`;
+    const scopeChallenge = (realm: string) =>
+      `Bearer realm="${realm}", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"`;
     for (let i = 0; i < 3; i += 1) {
       const res = await request(app).get('/orders').set('Authorization', `Bearer ${token}`);
-      expect([res.status, res.headers['www-authenticate'], res.body]).toEqual([403, scopeChallenge('orders'), { custom: 'insufficient_scope' }]);
+      expect([res.status, res.headers['www-authenticate'], res.body]).toEqual([
+        403,
+        scopeChallenge('orders'),
+        { custom: 'insufficient_scope' },
+      ]);
       const other = await request(app).get('/billing').set('Authorization', `Bearer ${token}`);
-      expect([other.status, other.headers['www-authenticate'], other.body.error]).toEqual([403, scopeChallenge('billing'), 'insufficient_scope']);
+      expect([other.status, other.headers['www-authenticate'], other.body.error]).toEqual([
+        403,
+        scopeChallenge('billing'),
+        'insufficient_scope',
+      ]);
     }
     expect(handled).toEqual(['insufficient_scope', 'insufficient_scope', 'insufficient_scope']);
     expect(orders.verifier.cache?.hits).toBe(5);

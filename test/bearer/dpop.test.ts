@@ -84,7 +84,11 @@ function dropUndefined(record: Record<string, unknown>): Record<string, unknown>
 const dpopChallenge = (error: string, description: string, realm = 'api') =>
   `DPoP realm="${realm}", error="${error}", error_description="${description}", algs="${ALGS}"`;
 
-function expectDpopRefusal(res: request.Response, error: 'invalid_dpop_proof' | 'invalid_token' | 'use_dpop_nonce', description: string): void {
+function expectDpopRefusal(
+  res: request.Response,
+  error: 'invalid_dpop_proof' | 'invalid_token' | 'use_dpop_nonce',
+  description: string,
+): void {
   expectRefusal(res, 401, dpopChallenge(error, description), { error, error_description: description });
 }
 
@@ -108,7 +112,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       const app = dpopApp();
       const token = await boundToken();
       for (const scheme of ['dpop', 'DPOP']) {
-        const res = await request(app).get('/api/me').set('Authorization', `${scheme} ${token}`).set('DPoP', await proof({ token }));
+        const res = await request(app)
+          .get('/api/me')
+          .set('Authorization', `${scheme} ${token}`)
+          .set('DPoP', await proof({ token }));
         expect(res.status).toBe(200);
       }
     });
@@ -116,7 +123,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     it('checks htm against the method of a POST', async () => {
       const app = dpopApp();
       const token = await boundToken();
-      const ok = await request(app).post('/api/me').set('Authorization', `DPoP ${token}`).set('DPoP', await proof({ token, method: 'POST' }));
+      const ok = await request(app)
+        .post('/api/me')
+        .set('Authorization', `DPoP ${token}`)
+        .set('DPoP', await proof({ token, method: 'POST' }));
       expect(ok.status).toBe(200);
     });
 
@@ -138,13 +148,20 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     });
 
     it('answers insufficient_scope for a DPoP request in the DPoP scheme', async () => {
-      const app = guardedApp({ ...explicit(), dpop: { baseURL: BASE } }, (a) => a.get('/api/admin', requiredScopes('admin'), (_req, res) => res.send('ok'))).app;
+      const app = guardedApp({ ...explicit(), dpop: { baseURL: BASE } }, (a) =>
+        a.get('/api/admin', requiredScopes('admin'), (_req, res) => res.send('ok')),
+      ).app;
       const token = await boundToken(holder, { scope: 'read' });
       const res = await send(app, token, { path: '/api/admin' });
-      expectRefusal(res, 403, `DPoP realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin", algs="${ALGS}"`, {
-        error: 'insufficient_scope',
-        error_description: 'the access token lacks a required scope',
-      });
+      expectRefusal(
+        res,
+        403,
+        `DPoP realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin", algs="${ALGS}"`,
+        {
+          error: 'insufficient_scope',
+          error_description: 'the access token lacks a required scope',
+        },
+      );
     });
   });
 
@@ -180,22 +197,39 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     });
 
     it('refuses an alg none proof', async () => {
-      const unsigned = rawToken({ typ: 'dpop+jwt', alg: 'none', jwk: holder.publicJwk }, { jti: randomUUID(), htm: 'GET', htu: URL_ME, iat: nowSeconds(), ath: dpopAccessTokenHash(token) });
+      const unsigned = rawToken(
+        { typ: 'dpop+jwt', alg: 'none', jwk: holder.publicJwk },
+        { jti: randomUUID(), htm: 'GET', htu: URL_ME, iat: nowSeconds(), ath: dpopAccessTokenHash(token) },
+      );
       await refusedWith('DPoP proof algorithm not allowed', unsigned);
     });
 
     it('refuses an HS256 proof', async () => {
-      const mac = hmacToken('0123456789abcdef0123456789abcdef', { typ: 'dpop+jwt', alg: 'HS256', jwk: { kty: 'oct', k: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY' } }, {
-        jti: randomUUID(), htm: 'GET', htu: URL_ME, iat: nowSeconds(), ath: dpopAccessTokenHash(token),
-      });
+      const mac = hmacToken(
+        '0123456789abcdef0123456789abcdef',
+        { typ: 'dpop+jwt', alg: 'HS256', jwk: { kty: 'oct', k: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY' } },
+        {
+          jti: randomUUID(),
+          htm: 'GET',
+          htu: URL_ME,
+          iat: nowSeconds(),
+          ath: dpopAccessTokenHash(token),
+        },
+      );
       await refusedWith('DPoP proof algorithm not allowed', mac);
     });
 
     it('refuses an algorithm left out of dpop.algorithms', async () => {
       const only = dpopApp({ algorithms: ['EdDSA'] });
-      const res = await request(only).get('/api/me').set('Authorization', `DPoP ${token}`).set('DPoP', await proof({ token }));
+      const res = await request(only)
+        .get('/api/me')
+        .set('Authorization', `DPoP ${token}`)
+        .set('DPoP', await proof({ token }));
       const description = 'DPoP proof algorithm not allowed';
-      expectRefusal(res, 401, `DPoP realm="api", error="invalid_dpop_proof", error_description="${description}", algs="EdDSA"`, { error: 'invalid_dpop_proof', error_description: description });
+      expectRefusal(res, 401, `DPoP realm="api", error="invalid_dpop_proof", error_description="${description}", algs="EdDSA"`, {
+        error: 'invalid_dpop_proof',
+        error_description: description,
+      });
     });
 
     it('refuses a proof whose jwk carries private key material', async () => {
@@ -240,7 +274,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
 
     it('honours dpop.maxProofAge', async () => {
       const strict = dpopApp({ maxProofAge: 10 }, { clockTolerance: 0 });
-      const res = await request(strict).get('/api/me').set('Authorization', `DPoP ${token}`).set('DPoP', await proof({ token, claims: { iat: nowSeconds() - 30 } }));
+      const res = await request(strict)
+        .get('/api/me')
+        .set('Authorization', `DPoP ${token}`)
+        .set('DPoP', await proof({ token, claims: { iat: nowSeconds() - 30 } }));
       expectDpopRefusal(res, 'invalid_dpop_proof', 'DPoP proof iat outside the accepted window');
     });
 
@@ -290,7 +327,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
 
     it('refuses a DPoP-bound token sent with the Bearer scheme, challenging for DPoP', async () => {
       const token = await boundToken();
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${token}`).set('DPoP', await proof({ token }));
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${token}`)
+        .set('DPoP', await proof({ token }));
       expectDpopRefusal(res, 'invalid_token', 'DPoP-bound token sent with the Bearer scheme');
     });
 
@@ -307,11 +347,19 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       const token = await boundToken(null, { cnf: { jwk: holder.publicJwk } });
       const res = await request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
       const description = 'token is bound by an unsupported confirmation method';
-      expectRefusal(res, 401, `Bearer realm="api", error="invalid_token", error_description="${description}"`, { error: 'invalid_token', error_description: description });
+      expectRefusal(res, 401, `Bearer realm="api", error="invalid_token", error_description="${description}"`, {
+        error: 'invalid_token',
+        error_description: description,
+      });
     });
 
     it('answers an invalid token with a valid proof in the DPoP scheme', async () => {
-      const token = await mintToken({ key: jwks.key, issuer: jwks.issuer, audience: 'https://other.example.test', claims: { cnf: { jkt: holder.jkt } } });
+      const token = await mintToken({
+        key: jwks.key,
+        issuer: jwks.issuer,
+        audience: 'https://other.example.test',
+        claims: { cnf: { jkt: holder.jkt } },
+      });
       expectDpopRefusal(await send(app, token), 'invalid_token', 'unexpected audience');
     });
   });
@@ -339,12 +387,16 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
 
     it("'required': refuses the Bearer scheme with invalid_token in the DPoP scheme", async () => {
       const app = dpopApp({ mode: 'required' });
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await boundToken(null)}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundToken(null)}`);
       expectDpopRefusal(res, 'invalid_token', 'the Bearer scheme is not accepted; use DPoP');
     });
 
     it("'required': a Bearer token with illegal characters is a malformed request (400) before it is a wrong scheme", async () => {
-      const res = await request(dpopApp({ mode: 'required' })).get('/api/me').set('Authorization', 'Bearer abc,def');
+      const res = await request(dpopApp({ mode: 'required' }))
+        .get('/api/me')
+        .set('Authorization', 'Bearer abc,def');
       expectRefusal(res, 400, dpopChallenge('invalid_request', 'access token has illegal characters'), {
         error: 'invalid_request',
         error_description: 'access token has illegal characters',
@@ -353,7 +405,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
 
     it("'required': challenges only for DPoP when no credentials are sent", async () => {
       const res = await request(dpopApp({ mode: 'required' })).get('/api/me');
-      expectRefusal(res, 401, `DPoP realm="api", algs="${ALGS}"`, { error: 'unauthorized', error_description: 'no DPoP access token in the request' });
+      expectRefusal(res, 401, `DPoP realm="api", algs="${ALGS}"`, {
+        error: 'unauthorized',
+        error_description: 'no DPoP access token in the request',
+      });
     });
 
     it("'required': accepts a DPoP token", async () => {
@@ -364,21 +419,32 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     it("'disabled': the DPoP scheme counts as no credentials, challenged for Bearer only", async () => {
       const app = dpopApp({ mode: 'disabled' });
       const token = await boundToken();
-      const res = await request(app).get('/api/me').set('Authorization', `DPoP ${token}`).set('DPoP', await proof({ token }));
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `DPoP ${token}`)
+        .set('DPoP', await proof({ token }));
       expectRefusal(res, 401, 'Bearer realm="api"', { error: 'unauthorized', error_description: 'no Bearer access token in the request' });
     });
 
     it("'disabled': still refuses a DPoP-bound token sent as Bearer", async () => {
       const app = dpopApp({ mode: 'disabled' });
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await boundToken()}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundToken()}`);
       const description = 'DPoP-bound token sent with the Bearer scheme';
-      expectRefusal(res, 401, `Bearer realm="api", error="invalid_token", error_description="${description}"`, { error: 'invalid_token', error_description: description });
+      expectRefusal(res, 401, `Bearer realm="api", error="invalid_token", error_description="${description}"`, {
+        error: 'invalid_token',
+        error_description: description,
+      });
     });
 
     it('answers a malformed DPoP header in the DPoP scheme (400 invalid_request)', async () => {
       const res = await request(dpopApp()).get('/api/me').set('Authorization', 'DPoP');
       const description = 'DPoP credentials without a token';
-      expectRefusal(res, 400, `DPoP realm="api", error="invalid_request", error_description="${description}", algs="${ALGS}"`, { error: 'invalid_request', error_description: description });
+      expectRefusal(res, 400, `DPoP realm="api", error="invalid_request", error_description="${description}", algs="${ALGS}"`, {
+        error: 'invalid_request',
+        error_description: description,
+      });
     });
   });
 
@@ -386,7 +452,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     it('still refuses a present invalid DPoP proof', async () => {
       const app = dpopApp({}, { credentialsRequired: false });
       const token = await boundToken();
-      const res = await request(app).get('/api/me').set('Authorization', `DPoP ${token}`).set('DPoP', await proof({ token, method: 'DELETE' }));
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `DPoP ${token}`)
+        .set('DPoP', await proof({ token, method: 'DELETE' }));
       expectDpopRefusal(res, 'invalid_dpop_proof', 'DPoP proof htm does not match the request method');
     });
 
@@ -406,7 +475,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     it('honours a path prefix in dpop.baseURL', async () => {
       const app = routes(express(), { ...explicit(), dpop: { baseURL: 'https://gw.example.test/orders/' } });
       const token = await boundToken();
-      const res = await request(app).get('/api/me').set('Authorization', `DPoP ${token}`).set('DPoP', await proof({ token, url: 'https://gw.example.test/orders/api/me' }));
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `DPoP ${token}`)
+        .set('DPoP', await proof({ token, url: 'https://gw.example.test/orders/api/me' }));
       expect(res.status).toBe(200);
     });
 
@@ -465,7 +537,12 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       it.each(['public.example.test/api/me#', 'user@public.example.test', 'public.example.test:443/x'])(
         'refuses an X-Forwarded-Host of %p from the trusted proxy with 400',
         async (host) => {
-          expectRefusal(await sendWithHost('X-Forwarded-Host', host), 400, dpopChallenge('invalid_request', refusal.error_description), refusal);
+          expectRefusal(
+            await sendWithHost('X-Forwarded-Host', host),
+            400,
+            dpopChallenge('invalid_request', refusal.error_description),
+            refusal,
+          );
         },
       );
 
@@ -477,7 +554,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     it('answers 500 without a challenge when neither dpop.baseURL nor trust proxy is set', async () => {
       const app = routes(express(), explicit());
       const token = await boundToken();
-      const res = await request(app).get('/api/me').set('Authorization', `DPoP ${token}`).set('DPoP', await proof({ token, url: 'http://127.0.0.1/api/me' }));
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `DPoP ${token}`)
+        .set('DPoP', await proof({ token, url: 'http://127.0.0.1/api/me' }));
       expect([res.status, res.headers['www-authenticate'], res.body]).toEqual([
         500,
         undefined,
@@ -579,8 +659,10 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
   });
 
   describe('options are checked at mount time', () => {
-    const make = (dpop: unknown, extra: Record<string, unknown> = {}) => () =>
-      requireBearer({ ...explicit(), logger: memoryLogger(), dpop, ...extra } as BearerOptions);
+    const make =
+      (dpop: unknown, extra: Record<string, unknown> = {}) =>
+      () =>
+        requireBearer({ ...explicit(), logger: memoryLogger(), dpop, ...extra } as BearerOptions);
     it.each<[string, unknown, RegExp]>([
       ['an unknown mode', { mode: 'sometimes' }, /Option "dpop.mode" must be "allowed", "required" or "disabled"/],
       ['an HMAC algorithm', { algorithms: ['HS256'] }, /Option "dpop.algorithms" must be a list of ES256.*asymmetric/],
@@ -591,7 +673,11 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
       ['a baseURL with a query', { baseURL: 'https://api.example.test/?x=1' }, /Option "dpop.baseURL" must be a URL without a query/],
       ['a plain-http baseURL', { baseURL: 'http://api.example.test' }, /Option "dpop.baseURL" must be an https: URL/],
       ['redis that is not a client', { redis: {} }, /Option "dpop.redis" must be an ioredis client/],
-      ['a short nonce secret', { nonce: { secret: 'short' } }, /Option "dpop.nonce.secret" must be a string or Uint8Array of at least 32 bytes/],
+      [
+        'a short nonce secret',
+        { nonce: { secret: 'short' } },
+        /Option "dpop.nonce.secret" must be a string or Uint8Array of at least 32 bytes/,
+      ],
       ['a nonce window of 1 s', { nonce: { windowSeconds: 1 } }, /Option "dpop.nonce.windowSeconds"/],
       ['an unknown member', { modes: 'required' }, /Option "dpop.modes" is not a known option/],
       ['not an object', 'required', /Option "dpop" must be an object/],

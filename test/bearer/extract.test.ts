@@ -30,7 +30,9 @@ describe('extractBearerToken()', () => {
     });
     it('accepts trailing "=" padding only at the end', () => {
       expect(extractBearerToken({ headers: { authorization: 'Bearer abc==' } })).toBe('abc==');
-      expect(refusal(() => extractBearerToken({ headers: { authorization: 'Bearer a=bc' } })).description).toBe('access token has illegal characters');
+      expect(refusal(() => extractBearerToken({ headers: { authorization: 'Bearer a=bc' } })).description).toBe(
+        'access token has illegal characters',
+      );
     });
     it('returns undefined without an Authorization header', () => {
       expect(extractBearerToken({ headers: {} })).toBeUndefined();
@@ -47,7 +49,9 @@ describe('extractBearerToken()', () => {
         status: 400,
         description: 'Bearer credentials without a token',
       });
-      expect(refusal(() => extractBearerToken({ headers: { authorization: 'Bearer    ' } })).description).toBe('Bearer credentials without a token');
+      expect(refusal(() => extractBearerToken({ headers: { authorization: 'Bearer    ' } })).description).toBe(
+        'Bearer credentials without a token',
+      );
     });
     it('refuses two tokens in the header', () => {
       expect(refusal(() => extractBearerToken({ headers: { authorization: 'Bearer a b' } })).description).toBe(
@@ -78,17 +82,24 @@ describe('extractBearerToken()', () => {
     it('returns the body token when enabled and the body is application/x-www-form-urlencoded', () => {
       expect(extractBearerToken({ headers: form, body, method: 'POST' }, { allowFormBody: true })).toBe('tok');
       expect(
-        extractBearerToken({ headers: { 'content-type': 'Application/X-WWW-Form-Urlencoded; charset=utf-8' }, body, method: 'POST' }, { allowFormBody: true }),
+        extractBearerToken(
+          { headers: { 'content-type': 'Application/X-WWW-Form-Urlencoded; charset=utf-8' }, body, method: 'POST' },
+          { allowFormBody: true },
+        ),
       ).toBe('tok');
     });
     it('ignores the body for another content type (JSON)', () => {
-      expect(extractBearerToken({ headers: { 'content-type': 'application/json' }, body, method: 'POST' }, { allowFormBody: true })).toBeUndefined();
+      expect(
+        extractBearerToken({ headers: { 'content-type': 'application/json' }, body, method: 'POST' }, { allowFormBody: true }),
+      ).toBeUndefined();
     });
     it('ignores the body on GET', () => {
       expect(extractBearerToken({ headers: form, body, method: 'GET' }, { allowFormBody: true })).toBeUndefined();
     });
     it('refuses two body tokens, an empty one and a non-string one', () => {
-      const run = (value: unknown) => refusal(() => extractBearerToken({ headers: form, body: { access_token: value }, method: 'POST' }, { allowFormBody: true })).description;
+      const run = (value: unknown) =>
+        refusal(() => extractBearerToken({ headers: form, body: { access_token: value }, method: 'POST' }, { allowFormBody: true }))
+          .description;
       expect(run(['a', 'b'])).toBe('more than one access_token in the body');
       expect(run('')).toBe('access_token in the body is empty');
       expect(run({ a: 1 })).toBe('access_token in the body is not a string');
@@ -96,16 +107,22 @@ describe('extractBearerToken()', () => {
     });
     it('refuses a token in the header and in the body at once', () => {
       expect(
-        refusal(() => extractBearerToken({ headers: { ...form, authorization: 'Bearer a' }, body, method: 'POST' }, { allowFormBody: true })).description,
+        refusal(() =>
+          extractBearerToken({ headers: { ...form, authorization: 'Bearer a' }, body, method: 'POST' }, { allowFormBody: true }),
+        ).description,
       ).toBe('token sent in more than one place');
     });
     it('refuses an oversized body token', () => {
       expect(
-        refusal(() => extractBearerToken({ headers: form, body: { access_token: 'a'.repeat(17_000) }, method: 'POST' }, { allowFormBody: true })).description,
+        refusal(() =>
+          extractBearerToken({ headers: form, body: { access_token: 'a'.repeat(17_000) }, method: 'POST' }, { allowFormBody: true }),
+        ).description,
       ).toBe('access token too large');
     });
     it('uses the body token next to a non-Bearer Authorization header', () => {
-      expect(extractBearerToken({ headers: { ...form, authorization: 'Basic eDp5' }, body, method: 'POST' }, { allowFormBody: true })).toBe('tok');
+      expect(extractBearerToken({ headers: { ...form, authorization: 'Basic eDp5' }, body, method: 'POST' }, { allowFormBody: true })).toBe(
+        'tok',
+      );
     });
   });
 
@@ -129,8 +146,8 @@ describe('extractBearerToken()', () => {
   });
 });
 
-describe('extractForGuard() (the guard\'s deferred character check)', () => {
-  it('leaves a header token\'s characters to the caller, and checkTokenCharacters() refuses them as extraction would', () => {
+describe("extractForGuard() (the guard's deferred character check)", () => {
+  it("leaves a header token's characters to the caller, and checkTokenCharacters() refuses them as extraction would", () => {
     const parts = { headers: { authorization: 'Bearer abc,def' } };
     expect(extractForGuard(parts, {})).toEqual({ token: 'abc,def', scheme: 'Bearer' });
     expect(refusal(() => checkTokenCharacters('abc,def')).description).toBe('access token has illegal characters');
@@ -180,8 +197,27 @@ describe('the header fast path for "Bearer <token>" (extract.ts)', () => {
     }
   }
 
-  it('answers every header as the general parse does (property, with and without the guard\'s deferred check)', () => {
-    const piece = fc.constantFrom('Bearer', 'bearer', 'DPoP', 'Basic', ' ', '  ', '\t', '\n', '\u00a0', '\ufeff', 'a', 'Z9', '.', '-_~+/', '=', '==', '%', 'é');
+  it("answers every header as the general parse does (property, with and without the guard's deferred check)", () => {
+    const piece = fc.constantFrom(
+      'Bearer',
+      'bearer',
+      'DPoP',
+      'Basic',
+      ' ',
+      '  ',
+      '\t',
+      '\n',
+      '\u00a0',
+      '\ufeff',
+      'a',
+      'Z9',
+      '.',
+      '-_~+/',
+      '=',
+      '==',
+      '%',
+      'é',
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 8 }), fc.boolean(), fc.boolean(), (pieces, dpop, guard) => {
         const value = pieces.join('');

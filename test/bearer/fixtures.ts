@@ -8,9 +8,18 @@ import type { BearerOptions } from '../../src/bearer/types.js';
 export const AUDIENCE = 'https://api.example.test';
 
 /** A logger that keeps what it is told, so tests can check nothing secret is logged. */
-export function memoryLogger(): { lines: string[]; debug(m: string, f?: unknown): void; info(m: string, f?: unknown): void; warn(m: string, f?: unknown): void; error(m: string, f?: unknown): void } {
+export function memoryLogger(): {
+  lines: string[];
+  debug(m: string, f?: unknown): void;
+  info(m: string, f?: unknown): void;
+  warn(m: string, f?: unknown): void;
+  error(m: string, f?: unknown): void;
+} {
   const lines: string[] = [];
-  const push = (level: string) => (message: string, fields?: unknown): void => void lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  const push =
+    (level: string) =>
+    (message: string, fields?: unknown): void =>
+      void lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
   return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
 }
 
@@ -32,7 +41,11 @@ export function guardedApp(options: BearerOptions, extra?: (app: express.Express
       kind: req.auth?.kind,
       issuer: req.auth?.issuer,
       kid: req.auth?.header?.kid,
-      tokenMatches: req.auth === undefined ? null : req.auth.token === String(req.headers.authorization ?? '').replace(/^bearer +/i, '') || req.auth.token === (req.body as { access_token?: string } | undefined)?.access_token,
+      tokenMatches:
+        req.auth === undefined
+          ? null
+          : req.auth.token === String(req.headers.authorization ?? '').replace(/^bearer +/i, '') ||
+            req.auth.token === (req.body as { access_token?: string } | undefined)?.access_token,
     });
   };
   app.get('/api/me', me);
@@ -49,7 +62,11 @@ export function guardedApp(options: BearerOptions, extra?: (app: express.Express
  * `guardedApp(options)` listening on 127.0.0.1 (a real HTTP server), with a supertest agent;
  * `close()` stops it.
  */
-export function listenGuarded(options: BearerOptions): { agent: ReturnType<typeof request>; guard: ReturnType<typeof guardedApp>['guard']; close(): Promise<void> } {
+export function listenGuarded(options: BearerOptions): {
+  agent: ReturnType<typeof request>;
+  guard: ReturnType<typeof guardedApp>['guard'];
+  close(): Promise<void>;
+} {
   const { app, guard } = guardedApp(options);
   const server: Server = app.listen(0, '127.0.0.1');
   return {

@@ -36,7 +36,13 @@ const start = (options: BearerOptions = {}) => guards.listen(options).agent;
 
 const signed = () => mintToken({ key: issuer.currentKey, issuer: issuer.issuer, audience: AUDIENCE });
 const hmac = (secret = HMAC_SECRET, alg = 'HS256') =>
-  new SignJWT({ sub: 'user-123' }).setProtectedHeader({ alg }).setIssuer(issuer.issuer).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+  new SignJWT({ sub: 'user-123' })
+    .setProtectedHeader({ alg })
+    .setIssuer(issuer.issuer)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(secret));
 
 describe("express-oauth2-jwt-bearer's environment variables", () => {
   it('ISSUER with JWKS_URI: requireBearer() with no options verifies against those keys', async () => {
@@ -51,7 +57,9 @@ describe("express-oauth2-jwt-bearer's environment variables", () => {
     setEnv({ ISSUER: issuer.issuer, SECRET: HMAC_SECRET, TOKEN_SIGNING_ALG: 'HS256', AUDIENCE });
     const agent = start();
     expect((await agent.get('/api/me').set('Authorization', `Bearer ${await hmac()}`)).status).toBe(200);
-    expect((await agent.get('/api/me').set('Authorization', `Bearer ${await hmac('another-secret-of-at-least-32-bytes-long')}`)).status).toBe(401);
+    expect(
+      (await agent.get('/api/me').set('Authorization', `Bearer ${await hmac('another-secret-of-at-least-32-bytes-long')}`)).status,
+    ).toBe(401);
     // TOKEN_SIGNING_ALG narrows the algorithms: HS384 with the right secret is refused.
     expect((await agent.get('/api/me').set('Authorization', `Bearer ${await hmac(HMAC_SECRET, 'HS384')}`)).status).toBe(401);
   });
@@ -82,14 +90,20 @@ describe('issuerBaseURL with secret', () => {
     const agent = start({ issuerBaseURL: issuer.issuer, secret: HMAC_SECRET, audience: AUDIENCE });
     const res = await agent.get('/api/me').set('Authorization', `Bearer ${await hmac()}`);
     expect([res.status, res.body.issuer]).toEqual([200, issuer.issuer]);
-    expect((await agent.get('/api/me').set('Authorization', `Bearer ${await hmac('another-secret-of-at-least-32-bytes-long')}`)).status).toBe(401);
+    expect(
+      (await agent.get('/api/me').set('Authorization', `Bearer ${await hmac('another-secret-of-at-least-32-bytes-long')}`)).status,
+    ).toBe(401);
     // Only HMAC: a token signed with the issuer's own key is not accepted in this mode.
     expect((await agent.get('/api/me').set('Authorization', `Bearer ${await signed()}`)).status).toBe(401);
   });
 
   it('still refuses issuerBaseURL with jwksUri or issuer', () => {
     setEnv({});
-    expect(() => createBearerVerifier({ issuerBaseURL: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE })).toThrow(/Option "issuerBaseURL"/);
-    expect(() => createBearerVerifier({ issuerBaseURL: issuer.issuer, issuer: issuer.issuer, audience: AUDIENCE })).toThrow(/Option "issuerBaseURL"/);
+    expect(() => createBearerVerifier({ issuerBaseURL: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE })).toThrow(
+      /Option "issuerBaseURL"/,
+    );
+    expect(() => createBearerVerifier({ issuerBaseURL: issuer.issuer, issuer: issuer.issuer, audience: AUDIENCE })).toThrow(
+      /Option "issuerBaseURL"/,
+    );
   });
 });

@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { startIntrospectionProvider, CLIENTS, OPAQUE_API, JWT_API, type IntrospectionProvider as TestProvider } from '../support/provider.js';
+import {
+  startIntrospectionProvider,
+  CLIENTS,
+  OPAQUE_API,
+  JWT_API,
+  type IntrospectionProvider as TestProvider,
+} from '../support/provider.js';
 import { guardedApp, expectRefusal, challengeFor } from './fixtures.js';
 import { introspectAccessToken } from '../../src/bearer/introspect.js';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
@@ -49,7 +55,13 @@ describe('RFC 7662 token introspection against oidc-provider', () => {
 
   it('authenticates with client_secret_post when configured', async () => {
     const { app } = guardedApp(
-      options({ introspection: { clientId: CLIENTS.resourceServerPost.id, clientSecret: CLIENTS.resourceServerPost.secret, authMethod: 'client_secret_post' } }),
+      options({
+        introspection: {
+          clientId: CLIENTS.resourceServerPost.id,
+          clientSecret: CLIENTS.resourceServerPost.secret,
+          authMethod: 'client_secret_post',
+        },
+      }),
     );
     const token = await provider.clientCredentialsToken(OPAQUE_API, 'read');
     expect((await request(app).get('/api/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
@@ -58,21 +70,30 @@ describe('RFC 7662 token introspection against oidc-provider', () => {
   it('answers 401 invalid_token "token is not active" for an unknown opaque token', async () => {
     const { app } = guardedApp(options());
     const res = await request(app).get('/api/me').set('Authorization', `Bearer ${OPAQUE}`);
-    expectRefusal(res, 401, challengeFor('invalid_token', 'token is not active'), { error: 'invalid_token', error_description: 'token is not active' });
+    expectRefusal(res, 401, challengeFor('invalid_token', 'token is not active'), {
+      error: 'invalid_token',
+      error_description: 'token is not active',
+    });
   });
 
   it('answers 401 invalid_token for a token addressed to another audience', async () => {
     const { app } = guardedApp(options({ audience: 'https://another-api.example.test' }));
     const token = await provider.clientCredentialsToken(OPAQUE_API, 'read');
     const res = await request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
-    expectRefusal(res, 401, challengeFor('invalid_token', 'unexpected audience'), { error: 'invalid_token', error_description: 'unexpected audience' });
+    expectRefusal(res, 401, challengeFor('invalid_token', 'unexpected audience'), {
+      error: 'invalid_token',
+      error_description: 'unexpected audience',
+    });
   });
 
   it('answers 502 server_error (no challenge) when the endpoint refuses our client credentials', async () => {
     const { app } = guardedApp(options({ introspection: { clientId: CLIENTS.resourceServer.id, clientSecret: 'wrong-secret' } }));
     const token = await provider.clientCredentialsToken(OPAQUE_API, 'read');
     const res = await request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
-    expectRefusal(res, 502, undefined, { error: 'server_error', error_description: 'The token introspection endpoint gave an invalid answer.' });
+    expectRefusal(res, 502, undefined, {
+      error: 'server_error',
+      error_description: 'The token introspection endpoint gave an invalid answer.',
+    });
   });
 
   it("verifies the provider's JWT access tokens locally (RFC 9068 strict) without introspection", async () => {
@@ -118,11 +139,13 @@ describe('RFC 7662 §2.2 introspection answers are checked', () => {
     seen = [];
   });
 
-  const json = (body: unknown, status = 200) => (_req: IncomingMessage, res: ServerResponse) => {
-    res.statusCode = status;
-    res.setHeader('content-type', 'application/json');
-    res.end(typeof body === 'string' ? body : JSON.stringify(body));
-  };
+  const json =
+    (body: unknown, status = 200) =>
+    (_req: IncomingMessage, res: ServerResponse) => {
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json');
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    };
   const app = (extra: Record<string, unknown> = {}) =>
     guardedApp({
       issuer: AS_ISSUER,
@@ -132,7 +155,13 @@ describe('RFC 7662 §2.2 introspection answers are checked', () => {
       ...extra,
     }).app;
   const call = (extra?: Record<string, unknown>) => request(app(extra)).get('/api/me').set('Authorization', `Bearer ${OPAQUE}`);
-  const active = (extra: Record<string, unknown> = {}) => ({ active: true, iss: AS_ISSUER, exp: nowSeconds() + 300, scope: 'read', ...extra });
+  const active = (extra: Record<string, unknown> = {}) => ({
+    active: true,
+    iss: AS_ISSUER,
+    exp: nowSeconds() + 300,
+    scope: 'read',
+    ...extra,
+  });
 
   it('POSTs token and token_type_hint with RFC 6749 §2.3.1 Basic client authentication', async () => {
     answer = json(active());
@@ -153,7 +182,10 @@ describe('RFC 7662 §2.2 introspection answers are checked', () => {
     ['a cnf member (sender-constrained)', active({ cnf: { jkt: 'abc' } }), 'token is sender-constrained'],
   ])('answers 401 invalid_token for %s', async (_label, body, description) => {
     answer = json(body);
-    expectRefusal(await call(), 401, challengeFor('invalid_token', description), { error: 'invalid_token', error_description: description });
+    expectRefusal(await call(), 401, challengeFor('invalid_token', description), {
+      error: 'invalid_token',
+      error_description: description,
+    });
   });
 
   it('accepts a matching aud and token_type Bearer', async () => {
@@ -167,7 +199,10 @@ describe('RFC 7662 §2.2 introspection answers are checked', () => {
     ['HTTP 400', json({ error: 'invalid_request' }, 400)],
   ])('answers 502 server_error for %s', async (_label, handler) => {
     answer = handler;
-    expectRefusal(await call(), 502, undefined, { error: 'server_error', error_description: 'The token introspection endpoint gave an invalid answer.' });
+    expectRefusal(await call(), 502, undefined, {
+      error: 'server_error',
+      error_description: 'The token introspection endpoint gave an invalid answer.',
+    });
   });
 
   it.each<[string, (req: IncomingMessage, res: ServerResponse) => void]>([
@@ -225,6 +260,9 @@ describe('RFC 7662 §2.2 introspection answers are checked', () => {
   it('answers 401 "malformed token" for an opaque token when no introspection is configured', async () => {
     const { app: plain } = guardedApp({ issuer: AS_ISSUER, jwksUri: keys.jwksUri, audience: 'a' });
     const res = await request(plain).get('/api/me').set('Authorization', `Bearer ${OPAQUE}`);
-    expectRefusal(res, 401, challengeFor('invalid_token', 'malformed token'), { error: 'invalid_token', error_description: 'malformed token' });
+    expectRefusal(res, 401, challengeFor('invalid_token', 'malformed token'), {
+      error: 'invalid_token',
+      error_description: 'malformed token',
+    });
   });
 });

@@ -14,7 +14,9 @@ import { decodePayload, encodeSegment, flipChar, mintToken, rawToken } from '../
 import { AUDIENCE, memoryLogger } from './fixtures.js';
 
 function verifierOf(jwks: JwksServer, options: BearerOptions = {}): InternalBearerVerifier {
-  return verifierFor(resolveBearerOptions({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE, logger: memoryLogger(), ...options }));
+  return verifierFor(
+    resolveBearerOptions({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE, logger: memoryLogger(), ...options }),
+  );
 }
 
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -101,7 +103,7 @@ describe('jws-fast: what it leaves to jose', () => {
     ['iat in the future', { claims: { iat: Math.floor(Date.now() / 1000) + 600 } }, 'token issued in the future'],
     ['nbf in the future', { claims: { nbf: Math.floor(Date.now() / 1000) + 600 } }, 'token not yet valid'],
     ['a string exp', { claims: { exp: 'tomorrow' } }, 'token has an invalid exp claim'],
-  ])('%s: not accepted here; the refusal is jose\'s', async (_name, options, description) => {
+  ])("%s: not accepted here; the refusal is jose's", async (_name, options, description) => {
     const token = await mint(options);
     expect(await verifier.verifyFast(token)).toBeUndefined();
     await expect(verifier.verify(token)).rejects.toMatchObject({ status: 401, description });
@@ -125,7 +127,11 @@ describe('jws-fast: what it leaves to jose', () => {
 
 describe('jws-fast: signatures made otherwise than the alg says', () => {
   it.each<[string, string, Omit<SignKeyObjectInput, 'key'>]>([
-    ['PS256 with the longest salt (RFC 7518 §3.5 fixes it to the hash length)', 'PS256', { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_MAX_SIGN }],
+    [
+      'PS256 with the longest salt (RFC 7518 §3.5 fixes it to the hash length)',
+      'PS256',
+      { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_MAX_SIGN },
+    ],
     ['PS256 with no salt', 'PS256', { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 0 }],
     ['PS256 signed as RS256', 'PS256', {}],
     ['RS256 signed with PSS', 'RS256', { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }],
@@ -156,7 +162,10 @@ describe('jws-fast: several issuers, one found by discovery', () => {
         audience: AUDIENCE,
         cache: false,
         logger: memoryLogger(),
-        issuers: [{ issuer: a.issuer, jwksUri: a.jwksUri }, { issuerBaseURL: b.issuer, audience: 'https://b-api.example.test' }],
+        issuers: [
+          { issuer: a.issuer, jwksUri: a.jwksUri },
+          { issuerBaseURL: b.issuer, audience: 'https://b-api.example.test' },
+        ],
       });
       const verifier = verifierFor(resolveBearerOptions(options()));
       const joseOnly = verifierFor(resolveBearerOptions(options()));

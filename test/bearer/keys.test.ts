@@ -21,7 +21,7 @@ async function close(server: Server): Promise<void> {
 
 const unavailable = { error: 'temporarily_unavailable', error_description: "The issuer's signing keys cannot be fetched." };
 
-describe('the issuer\'s keys (RFC 7517 JWKS via jwks_uri)', () => {
+describe("the issuer's keys (RFC 7517 JWKS via jwks_uri)", () => {
   let jwks: JwksServer;
   beforeEach(async () => {
     jwks = await startJwksServer({ algorithms: ['ES256'] });
@@ -29,7 +29,12 @@ describe('the issuer\'s keys (RFC 7517 JWKS via jwks_uri)', () => {
   afterEach(async () => {
     await jwks.close();
   });
-  const explicit = (extra: Partial<BearerOptions> = {}): BearerOptions => ({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE, ...extra });
+  const explicit = (extra: Partial<BearerOptions> = {}): BearerOptions => ({
+    issuer: jwks.issuer,
+    jwksUri: jwks.jwksUri,
+    audience: AUDIENCE,
+    ...extra,
+  });
   const mint = () => mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE });
 
   it('fetches the JWKS only a handful of times while 500 requests carry random unknown kids', async () => {
@@ -42,7 +47,11 @@ describe('the issuer\'s keys (RFC 7517 JWKS via jwks_uri)', () => {
       for (let batch = 0; batch < 10; batch += 1) {
         const tokens = await Promise.all(
           Array.from({ length: 50 }, (_, i) =>
-            mintToken({ key: { ...strangers[i % strangers.length]!, kid: `random-${batch}-${i}-${Math.random()}` }, issuer: jwks.issuer, audience: AUDIENCE }),
+            mintToken({
+              key: { ...strangers[i % strangers.length]!, kid: `random-${batch}-${i}-${Math.random()}` },
+              issuer: jwks.issuer,
+              audience: AUDIENCE,
+            }),
           ),
         );
         const answers = await Promise.all(tokens.map((t) => agent.get('/api/me').set('Authorization', `Bearer ${t}`)));
@@ -88,7 +97,10 @@ describe('the issuer\'s keys (RFC 7517 JWKS via jwks_uri)', () => {
       const fetches = jwks.jwksFetches;
       const stranger = await mintToken({ key: await generateTestKey('ES256'), issuer: jwks.issuer, audience: AUDIENCE });
       const res = await agent.get('/api/me').set('Authorization', `Bearer ${stranger}`);
-      expectRefusal(res, 401, challengeFor('invalid_token', 'no matching signing key'), { error: 'invalid_token', error_description: 'no matching signing key' });
+      expectRefusal(res, 401, challengeFor('invalid_token', 'no matching signing key'), {
+        error: 'invalid_token',
+        error_description: 'no matching signing key',
+      });
       expect(jwks.jwksFetches).toBe(fetches);
     } finally {
       await close(server);
@@ -104,7 +116,9 @@ describe('the issuer\'s keys (RFC 7517 JWKS via jwks_uri)', () => {
     jwks.jwksMode = mode;
     const { server } = await listen(explicit({ jwks: { timeoutMs: 300 } }));
     try {
-      const res = await request(server).get('/api/me').set('Authorization', `Bearer ${await mint()}`);
+      const res = await request(server)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint()}`);
       expectRefusal(res, 503, undefined, unavailable);
     } finally {
       await close(server);
@@ -118,7 +132,14 @@ describe('the issuer\'s keys (RFC 7517 JWKS via jwks_uri)', () => {
     await new Promise((resolve) => closed.close(resolve));
     const { server } = await listen({ issuer: jwks.issuer, jwksUri: `http://127.0.0.1:${port}/jwks`, audience: AUDIENCE });
     try {
-      expectRefusal(await request(server).get('/api/me').set('Authorization', `Bearer ${await mint()}`), 503, undefined, unavailable);
+      expectRefusal(
+        await request(server)
+          .get('/api/me')
+          .set('Authorization', `Bearer ${await mint()}`),
+        503,
+        undefined,
+        unavailable,
+      );
     } finally {
       await close(server);
     }

@@ -20,7 +20,8 @@ afterAll(async () => {
 });
 
 const explicit = () => ({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE });
-const mint = (overrides: Partial<Parameters<typeof mintToken>[0]> = {}) => mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, ...overrides });
+const mint = (overrides: Partial<Parameters<typeof mintToken>[0]> = {}) =>
+  mintToken({ key: jwks.key, issuer: jwks.issuer, audience: AUDIENCE, ...overrides });
 const invalidToken = (description: string) => ({ error: 'invalid_token', error_description: description });
 // No credentials: one realm-only Bearer challenge, also while DPoP tokens are accepted ('allowed').
 const NO_CREDENTIALS_CHALLENGE = 'Bearer realm="api"';
@@ -113,7 +114,9 @@ describe('requireBearer()', () => {
       const before = jwks.counts.jwks + jwks.counts.discovery;
       // Over maxTokenLength (16 KiB): a server that admits headers that large lets it reach the guard.
       const server = createServer({ maxHeaderSize: 64 * 1024 }, live.app);
-      const res = await request(server).get('/api/me').set('Authorization', `Bearer ${'a'.repeat(17 * 1024)}`);
+      const res = await request(server)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${'a'.repeat(17 * 1024)}`);
       expectRefusal(res, 400, challengeFor('invalid_request', 'Authorization header too large'), {
         error: 'invalid_request',
         error_description: 'Authorization header too large',
@@ -125,20 +128,28 @@ describe('requireBearer()', () => {
   describe('RFC 6750 §2.2 form-encoded body parameter', () => {
     it('is off by default: a body token alone is no credentials (401)', async () => {
       const { app } = guardedApp(explicit());
-      const res = await request(app).post('/api/me').type('form').send({ access_token: await mint() });
+      const res = await request(app)
+        .post('/api/me')
+        .type('form')
+        .send({ access_token: await mint() });
       expectRefusal(res, 401, NO_CREDENTIALS_CHALLENGE, NO_CREDENTIALS);
     });
 
     it('accepts a form-body token with allowFormBody', async () => {
       const { app } = guardedApp({ ...explicit(), allowFormBody: true });
-      const res = await request(app).post('/api/me').type('form').send({ access_token: await mint() });
+      const res = await request(app)
+        .post('/api/me')
+        .type('form')
+        .send({ access_token: await mint() });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ present: true, sub: 'user-123', tokenMatches: true });
     });
 
     it('ignores access_token in a JSON body even with allowFormBody', async () => {
       const { app } = guardedApp({ ...explicit(), allowFormBody: true });
-      const res = await request(app).post('/api/me').send({ access_token: await mint() });
+      const res = await request(app)
+        .post('/api/me')
+        .send({ access_token: await mint() });
       expect(res.status).toBe(401);
     });
 
@@ -157,7 +168,10 @@ describe('requireBearer()', () => {
     it('answers 400 invalid_request for a query access_token, even next to a valid header', async () => {
       const { app } = guardedApp(explicit());
       const token = await mint();
-      for (const req of [request(app).get(`/api/me?access_token=${token}`), request(app).get(`/api/me?access_token=${token}`).set('Authorization', `Bearer ${token}`)]) {
+      for (const req of [
+        request(app).get(`/api/me?access_token=${token}`),
+        request(app).get(`/api/me?access_token=${token}`).set('Authorization', `Bearer ${token}`),
+      ]) {
         const res = await req;
         expectRefusal(res, 400, challengeFor('invalid_request', 'tokens in the query string are not accepted'), {
           error: 'invalid_request',
@@ -183,28 +197,44 @@ describe('requireBearer()', () => {
       ['a token not yet valid (nbf)', () => mint({ claims: { nbf: nowSeconds() + 3600 } }), 'token not yet valid'],
       ['a token issued in the future (iat)', () => mint({ claims: { iat: nowSeconds() + 3600 } }), 'token issued in the future'],
       ['a token with a changed payload', async () => flipChar(await mint(), 1, 10), 'signature verification failed'],
-      ['a token signed by an unknown key with a known kid', async () => mintToken({ key: { ...(await generateTestKey('RS256')), kid: jwks.key.kid }, issuer: jwks.issuer, audience: AUDIENCE }), 'signature verification failed'],
-      ['a token whose kid is unknown', async () => mintToken({ key: await generateTestKey('ES256'), issuer: jwks.issuer, audience: AUDIENCE }), 'no matching signing key'],
+      [
+        'a token signed by an unknown key with a known kid',
+        async () => mintToken({ key: { ...(await generateTestKey('RS256')), kid: jwks.key.kid }, issuer: jwks.issuer, audience: AUDIENCE }),
+        'signature verification failed',
+      ],
+      [
+        'a token whose kid is unknown',
+        async () => mintToken({ key: await generateTestKey('ES256'), issuer: jwks.issuer, audience: AUDIENCE }),
+        'no matching signing key',
+      ],
     ];
     it.each(cases)('answers 401 invalid_token for %s', async (_label, make, description) => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await make()}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await make()}`);
       expectRefusal(res, 401, challengeFor('invalid_token', description), invalidToken(description));
     });
 
     it('accepts an expiry within the clock tolerance (default 5 s)', async () => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint({ claims: { exp: nowSeconds() - 2 } })}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ claims: { exp: nowSeconds() - 2 } })}`);
       expect(res.status).toBe(200);
     });
 
     it('refuses the same expiry with clockTolerance 0', async () => {
       const { app: strictClock } = guardedApp({ ...explicit(), clockTolerance: 0 });
-      const res = await request(strictClock).get('/api/me').set('Authorization', `Bearer ${await mint({ claims: { exp: nowSeconds() - 2 } })}`);
+      const res = await request(strictClock)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ claims: { exp: nowSeconds() - 2 } })}`);
       expectRefusal(res, 401, challengeFor('invalid_token', 'token expired'), invalidToken('token expired'));
     });
 
     it('accepts a token for any one of several audiences', async () => {
       const { app: multi } = guardedApp({ ...explicit(), audience: ['https://a.example.test', AUDIENCE] });
-      const res = await request(multi).get('/api/me').set('Authorization', `Bearer ${await mint({ audience: ['x', AUDIENCE] })}`);
+      const res = await request(multi)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ audience: ['x', AUDIENCE] })}`);
       expect(res.status).toBe(200);
     });
 
@@ -235,7 +265,9 @@ describe('requireBearer()', () => {
 
     it('answers 401 invalid_token for alg "none"', async () => {
       for (const alg of ['none', 'None', 'NONE']) {
-        const res = await request(app).get('/api/me').set('Authorization', `Bearer ${rawToken({ alg, typ: 'JWT' }, payload())}`);
+        const res = await request(app)
+          .get('/api/me')
+          .set('Authorization', `Bearer ${rawToken({ alg, typ: 'JWT' }, payload())}`);
         expectRefusal(res, 401, challengeFor('invalid_token', 'unsupported algorithm'), invalidToken('unsupported algorithm'));
       }
     });
@@ -253,7 +285,12 @@ describe('requireBearer()', () => {
     it('answers 401 invalid_token for an unknown critical header', async () => {
       const token = await mint({ header: { crit: ['x-unknown'], 'x-unknown': true }, critical: ['x-unknown'] });
       const res = await request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
-      expectRefusal(res, 401, challengeFor('invalid_token', 'unsupported token header or algorithm'), invalidToken('unsupported token header or algorithm'));
+      expectRefusal(
+        res,
+        401,
+        challengeFor('invalid_token', 'unsupported token header or algorithm'),
+        invalidToken('unsupported token header or algorithm'),
+      );
     });
 
     it('ignores jku, x5u and an embedded jwk, and never fetches the URLs they name', async () => {
@@ -263,7 +300,12 @@ describe('requireBearer()', () => {
         await mintToken({ key: attacker, issuer: jwks.issuer, audience: AUDIENCE, header: { jku: `${jwks.origin}/attacker/jwks.json` } }),
         await mintToken({ key: attacker, issuer: jwks.issuer, audience: AUDIENCE, header: { x5u: `${jwks.origin}/attacker/cert.pem` } }),
         await mintToken({ key: attacker, issuer: jwks.issuer, audience: AUDIENCE, header: { jwk: attacker.publicJwk, kid: undefined } }),
-        await mintToken({ key: { ...attacker, kid: jwks.key.kid }, issuer: jwks.issuer, audience: AUDIENCE, header: { jku: `${jwks.origin}/attacker/jwks.json` } }),
+        await mintToken({
+          key: { ...attacker, kid: jwks.key.kid },
+          issuer: jwks.issuer,
+          audience: AUDIENCE,
+          header: { jku: `${jwks.origin}/attacker/jwks.json` },
+        }),
       ];
       for (const token of tokens) {
         const res = await request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
@@ -282,9 +324,15 @@ describe('requireBearer()', () => {
       ['a non-JSON payload signed by the issuer', async () => signRaw(jwks.key, 'not json'), 'malformed token'],
       ['a payload of JSON null signed by the issuer', async () => signRaw(jwks.key, 'null'), 'malformed token'],
       ['a junk signature', async () => rawToken({ alg: 'RS256', kid: jwks.key.kid }, payload(), 'c2ln'), 'signature verification failed'],
-      ['an empty payload segment and an unknown kid', async () => `${encodeSegment({ alg: 'RS256', kid: 'k' })}..c2ln`, 'no matching signing key'],
+      [
+        'an empty payload segment and an unknown kid',
+        async () => `${encodeSegment({ alg: 'RS256', kid: 'k' })}..c2ln`,
+        'no matching signing key',
+      ],
     ])('answers 401 invalid_token for %s', async (_label, make, description) => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await make()}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await make()}`);
       expectRefusal(res, 401, challengeFor('invalid_token', description), invalidToken(description));
     });
   });
@@ -296,28 +344,44 @@ describe('requireBearer()', () => {
     });
     it('accepts typ "at+jwt" and "application/at+jwt"', async () => {
       for (const typ of ['at+jwt', 'application/at+jwt']) {
-        const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint({ header: { typ } })}`);
+        const res = await request(app)
+          .get('/api/me')
+          .set('Authorization', `Bearer ${await mint({ header: { typ } })}`);
         expect(res.status).toBe(200);
       }
     });
     it('answers 401 invalid_token for typ "JWT"', async () => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint({ header: { typ: 'JWT' } })}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ header: { typ: 'JWT' } })}`);
       expectRefusal(res, 401, challengeFor('invalid_token', 'unexpected token type'), invalidToken('unexpected token type'));
     });
     it.each(['client_id', 'iat', 'jti', 'sub'])('answers 401 invalid_token for a token without %s', async (claim) => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint({ claims: { [claim]: undefined } })}`);
-      expectRefusal(res, 401, challengeFor('invalid_token', `token lacks the ${claim} claim`), invalidToken(`token lacks the ${claim} claim`));
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ claims: { [claim]: undefined } })}`);
+      expectRefusal(
+        res,
+        401,
+        challengeFor('invalid_token', `token lacks the ${claim} claim`),
+        invalidToken(`token lacks the ${claim} claim`),
+      );
     });
     it('is off by default: a typ "JWT" token without jti passes', async () => {
       const { app: lax } = guardedApp(explicit());
-      const res = await request(lax).get('/api/me').set('Authorization', `Bearer ${await mint({ header: { typ: 'JWT' }, claims: { jti: undefined } })}`);
+      const res = await request(lax)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ header: { typ: 'JWT' }, claims: { jti: undefined } })}`);
       expect(res.status).toBe(200);
     });
   });
 
   describe('option algorithms', () => {
     it('narrows the defaults to the algorithms the issuer advertises', async () => {
-      const es = await startJwksServer({ algorithms: ['RS256', 'ES256'], metadata: { id_token_signing_alg_values_supported: ['ES256', 'HS256'] } });
+      const es = await startJwksServer({
+        algorithms: ['RS256', 'ES256'],
+        metadata: { id_token_signing_alg_values_supported: ['ES256', 'HS256'] },
+      });
       try {
         const { app } = guardedApp({ issuerBaseURL: es.issuer, audience: AUDIENCE });
         const rs = await mintToken({ key: es.keys[0]!, issuer: es.issuer, audience: AUDIENCE });
@@ -332,7 +396,9 @@ describe('requireBearer()', () => {
 
     it('keeps an explicit allow-list', async () => {
       const { app } = guardedApp({ ...explicit(), algorithms: ['ES256'] });
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint()}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint()}`);
       expectRefusal(res, 401, challengeFor('invalid_token', 'unsupported algorithm'), invalidToken('unsupported algorithm'));
       const ec = await mintToken({ key: jwks.keys[1]!, issuer: jwks.issuer, audience: AUDIENCE });
       expect((await request(app).get('/api/me').set('Authorization', `Bearer ${ec}`)).status).toBe(200);
@@ -341,7 +407,11 @@ describe('requireBearer()', () => {
     it('accepts HS256 only with a configured secret, and then only HMAC', async () => {
       const secret = 'a-shared-secret-of-at-least-32-bytes!!';
       const { app } = guardedApp({ issuer: 'https://hmac.example.test', secret, audience: AUDIENCE });
-      const hs = await mintToken({ key: { privateKey: new TextEncoder().encode(secret), alg: 'HS256' }, issuer: 'https://hmac.example.test', audience: AUDIENCE });
+      const hs = await mintToken({
+        key: { privateKey: new TextEncoder().encode(secret), alg: 'HS256' },
+        issuer: 'https://hmac.example.test',
+        audience: AUDIENCE,
+      });
       expect((await request(app).get('/api/me').set('Authorization', `Bearer ${hs}`)).status).toBe(200);
       const rs = await mint({ issuer: 'https://hmac.example.test' });
       const res = await request(app).get('/api/me').set('Authorization', `Bearer ${rs}`);
@@ -353,7 +423,12 @@ describe('requireBearer()', () => {
     it('refuses a token older than maxTokenAge and one without iat', async () => {
       const { app } = guardedApp({ ...explicit(), maxTokenAge: 60 });
       const old = await mint({ claims: { iat: nowSeconds() - 600 } });
-      expectRefusal(await request(app).get('/api/me').set('Authorization', `Bearer ${old}`), 401, challengeFor('invalid_token', 'token too old'), invalidToken('token too old'));
+      expectRefusal(
+        await request(app).get('/api/me').set('Authorization', `Bearer ${old}`),
+        401,
+        challengeFor('invalid_token', 'token too old'),
+        invalidToken('token too old'),
+      );
       const noIat = await mint({ claims: { iat: undefined } });
       expectRefusal(
         await request(app).get('/api/me').set('Authorization', `Bearer ${noIat}`),
@@ -361,7 +436,13 @@ describe('requireBearer()', () => {
         challengeFor('invalid_token', 'token lacks the iat claim'),
         invalidToken('token lacks the iat claim'),
       );
-      expect((await request(app).get('/api/me').set('Authorization', `Bearer ${await mint()}`)).status).toBe(200);
+      expect(
+        (
+          await request(app)
+            .get('/api/me')
+            .set('Authorization', `Bearer ${await mint()}`)
+        ).status,
+      ).toBe(200);
     });
   });
 
@@ -369,12 +450,20 @@ describe('requireBearer()', () => {
     it('refuses a token without a required claim', async () => {
       const { app } = guardedApp({ ...explicit(), requiredClaims: ['org_id'] });
       expectRefusal(
-        await request(app).get('/api/me').set('Authorization', `Bearer ${await mint()}`),
+        await request(app)
+          .get('/api/me')
+          .set('Authorization', `Bearer ${await mint()}`),
         401,
         challengeFor('invalid_token', 'token lacks the org_id claim'),
         invalidToken('token lacks the org_id claim'),
       );
-      expect((await request(app).get('/api/me').set('Authorization', `Bearer ${await mint({ claims: { org_id: 'o1' } })}`)).status).toBe(200);
+      expect(
+        (
+          await request(app)
+            .get('/api/me')
+            .set('Authorization', `Bearer ${await mint({ claims: { org_id: 'o1' } })}`)
+        ).status,
+      ).toBe(200);
     });
   });
 
@@ -398,7 +487,9 @@ describe('requireBearer()', () => {
       expect([rb.status, (rb.body as { issuer: string }).issuer]).toEqual([200, other.issuer]);
     });
     it('answers 401 invalid_token for an unknown iss', async () => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint({ issuer: 'https://unknown.example.test' })}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ issuer: 'https://unknown.example.test' })}`);
       expectRefusal(res, 401, challengeFor('invalid_token', 'unexpected issuer'), invalidToken('unexpected issuer'));
     });
     it("refuses a token naming one issuer but signed with the other's key", async () => {
@@ -408,7 +499,9 @@ describe('requireBearer()', () => {
       expect((res.body as { error: string }).error).toBe('invalid_token');
     });
     it("refuses a token with the other issuer's audience", async () => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint({ audience: 'https://other-api.example.test' })}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint({ audience: 'https://other-api.example.test' })}`);
       expectRefusal(res, 401, challengeFor('invalid_token', 'unexpected audience'), invalidToken('unexpected audience'));
     });
   });
@@ -426,11 +519,18 @@ describe('requireBearer()', () => {
     });
     it('still refuses a present invalid token and a malformed request', async () => {
       const bad = await mint({ claims: { exp: nowSeconds() - 600 } });
-      expectRefusal(await request(app).get('/api/me').set('Authorization', `Bearer ${bad}`), 401, challengeFor('invalid_token', 'token expired'), invalidToken('token expired'));
+      expectRefusal(
+        await request(app).get('/api/me').set('Authorization', `Bearer ${bad}`),
+        401,
+        challengeFor('invalid_token', 'token expired'),
+        invalidToken('token expired'),
+      );
       expect((await request(app).get('/api/me').set('Authorization', 'Bearer a b')).status).toBe(400);
     });
     it('sets req.auth for a valid token', async () => {
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint()}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint()}`);
       expect(res.body).toMatchObject({ present: true, sub: 'user-123' });
     });
   });
@@ -454,7 +554,9 @@ describe('requireBearer()', () => {
         seen.push(err);
         res.status(418).end();
       }) as express.ErrorRequestHandler);
-      const res = await request(app).get('/x').set('Authorization', `Bearer ${await mint({ audience: 'nope' })}`);
+      const res = await request(app)
+        .get('/x')
+        .set('Authorization', `Bearer ${await mint({ audience: 'nope' })}`);
       expect(res.status).toBe(418);
       expect(seen).toHaveLength(1);
       expect(seen[0]).toMatchObject({
@@ -471,18 +573,28 @@ describe('requireBearer()', () => {
     it('makes requiredScopes() pass its 403 to next(err) as well', async () => {
       const seen: unknown[] = [];
       const app = express();
-      app.get('/admin', requireBearer({ ...explicit(), passErrors: true, logger: memoryLogger() }), requiredScopes('admin'), (_req, res) => void res.end());
+      app.get(
+        '/admin',
+        requireBearer({ ...explicit(), passErrors: true, logger: memoryLogger() }),
+        requiredScopes('admin'),
+        (_req, res) => void res.end(),
+      );
       app.use(((err, _req, res, _next) => {
         seen.push(err);
         res.status(499).end();
       }) as express.ErrorRequestHandler);
-      const res = await request(app).get('/admin').set('Authorization', `Bearer ${await mint({ claims: { scope: 'read' } })}`);
+      const res = await request(app)
+        .get('/admin')
+        .set('Authorization', `Bearer ${await mint({ claims: { scope: 'read' } })}`);
       expect(res.status).toBe(499);
       expect(seen[0]).toMatchObject({
         name: 'InsufficientScopeError',
         status: 403,
         scopes: ['admin'],
-        headers: { 'WWW-Authenticate': 'Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"' },
+        headers: {
+          'WWW-Authenticate':
+            'Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"',
+        },
       });
     });
   });
@@ -505,9 +617,11 @@ describe('requireBearer()', () => {
   });
 
   describe('issuer discovery (issuerBaseURL)', () => {
-    it('finds jwks_uri in the metadata and accepts the issuer\'s tokens', async () => {
+    it("finds jwks_uri in the metadata and accepts the issuer's tokens", async () => {
       const { app } = guardedApp({ issuerBaseURL: jwks.issuer, audience: AUDIENCE });
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await mint()}`);
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await mint()}`);
       expect(res.status).toBe(200);
     });
 
@@ -544,7 +658,9 @@ describe('requireBearer()', () => {
       app.get('/api', requireBearer(), (req, res) => {
         res.json({ sub: req.auth?.payload.sub });
       });
-      const res = await request(app).get('/api').set('Authorization', `Bearer ${await mint()}`);
+      const res = await request(app)
+        .get('/api')
+        .set('Authorization', `Bearer ${await mint()}`);
       expect([res.status, res.body]).toEqual([200, { sub: 'user-123' }]);
     });
   });
@@ -560,20 +676,31 @@ describe('scope and claim checks', () => {
       a.get('/api/any', scopeIncludesAny('read', 'admin'), (_req, res) => void res.json({ ok: true }));
       a.get('/api/org', claimEquals('org_id', 'acme'), (_req, res) => void res.json({ ok: true }));
       a.get('/api/roles', claimIncludes('roles', 'editor', 'viewer'), (_req, res) => void res.json({ ok: true }));
-      a.get('/api/check', claimCheck((p) => (p.level as number) > 3, 'level too low'), (_req, res) => void res.json({ ok: true }));
+      a.get(
+        '/api/check',
+        claimCheck((p) => (p.level as number) > 3, 'level too low'),
+        (_req, res) => void res.json({ ok: true }),
+      );
       a.get('/api/composed', requiredScopes('read'), claimEquals('org_id', 'acme'), (_req, res) => void res.json({ ok: true }));
     }).app;
   });
   const get = async (path: string, claims: Record<string, unknown>) =>
-    request(app).get(path).set('Authorization', `Bearer ${await mint({ claims })}`);
+    request(app)
+      .get(path)
+      .set('Authorization', `Bearer ${await mint({ claims })}`);
 
   describe('RFC 6750 §3.1 insufficient_scope', () => {
     it('answers 403 insufficient_scope with the required scope in the challenge', async () => {
       const res = await get('/api/admin', { scope: 'read' });
-      expectRefusal(res, 403, 'Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"', {
-        error: 'insufficient_scope',
-        error_description: 'the access token lacks a required scope',
-      });
+      expectRefusal(
+        res,
+        403,
+        'Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"',
+        {
+          error: 'insufficient_scope',
+          error_description: 'the access token lacks a required scope',
+        },
+      );
     });
     it('passes with the scope in "scope", "scp" or "permissions"', async () => {
       for (const claims of [{ scope: 'read admin' }, { scp: ['admin'] }, { permissions: ['admin', 'x'] }]) {
@@ -593,27 +720,47 @@ describe('scope and claim checks', () => {
     it('scopeIncludesAny passes with one of the scopes and lists them all otherwise', async () => {
       expect((await get('/api/any', { scope: 'admin' })).status).toBe(200);
       const res = await get('/api/any', { scope: 'other' });
-      expectRefusal(res, 403, 'Bearer realm="api", error="insufficient_scope", error_description="the access token has none of the accepted scopes", scope="read admin"', {
-        error: 'insufficient_scope',
-        error_description: 'the access token has none of the accepted scopes',
-      });
+      expectRefusal(
+        res,
+        403,
+        'Bearer realm="api", error="insufficient_scope", error_description="the access token has none of the accepted scopes", scope="read admin"',
+        {
+          error: 'insufficient_scope',
+          error_description: 'the access token has none of the accepted scopes',
+        },
+      );
     });
   });
 
   describe('claim checks answer 401 invalid_token', () => {
     it('claimEquals', async () => {
       expect((await get('/api/org', { org_id: 'acme' })).status).toBe(200);
-      expectRefusal(await get('/api/org', { org_id: 'evil' }), 401, challengeFor('invalid_token', "unexpected 'org_id' claim value"), invalidToken("unexpected 'org_id' claim value"));
+      expectRefusal(
+        await get('/api/org', { org_id: 'evil' }),
+        401,
+        challengeFor('invalid_token', "unexpected 'org_id' claim value"),
+        invalidToken("unexpected 'org_id' claim value"),
+      );
       expect((await get('/api/org', {})).status).toBe(401);
     });
     it('claimIncludes (array or space-separated string)', async () => {
       expect((await get('/api/roles', { roles: ['viewer', 'editor', 'x'] })).status).toBe(200);
       expect((await get('/api/roles', { roles: 'editor viewer' })).status).toBe(200);
-      expectRefusal(await get('/api/roles', { roles: ['viewer'] }), 401, challengeFor('invalid_token', "unexpected 'roles' claim value"), invalidToken("unexpected 'roles' claim value"));
+      expectRefusal(
+        await get('/api/roles', { roles: ['viewer'] }),
+        401,
+        challengeFor('invalid_token', "unexpected 'roles' claim value"),
+        invalidToken("unexpected 'roles' claim value"),
+      );
     });
     it('claimCheck with its description; a throwing check counts as failed', async () => {
       expect((await get('/api/check', { level: 5 })).status).toBe(200);
-      expectRefusal(await get('/api/check', { level: 1 }), 401, challengeFor('invalid_token', 'level too low'), invalidToken('level too low'));
+      expectRefusal(
+        await get('/api/check', { level: 1 }),
+        401,
+        challengeFor('invalid_token', 'level too low'),
+        invalidToken('level too low'),
+      );
     });
     it('checks compose per route', async () => {
       expect((await get('/api/composed', { scope: 'read', org_id: 'acme' })).status).toBe(200);
@@ -625,7 +772,10 @@ describe('scope and claim checks', () => {
   it('answers 401 with no error code when req.auth is missing (no requireBearer before)', async () => {
     const bare = express();
     bare.get('/admin', requiredScopes('admin'), (_req, res) => void res.end());
-    expectRefusal(await request(bare).get('/admin'), 401, 'Bearer realm="api"', { error: 'unauthorized', error_description: 'no Bearer access token in the request' });
+    expectRefusal(await request(bare).get('/admin'), 401, 'Bearer realm="api"', {
+      error: 'unauthorized',
+      error_description: 'no Bearer access token in the request',
+    });
   });
 
   it('refuses bad arguments at definition time', () => {

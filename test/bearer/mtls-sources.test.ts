@@ -27,7 +27,27 @@ let issuer: HostileIssuer;
 const guards = useBearerGuard({ onIssuer: (started) => (issuer = started) });
 
 async function selfSigned(name: string): Promise<string> {
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`], { cwd: dir });
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+    ],
+    { cwd: dir },
+  );
   return readFile(join(dir, `${name}.crt`), 'utf8');
 }
 
@@ -42,7 +62,12 @@ afterAll(async () => {
 
 const der = (pem: string): Buffer => Buffer.from(new X509Certificate(pem).raw);
 const boundTo = (pem: string) =>
-  mintToken({ key: issuer.currentKey, issuer: issuer.issuer, audience: AUDIENCE, claims: { cnf: { 'x5t#S256': certificateThumbprint(der(pem)) } } });
+  mintToken({
+    key: issuer.currentKey,
+    issuer: issuer.issuer,
+    audience: AUDIENCE,
+    claims: { cnf: { 'x5t#S256': certificateThumbprint(der(pem)) } },
+  });
 
 const start = (mtls: BearerOptions['mtls']) => guards.start({ mtls }).agent;
 
@@ -69,18 +94,23 @@ describe('mtls.getCertificate(req) (RFC 8705 §3)', () => {
 
   it('is refused next to certificateHeader, and when not a function', () => {
     const base = { issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true };
-    expect(() => createBearerVerifier({ ...base, mtls: { getCertificate: () => undefined, certificateHeader: 'x-client-cert' } })).toThrow(/Option "mtls.certificateHeader"/);
+    expect(() => createBearerVerifier({ ...base, mtls: { getCertificate: () => undefined, certificateHeader: 'x-client-cert' } })).toThrow(
+      /Option "mtls.certificateHeader"/,
+    );
     expect(() => createBearerVerifier({ ...base, mtls: { getCertificate: 'x' as never } })).toThrow(/Option "mtls.getCertificate"/);
   });
 });
 
 describe("Envoy's X-Forwarded-Client-Cert", () => {
-  const xfcc = (pem: string) => `By=spiffe://cluster.local/ns/default/sa/api;Hash=abc123;Cert="${encodeURIComponent(pem)}";Subject="CN=client,O=Example";URI=`;
+  const xfcc = (pem: string) =>
+    `By=spiffe://cluster.local/ns/default/sa/api;Hash=abc123;Cert="${encodeURIComponent(pem)}";Subject="CN=client,O=Example";URI=`;
 
   it('accepts the bound certificate from the Cert element, and refuses another', async () => {
     const agent = start({ certificateHeader: 'x-forwarded-client-cert' });
     const token = await boundTo(cert);
-    expect((await agent.get('/api/me').set('Authorization', `Bearer ${token}`).set('X-Forwarded-Client-Cert', xfcc(cert))).status).toBe(200);
+    expect((await agent.get('/api/me').set('Authorization', `Bearer ${token}`).set('X-Forwarded-Client-Cert', xfcc(cert))).status).toBe(
+      200,
+    );
     const res = await agent.get('/api/me').set('Authorization', `Bearer ${token}`).set('X-Forwarded-Client-Cert', xfcc(other));
     expectRefusal(res, 401, challengeFor('invalid_token', mismatch.error_description), mismatch);
   });
@@ -99,8 +129,14 @@ describe('base64 DER (Cloudflare Cf-Client-Cert-Der-Base64)', () => {
   it('accepts the bound certificate, and refuses another', async () => {
     const agent = start({ certificateHeader: 'cf-client-cert-der-base64' });
     const token = await boundTo(cert);
-    expect((await agent.get('/api/me').set('Authorization', `Bearer ${token}`).set('Cf-Client-Cert-Der-Base64', der(cert).toString('base64'))).status).toBe(200);
-    const res = await agent.get('/api/me').set('Authorization', `Bearer ${token}`).set('Cf-Client-Cert-Der-Base64', der(other).toString('base64'));
+    expect(
+      (await agent.get('/api/me').set('Authorization', `Bearer ${token}`).set('Cf-Client-Cert-Der-Base64', der(cert).toString('base64')))
+        .status,
+    ).toBe(200);
+    const res = await agent
+      .get('/api/me')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Cf-Client-Cert-Der-Base64', der(other).toString('base64'));
     expectRefusal(res, 401, challengeFor('invalid_token', mismatch.error_description), mismatch);
   });
 

@@ -40,9 +40,39 @@ async function read(name: string): Promise<Pem> {
 
 /** A key and a certificate signed by the test CA. */
 async function issue(name: string, subject: string, extensions: string): Promise<Pem> {
-  await openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-subj', subject, '-out', `${name}.csr`);
+  await openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-subj',
+    subject,
+    '-out',
+    `${name}.csr`,
+  );
   await writeFile(join(dir, `${name}.ext`), extensions);
-  await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
+  );
   return read(name);
 }
 
@@ -50,12 +80,44 @@ const thumbprintOf = (pem: string): string => certificateThumbprint(new X509Cert
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bearer-mtls-'));
-  await openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Test CA');
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Test CA',
+  );
   ca = await read('ca');
   server = await issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   client = await issue('client', '/CN=client-1', 'extendedKeyUsage=clientAuth\n');
   otherClient = await issue('other', '/CN=client-2', 'extendedKeyUsage=clientAuth\n');
-  await openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'self.key', '-out', 'self.crt', '-days', '2', '-subj', '/CN=self-signed-client');
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'self.key',
+    '-out',
+    'self.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=self-signed-client',
+  );
   selfSigned = await read('self');
   jwks = await startJwksServer({ algorithms: ['ES256'] });
 }, 60_000);
@@ -93,7 +155,10 @@ describe('certificate-bound access tokens (RFC 8705 §3)', () => {
     });
 
     /** GET /api/me over TLS with an optional client certificate; a fresh connection each time. */
-    function get(accessToken: string, certificate?: Pem): Promise<{ status: number; challenge: string | undefined; body: unknown; cacheControl: string | undefined }> {
+    function get(
+      accessToken: string,
+      certificate?: Pem,
+    ): Promise<{ status: number; challenge: string | undefined; body: unknown; cacheControl: string | undefined }> {
       return new Promise((resolve, reject) => {
         const req = httpsRequest(
           {
@@ -137,13 +202,23 @@ describe('certificate-bound access tokens (RFC 8705 §3)', () => {
     it('answers 401 invalid_token for a bound token without a client certificate', async () => {
       const description = 'certificate-bound token sent without a client certificate';
       const res = await get(await boundTo(client.cert));
-      expect(res).toEqual({ status: 401, challenge: bearerChallenge(description), body: invalidToken(description), cacheControl: 'no-store' });
+      expect(res).toEqual({
+        status: 401,
+        challenge: bearerChallenge(description),
+        body: invalidToken(description),
+        cacheControl: 'no-store',
+      });
     });
 
     it('answers 401 invalid_token for another client certificate (wrong thumbprint)', async () => {
       const description = 'client certificate does not match the token binding';
       const res = await get(await boundTo(client.cert), otherClient);
-      expect(res).toEqual({ status: 401, challenge: bearerChallenge(description), body: invalidToken(description), cacheControl: 'no-store' });
+      expect(res).toEqual({
+        status: 401,
+        challenge: bearerChallenge(description),
+        body: invalidToken(description),
+        cacheControl: 'no-store',
+      });
     });
 
     it('answers 401 invalid_token when the thumbprint is of the certificate in PEM text, not of its DER bytes', async () => {
@@ -170,25 +245,36 @@ describe('certificate-bound access tokens (RFC 8705 §3)', () => {
     const nginxEscaped = (pem: string) => encodeURIComponent(pem);
 
     it('accepts a bound token with the certificate in the header as URL-encoded PEM (nginx $ssl_client_escaped_cert)', async () => {
-      const res = await request(viaProxy()).get('/api/me').set('Authorization', `Bearer ${await boundTo(client.cert)}`).set(header, nginxEscaped(client.cert));
+      const res = await request(viaProxy())
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundTo(client.cert)}`)
+        .set(header, nginxEscaped(client.cert));
       expect(res.status).toBe(200);
     });
 
     it('accepts PEM whose line breaks a proxy folded into spaces', async () => {
       const folded = client.cert.trim().replace(/\n/g, ' ');
-      const res = await request(viaProxy()).get('/api/me').set('Authorization', `Bearer ${await boundTo(client.cert)}`).set(header, folded);
+      const res = await request(viaProxy())
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundTo(client.cert)}`)
+        .set(header, folded);
       expect(res.status).toBe(200);
     });
 
     it('answers 401 invalid_token for another certificate in the header', async () => {
       const description = 'client certificate does not match the token binding';
-      const res = await request(viaProxy()).get('/api/me').set('Authorization', `Bearer ${await boundTo(client.cert)}`).set(header, nginxEscaped(otherClient.cert));
+      const res = await request(viaProxy())
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundTo(client.cert)}`)
+        .set(header, nginxEscaped(otherClient.cert));
       expectRefusal(res, 401, bearerChallenge(description), invalidToken(description));
     });
 
     it('answers 401 invalid_token without the header', async () => {
       const description = 'certificate-bound token sent without a client certificate';
-      const res = await request(viaProxy()).get('/api/me').set('Authorization', `Bearer ${await boundTo(client.cert)}`);
+      const res = await request(viaProxy())
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundTo(client.cert)}`);
       expectRefusal(res, 401, bearerChallenge(description), invalidToken(description));
     });
 
@@ -198,14 +284,20 @@ describe('certificate-bound access tokens (RFC 8705 §3)', () => {
       ['PEM of a non-certificate', encodeURIComponent('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')],
     ])('answers 401 invalid_token for %s in the header', async (_name, value) => {
       const description = 'client certificate unreadable';
-      const res = await request(viaProxy()).get('/api/me').set('Authorization', `Bearer ${await boundTo(client.cert)}`).set(header, value);
+      const res = await request(viaProxy())
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundTo(client.cert)}`)
+        .set(header, value);
       expectRefusal(res, 401, bearerChallenge(description), invalidToken(description));
     });
 
     it('ignores the header when the option is off (off by default): a client cannot claim a certificate', async () => {
       const description = 'certificate-bound token sent without a client certificate';
       const { app } = guardedApp(explicit());
-      const res = await request(app).get('/api/me').set('Authorization', `Bearer ${await boundTo(client.cert)}`).set(header, nginxEscaped(client.cert));
+      const res = await request(app)
+        .get('/api/me')
+        .set('Authorization', `Bearer ${await boundTo(client.cert)}`)
+        .set(header, nginxEscaped(client.cert));
       expectRefusal(res, 401, bearerChallenge(description), invalidToken(description));
     });
 
@@ -219,7 +311,11 @@ describe('certificate-bound access tokens (RFC 8705 §3)', () => {
     it.each<[string, unknown, RegExp]>([
       ['an empty header name', { certificateHeader: '' }, /Option "mtls.certificateHeader" must be a non-empty string/],
       ['a header name with a space', { certificateHeader: 'x client cert' }, /Option "mtls.certificateHeader" must be a header name/],
-      ['a header the client sets', { certificateHeader: 'Authorization' }, /Option "mtls.certificateHeader" must be a header set by your TLS-terminating proxy/],
+      [
+        'a header the client sets',
+        { certificateHeader: 'Authorization' },
+        /Option "mtls.certificateHeader" must be a header set by your TLS-terminating proxy/,
+      ],
       ['an unknown member', { header: 'x-client-cert' }, /Option "mtls.header" is not a known option/],
     ])('throws a TypeError at mount time for %s', (_name, mtls, message) => {
       const make = () => requireBearer({ ...explicit(), logger: memoryLogger(), mtls } as BearerOptions);

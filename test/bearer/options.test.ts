@@ -31,8 +31,16 @@ describe('requireBearer() options are checked at mount time', () => {
     ['a relative jwksUri', { ...base, jwksUri: '/jwks' }, /Option "jwksUri" must be an absolute URL/],
     ['alg none', { ...base, algorithms: ['none'] }, /Option "algorithms" must be a list of RS256.*"none" is never accepted/],
     ['HS256 without a secret', { ...base, algorithms: ['HS256'] }, /Option "algorithms".*HMAC needs "secret"/],
-    ['RS256 with a secret', { issuer: base.issuer, secret: 'x'.repeat(32), audience: 'a', algorithms: ['RS256'] }, /Option "algorithms" must be a list of HS256, HS384, HS512/],
-    ['a short secret', { issuer: base.issuer, secret: 'short', audience: 'a' }, /Option "secret" must be a string or Uint8Array of at least 32 bytes/],
+    [
+      'RS256 with a secret',
+      { issuer: base.issuer, secret: 'x'.repeat(32), audience: 'a', algorithms: ['RS256'] },
+      /Option "algorithms" must be a list of HS256, HS384, HS512/,
+    ],
+    [
+      'a short secret',
+      { issuer: base.issuer, secret: 'short', audience: 'a' },
+      /Option "secret" must be a string or Uint8Array of at least 32 bytes/,
+    ],
     ['secret with jwksUri', { ...base, secret: 'x'.repeat(32) }, /Option "secret" must be used without "jwksUri"/],
     ['a negative clockTolerance', { ...base, clockTolerance: -1 }, /Option "clockTolerance" must be a number of seconds from 0 to 300/],
     ['a string clockTolerance', { ...base, clockTolerance: '5s' }, /Option "clockTolerance"/],
@@ -52,11 +60,27 @@ describe('requireBearer() options are checked at mount time', () => {
     ['errorHandler not a function', { ...base, errorHandler: 'x' }, /Option "errorHandler" must be a function/],
     ['errorHandler with passErrors', { ...base, errorHandler: () => undefined, passErrors: true }, /Option "passErrors" must be left out/],
     ['an unknown option (typo)', { ...base, audiences: ['a'] }, /Option "audiences" is not a known option/],
-    ['issuers with a top-level issuer', { ...base, issuers: [{ issuerBaseURL: 'https://a.example.test' }] }, /Option "issuer" must be left out when "issuers" is given/],
+    [
+      'issuers with a top-level issuer',
+      { ...base, issuers: [{ issuerBaseURL: 'https://a.example.test' }] },
+      /Option "issuer" must be left out when "issuers" is given/,
+    ],
     ['an empty issuers list', { audience: 'a', issuers: [] }, /Option "issuers" must be a non-empty array/],
-    ['a bad entry of issuers', { audience: 'a', issuers: [{ issuerBaseURL: 'nope' }] }, /Option "issuers\[0\].issuerBaseURL" must be an absolute URL/],
-    ['an unknown member of an issuer', { audience: 'a', issuers: [{ issuerBaseURL: 'https://a.example.test', realm: 'x' }] }, /Option "issuers\[0\].realm" is not a known option/],
-    ['the same issuer twice', { audience: 'a', issuers: [{ issuerBaseURL: 'https://a.example.test' }, { issuerBaseURL: 'https://a.example.test/' }] }, /Option "issuers\[1\]" must be a different issuer/],
+    [
+      'a bad entry of issuers',
+      { audience: 'a', issuers: [{ issuerBaseURL: 'nope' }] },
+      /Option "issuers\[0\].issuerBaseURL" must be an absolute URL/,
+    ],
+    [
+      'an unknown member of an issuer',
+      { audience: 'a', issuers: [{ issuerBaseURL: 'https://a.example.test', realm: 'x' }] },
+      /Option "issuers\[0\].realm" is not a known option/,
+    ],
+    [
+      'the same issuer twice',
+      { audience: 'a', issuers: [{ issuerBaseURL: 'https://a.example.test' }, { issuerBaseURL: 'https://a.example.test/' }] },
+      /Option "issuers\[1\]" must be a different issuer/,
+    ],
     [
       'introspection on two issuers',
       {
@@ -68,9 +92,25 @@ describe('requireBearer() options are checked at mount time', () => {
       },
       /Option "issuers" must be a list where at most one issuer has "introspection"/,
     ],
-    ['introspection without clientSecret', { issuerBaseURL: 'https://a.example.test', audience: 'a', introspection: { clientId: 'c' } }, /Option "introspection.clientSecret" must be set/],
-    ['introspection without endpoint or discovery', { ...base, introspection: { clientId: 'c', clientSecret: 's' } }, /Option "introspection.endpoint" must be set/],
-    ['a bad introspection.authMethod', { issuerBaseURL: 'https://a.example.test', audience: 'a', introspection: { clientId: 'c', clientSecret: 's', authMethod: 'private_key_jwt' } }, /Option "introspection.authMethod"/],
+    [
+      'introspection without clientSecret',
+      { issuerBaseURL: 'https://a.example.test', audience: 'a', introspection: { clientId: 'c' } },
+      /Option "introspection.clientSecret" must be set/,
+    ],
+    [
+      'introspection without endpoint or discovery',
+      { ...base, introspection: { clientId: 'c', clientSecret: 's' } },
+      /Option "introspection.endpoint" must be set/,
+    ],
+    [
+      'a bad introspection.authMethod',
+      {
+        issuerBaseURL: 'https://a.example.test',
+        audience: 'a',
+        introspection: { clientId: 'c', clientSecret: 's', authMethod: 'private_key_jwt' },
+      },
+      /Option "introspection.authMethod"/,
+    ],
   ])('throws a TypeError naming the option for %s', (_label, options, message) => {
     expect(make(options)).toThrow(TypeError);
     expect(make(options)).toThrow(message);
@@ -78,7 +118,15 @@ describe('requireBearer() options are checked at mount time', () => {
 
   it('accepts plain http for a non-loopback issuer only with allowInsecureHttp, and warns', () => {
     const logger = memoryLogger();
-    expect(() => requireBearer({ ...base, issuer: 'http://issuer.example.test', jwksUri: 'http://issuer.example.test/jwks', allowInsecureHttp: true, logger })).not.toThrow();
+    expect(() =>
+      requireBearer({
+        ...base,
+        issuer: 'http://issuer.example.test',
+        jwksUri: 'http://issuer.example.test/jwks',
+        allowInsecureHttp: true,
+        logger,
+      }),
+    ).not.toThrow();
     expect(logger.lines.some((l) => l.startsWith('warn') && l.includes('allowInsecureHttp'))).toBe(true);
   });
 

@@ -112,7 +112,13 @@ describe('property: hostile input never reaches a 5xx and never gets through', (
       fc.asyncProperty(header, payload, fc.boolean(), fc.base64String({ maxLength: 60 }), async (h, p, sign, sig) => {
         let token: string;
         if (sign && h.alg === 'RS256' && (h.b64 === undefined || h.b64 === true) && h.crit === undefined) {
-          token = await mintToken({ key: attacker, issuer: jwks.issuer, audience: AUDIENCE, header: h, claims: typeof p === 'object' && p !== null && !Array.isArray(p) ? p : {} });
+          token = await mintToken({
+            key: attacker,
+            issuer: jwks.issuer,
+            audience: AUDIENCE,
+            header: h,
+            claims: typeof p === 'object' && p !== null && !Array.isArray(p) ? p : {},
+          });
         } else {
           token = rawToken(h, p, sig.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
         }
@@ -128,11 +134,17 @@ describe('property: hostile input never reaches a 5xx and never gets through', (
 
   it('refuses random segment soup (any count of random base64url segments)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof(fc.base64String({ maxLength: 40 }), fc.constant(encodeSegment({ alg: 'RS256', kid: jwks.key.kid }))), { minLength: 1, maxLength: 6 }), async (parts) => {
-        const token = parts.map((p) => p.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')).join('.');
-        if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) return; // the extraction step refuses the rest (tested above)
-        refusedCleanly(await runGuard(guard, { authorization: `Bearer ${token}` }));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.oneof(fc.base64String({ maxLength: 40 }), fc.constant(encodeSegment({ alg: 'RS256', kid: jwks.key.kid }))), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        async (parts) => {
+          const token = parts.map((p) => p.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')).join('.');
+          if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) return; // the extraction step refuses the rest (tested above)
+          refusedCleanly(await runGuard(guard, { authorization: `Bearer ${token}` }));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -140,11 +152,14 @@ describe('property: hostile input never reaches a 5xx and never gets through', (
   it('over HTTP: printable headers never produce a 5xx', async () => {
     const { app } = guardedApp({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: AUDIENCE });
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: fc.constantFrom(...' !"#$%&\'()*+,-./0123456789:;<=>?@ABCXYZ[\\]^_`abcxyz{|}~'.split('')), maxLength: 120 }), async (tail) => {
-        const res = await request(app).get('/api/me').set('Authorization', `Bearer ${tail}`);
-        expect(res.status).toBeLessThan(500);
-        expect(res.status).not.toBe(200);
-      }),
+      fc.asyncProperty(
+        fc.string({ unit: fc.constantFrom(...' !"#$%&\'()*+,-./0123456789:;<=>?@ABCXYZ[\\]^_`abcxyz{|}~'.split('')), maxLength: 120 }),
+        async (tail) => {
+          const res = await request(app).get('/api/me').set('Authorization', `Bearer ${tail}`);
+          expect(res.status).toBeLessThan(500);
+          expect(res.status).not.toBe(200);
+        },
+      ),
       { numRuns: 60 },
     );
   });

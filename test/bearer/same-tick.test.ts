@@ -25,7 +25,13 @@ function call(guard: RequestHandler, token: string): Call {
   let answered = false;
   let finish!: (value: { err: unknown; auth: BearerAuth | undefined; status: number }) => void;
   const done = new Promise<{ err: unknown; auth: BearerAuth | undefined; status: number }>((resolve) => (finish = resolve));
-  const req = { headers: { authorization: `Bearer ${token}` }, method: 'GET', url: '/api', originalUrl: '/api', body: undefined } as unknown as Request;
+  const req = {
+    headers: { authorization: `Bearer ${token}` },
+    method: 'GET',
+    url: '/api',
+    originalUrl: '/api',
+    body: undefined,
+  } as unknown as Request;
   const res = {
     statusCode: 200,
     headersSent: false,
@@ -120,7 +126,11 @@ describe('requireBearer(): a first-seen token verified inline is answered in the
   ])('answers the scope checks after a same-tick token with the state of the guard that accepted it (%s)', async (_name, extra) => {
     const app = express();
     const handled: string[] = [];
-    const errorHandler = (err: { code: string; status: number; headers: Record<string, string> }, _req: express.Request, res: express.Response) => {
+    const errorHandler = (
+      err: { code: string; status: number; headers: Record<string, string> },
+      _req: express.Request,
+      res: express.Response,
+    ) => {
       handled.push(err.code);
       res.status(err.status).set(err.headers).json({ custom: err.code });
     };
@@ -128,13 +138,26 @@ describe('requireBearer(): a first-seen token verified inline is answered in the
     const billing = requireBearer({ ...options(), ...extra, realm: 'billing' });
     app.get('/orders', orders, requiredScopes('admin'), (_req, res) => void res.end());
     app.get('/billing', orders, billing, requiredScopes('admin'), (_req, res) => void res.end());
-    const scopeChallenge = (realm: string) => `Bearer realm="${realm}", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"`;
+    const scopeChallenge = (realm: string) =>
+      `Bearer realm="${realm}", error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"`;
     // The first request of each guard loads its keys (jose); the later ones are first-seen tokens checked inline.
     for (let i = 0; i < 3; i += 1) {
-      const res = await request(app).get('/orders').set('Authorization', `Bearer ${await mint('RS256')}`);
-      expect([res.status, res.headers['www-authenticate'], res.body]).toEqual([403, scopeChallenge('orders'), { custom: 'insufficient_scope' }]);
-      const other = await request(app).get('/billing').set('Authorization', `Bearer ${await mint('RS256')}`);
-      expect([other.status, other.headers['www-authenticate'], other.body.error]).toEqual([403, scopeChallenge('billing'), 'insufficient_scope']);
+      const res = await request(app)
+        .get('/orders')
+        .set('Authorization', `Bearer ${await mint('RS256')}`);
+      expect([res.status, res.headers['www-authenticate'], res.body]).toEqual([
+        403,
+        scopeChallenge('orders'),
+        { custom: 'insufficient_scope' },
+      ]);
+      const other = await request(app)
+        .get('/billing')
+        .set('Authorization', `Bearer ${await mint('RS256')}`);
+      expect([other.status, other.headers['www-authenticate'], other.body.error]).toEqual([
+        403,
+        scopeChallenge('billing'),
+        'insufficient_scope',
+      ]);
     }
     expect(handled).toEqual(['insufficient_scope', 'insufficient_scope', 'insufficient_scope']);
   });

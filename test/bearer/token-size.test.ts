@@ -26,7 +26,9 @@ async function largeToken(): Promise<string> {
 
 describe('maxTokenLength (issue 15 §6)', () => {
   it('accepts a well-formed 12 KB token with the default limit: 200', async () => {
-    const res = await start().get('/api/me').set('Authorization', `Bearer ${await largeToken()}`);
+    const res = await start()
+      .get('/api/me')
+      .set('Authorization', `Bearer ${await largeToken()}`);
     expect([res.status, res.body.sub]).toEqual([200, 'user-123']);
   });
 
@@ -35,27 +37,46 @@ describe('maxTokenLength (issue 15 §6)', () => {
     const [header, payload, signature] = token.split('.');
     const forged = `${header}.${payload}.${signature!.slice(0, -4)}AAAA`;
     const res = await start().get('/api/me').set('Authorization', `Bearer ${forged}`);
-    expectRefusal(res, 401, challengeFor('invalid_token', 'signature verification failed'), { error: 'invalid_token', error_description: 'signature verification failed' });
+    expectRefusal(res, 401, challengeFor('invalid_token', 'signature verification failed'), {
+      error: 'invalid_token',
+      error_description: 'signature verification failed',
+    });
   });
 
   it('refuses a token over a smaller configured limit with 400 invalid_request, unparsed', async () => {
-    const res = await start({ maxTokenLength: 4096 }).get('/api/me').set('Authorization', `Bearer ${await largeToken()}`);
-    expectRefusal(res, 400, challengeFor('invalid_request', 'Authorization header too large'), { error: 'invalid_request', error_description: 'Authorization header too large' });
+    const res = await start({ maxTokenLength: 4096 })
+      .get('/api/me')
+      .set('Authorization', `Bearer ${await largeToken()}`);
+    expectRefusal(res, 400, challengeFor('invalid_request', 'Authorization header too large'), {
+      error: 'invalid_request',
+      error_description: 'Authorization header too large',
+    });
   });
 
-  it('defaults to 16 KiB, Node\'s own header limit', () => {
-    expect(createBearerVerifier({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true }).config.maxTokenLength).toBe(16 * 1024);
+  it("defaults to 16 KiB, Node's own header limit", () => {
+    expect(
+      createBearerVerifier({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true }).config
+        .maxTokenLength,
+    ).toBe(16 * 1024);
   });
 
   it('applies to extractBearerToken() as well', () => {
     const token = 'a'.repeat(8200);
     expect(extractBearerToken({ headers: { authorization: `Bearer ${token}` } })).toBe(token);
-    expect(() => extractBearerToken({ headers: { authorization: `Bearer ${token}` } }, { maxTokenLength: 8192 })).toThrow('access token too large');
+    expect(() => extractBearerToken({ headers: { authorization: `Bearer ${token}` } }, { maxTokenLength: 8192 })).toThrow(
+      'access token too large',
+    );
   });
 
   it.each([0, -1, 1.5, '16384', 1024 * 1024 + 1])('refuses maxTokenLength %p with a TypeError naming it', (value) => {
-    expect(() => createBearerVerifier({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, maxTokenLength: value as number })).toThrow(
-      /Option "maxTokenLength"/,
-    );
+    expect(() =>
+      createBearerVerifier({
+        issuer: issuer.issuer,
+        jwksUri: `${issuer.issuer}/jwks`,
+        audience: AUDIENCE,
+        allowInsecureHttp: true,
+        maxTokenLength: value as number,
+      }),
+    ).toThrow(/Option "maxTokenLength"/);
   });
 });

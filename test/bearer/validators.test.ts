@@ -20,7 +20,9 @@ const refusal = (claim: string) => ({ error: 'invalid_token', error_description:
 describe('validators (as express-oauth2-jwt-bearer)', () => {
   it('replaces the aud check with a function', async () => {
     const agent = start({ validators: { aud: (aud) => aud === 'https://legacy.example.test' } });
-    expect((await agent.get('/api/me').set('Authorization', `Bearer ${await mint({ aud: 'https://legacy.example.test' })}`)).status).toBe(200);
+    expect((await agent.get('/api/me').set('Authorization', `Bearer ${await mint({ aud: 'https://legacy.example.test' })}`)).status).toBe(
+      200,
+    );
     const res = await agent.get('/api/me').set('Authorization', `Bearer ${await mint()}`);
     expectRefusal(res, 401, challengeFor('invalid_token', refusal('aud').error_description), refusal('aud'));
   });
@@ -52,7 +54,13 @@ describe('validators (as express-oauth2-jwt-bearer)', () => {
   });
 
   it('counts a validator that throws as failed (401, not 500)', async () => {
-    const agent = start({ validators: { tenant: () => { throw new Error('boom'); } } });
+    const agent = start({
+      validators: {
+        tenant: () => {
+          throw new Error('boom');
+        },
+      },
+    });
     const res = await agent.get('/api/me').set('Authorization', `Bearer ${await mint({ tenant: 'acme' })}`);
     expectRefusal(res, 401, challengeFor('invalid_token', refusal('tenant').error_description), refusal('tenant'));
   });

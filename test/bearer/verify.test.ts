@@ -18,7 +18,12 @@ describe('verifyAccessToken() (no Express)', () => {
       strict: false,
     };
     const token = await mintToken({ key, issuer: config.issuer, audience: 'https://api.example.test', claims: { scope: 'a b' } });
-    await expect(verifyAccessToken(token, config)).resolves.toMatchObject({ kind: 'jwt', scopes: ['a', 'b'], issuer: config.issuer, token });
+    await expect(verifyAccessToken(token, config)).resolves.toMatchObject({
+      kind: 'jwt',
+      scopes: ['a', 'b'],
+      issuer: config.issuer,
+      token,
+    });
     const later = { ...config, now: () => (nowSeconds() + 3600) * 1000 };
     await expect(verifyAccessToken(token, later)).rejects.toMatchObject({ code: 'invalid_token', description: 'token expired' });
   });

@@ -13,7 +13,8 @@ let issuer: HostileIssuer;
 const guards = useBearerGuard({ issuerPerTest: true, onIssuer: (started) => (issuer = started) });
 const start = (extra: Partial<BearerOptions> = {}) => guards.start(extra);
 
-const mint = (key: SigningKey, header: Record<string, unknown> = {}) => mintToken({ key, issuer: issuer.issuer, audience: AUDIENCE, header });
+const mint = (key: SigningKey, header: Record<string, unknown> = {}) =>
+  mintToken({ key, issuer: issuer.issuer, audience: AUDIENCE, header });
 
 describe('the verified-token cache and key rotation (RFC 7517, issue 15 §5)', () => {
   it('refuses a cached token once a JWKS refresh no longer lists the key that signed it', async () => {
@@ -27,7 +28,10 @@ describe('the verified-token cache and key rotation (RFC 7517, issue 15 §5)', (
     const fresh = await issuer.rotateKey();
     expect((await agent.get('/api/me').set('Authorization', `Bearer ${await mint(fresh)}`)).status).toBe(200);
     const res = await agent.get('/api/me').set('Authorization', `Bearer ${token}`);
-    expectRefusal(res, 401, challengeFor('invalid_token', 'no matching signing key'), { error: 'invalid_token', error_description: 'no matching signing key' });
+    expectRefusal(res, 401, challengeFor('invalid_token', 'no matching signing key'), {
+      error: 'invalid_token',
+      error_description: 'no matching signing key',
+    });
   });
 
   it('also forgets cached tokens without a kid when a key is withdrawn (the key that verified them may be gone)', async () => {

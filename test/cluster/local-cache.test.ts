@@ -48,7 +48,14 @@ function read(sid: string): Promise<number | null> {
 
 /** Reads until the cache serves (it starts on the first read, live once every master answers). */
 async function live(sid = 'warm-up'): Promise<void> {
-  await eventually(async () => (await read(sid).then(() => true, () => false)) && cache.serving, 15_000);
+  await eventually(
+    async () =>
+      (await read(sid).then(
+        () => true,
+        () => false,
+      )) && cache.serving,
+    15_000,
+  );
 }
 
 /** Session ids whose keys live on each of the cluster's masters, one per master. */
@@ -71,7 +78,12 @@ describe('the local record cache on a three-master Cluster', () => {
   it('watches every master with a connection of its own, and serves records without a command', async () => {
     await live();
     const connections = (cache as unknown as { feed: { connections: Map<string, unknown> } }).feed.connections;
-    expect([...connections.keys()].sort()).toEqual(mine.nodes('master').map((n) => `${n.options.host}:${n.options.port}`).sort());
+    expect([...connections.keys()].sort()).toEqual(
+      mine
+        .nodes('master')
+        .map((n) => `${n.options.host}:${n.options.port}`)
+        .sort(),
+    );
     const sids = [...(await oneSidPerMaster('served')).values()];
     for (const [i, sid] of sids.entries()) await other.set(`${prefix}${sid}`, record(i));
     for (const [i, sid] of sids.entries()) expect(await read(sid)).toBe(i); // read once, then kept
@@ -106,7 +118,12 @@ describe('the local record cache on a three-master Cluster', () => {
     const slot = Number(await other.cluster('KEYSLOT', key));
     const from = Number(fromAddress.split(':')[1]);
     const to = cluster.nodes.map((n) => n.port).find((port) => port !== from)!;
-    await moveSlot(slot, from, to, cluster.nodes.map((n) => n.port));
+    await moveSlot(
+      slot,
+      from,
+      to,
+      cluster.nodes.map((n) => n.port),
+    );
 
     await other.set(key, record(2)); // MOVED: now written on the new owner
     await eventually(async () => (await read(sid)) === 2, 5000);

@@ -12,7 +12,16 @@ import { closeRedisClient, whenReady } from '../../src/redis/client.js';
 import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { clusterClient, commandCounts, masterOf, startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
 import { Browser } from '../support/browser.js';
-import { accessTokenRoute, expectLoginRedirect, jsonErrors, sessionIdOf, startTwoInstances, waitFor, type LoginApp, type TwoInstances } from '../login/setup.js';
+import {
+  accessTokenRoute,
+  expectLoginRedirect,
+  jsonErrors,
+  sessionIdOf,
+  startTwoInstances,
+  waitFor,
+  type LoginApp,
+  type TwoInstances,
+} from '../login/setup.js';
 
 const prefix = `test:cluster-login:${randomBytes(6).toString('hex')}:`;
 const CLIENT_SECRET = 'cluster-client-secret';
@@ -95,7 +104,15 @@ function refreshGrants(): number {
 async function backchannelLogout(app: LoginApp, claims: Record<string, unknown>): Promise<number> {
   const now = Math.floor(Date.now() / 1000);
   const token = await issuer.sign(
-    { iss: issuer.issuer, aud: issuer.clientId, iat: now, exp: now + 120, jti: randomBytes(8).toString('hex'), events: { [EVENT]: {} }, ...claims },
+    {
+      iss: issuer.issuer,
+      aud: issuer.clientId,
+      iat: now,
+      exp: now + 120,
+      jti: randomBytes(8).toString('hex'),
+      events: { [EVENT]: {} },
+      ...claims,
+    },
     { typ: 'logout+jwt' },
   );
   const res = await fetch(`${app.url}/backchannel-logout`, {
@@ -130,13 +147,17 @@ describe('auth() on a three-master Redis Cluster, two instances', () => {
   it('serves page views of a signed-in session from the local cache: no command reaches the cluster', async () => {
     const browser = await signIn();
     // Warm both instances (the first view of each reads the record; the caches are live by then).
-    await waitFor(async () => {
-      for (const app of [first, second]) expect((await profile(browser, app)).status).toBe(200);
-      await commandCounts(check);
-      for (const app of [first, second]) await profile(browser, app);
-      const counts = await commandCounts(check);
-      return (counts.get('get') ?? 0) === 0;
-    }, 15_000, 'the local caches to serve');
+    await waitFor(
+      async () => {
+        for (const app of [first, second]) expect((await profile(browser, app)).status).toBe(200);
+        await commandCounts(check);
+        for (const app of [first, second]) await profile(browser, app);
+        const counts = await commandCounts(check);
+        return (counts.get('get') ?? 0) === 0;
+      },
+      15_000,
+      'the local caches to serve',
+    );
     for (let view = 0; view < 20; view += 1) for (const app of [first, second]) expect((await profile(browser, app)).status).toBe(200);
     const counts = await commandCounts(check);
     // Only the measurement's own INFO and the tracking connections' heartbeat PINGs remain.
@@ -147,10 +168,14 @@ describe('auth() on a three-master Redis Cluster, two instances', () => {
   it('makes exactly one refresh grant for 10 concurrent requests spread over both instances', async () => {
     const browser = await signIn();
     // Poll (no fixed sleep) until the 2-second access token has expired.
-    await waitFor(async () => {
-      const hop = await browser.get(`${first.url}/expires-in`, { accept: 'application/json' });
-      return (JSON.parse(hop.text) as { expiresIn: number }).expiresIn <= 0;
-    }, 15_000, 'the access token to expire');
+    await waitFor(
+      async () => {
+        const hop = await browser.get(`${first.url}/expires-in`, { accept: 'application/json' });
+        return (JSON.parse(hop.text) as { expiresIn: number }).expiresIn <= 0;
+      },
+      15_000,
+      'the access token to expire',
+    );
     const before = refreshGrants();
     const answers = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {

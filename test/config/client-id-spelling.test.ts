@@ -8,11 +8,17 @@ import type { BearerOptions } from '../../src/bearer/types.js';
 import type { Logger } from '../../src/util/logger.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const base: BearerOptions = { issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks', audience: 'https://api.example', logger: silent };
+const base: BearerOptions = {
+  issuer: 'https://issuer.example',
+  jwksUri: 'https://issuer.example/jwks',
+  audience: 'https://api.example',
+  logger: silent,
+};
 const endpoint = 'https://issuer.example/introspect';
 
 const clientOf = (introspection: Record<string, unknown>): string | undefined =>
-  resolveBearerOptions({ ...base, introspection: { endpoint, clientSecret: 's', ...introspection } } as BearerOptions).issuers[0]?.introspection?.clientID;
+  resolveBearerOptions({ ...base, introspection: { endpoint, clientSecret: 's', ...introspection } } as BearerOptions).issuers[0]
+    ?.introspection?.clientID;
 
 describe('requireBearer() introspection.clientID', () => {
   it('resolves the documented spelling clientID', () => {

@@ -15,7 +15,9 @@ describe('rejectUnknown(): option names that are not options', () => {
 
   it('names what to use instead for an option deliberately not offered', () => {
     const instead = new Map([['genid', 'sessions use random ids of 24 bytes.']]);
-    expect(() => rejectUnknown('session.', { genid: () => 'x' }, known, instead)).toThrow(new TypeError('Option "session.genid" is not supported: sessions use random ids of 24 bytes.'));
+    expect(() => rejectUnknown('session.', { genid: () => 'x' }, known, instead)).toThrow(
+      new TypeError('Option "session.genid" is not supported: sessions use random ids of 24 bytes.'),
+    );
   });
 
   it('accepts known keys', () => {

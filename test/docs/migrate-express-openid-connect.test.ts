@@ -17,10 +17,13 @@ describe('docs/migrate-from-express-openid-connect.md', () => {
     expect(rows.length).toBeGreaterThan(80);
   });
 
-  it.each(rows.map((cells) => [cells[0]!, cells.at(-1)!]))('row %s ends as same, renamed or deliberately different, because ...', (_old, verdict) => {
-    expect(verdict).toMatch(/^(Same\b|Renamed\b|Deliberately different\b.*\bbecause\b)/s);
-    expect(verdict).not.toMatch(/not supported|not read|not needed|not an option/i);
-  });
+  it.each(rows.map((cells) => [cells[0]!, cells.at(-1)!]))(
+    'row %s ends as same, renamed or deliberately different, because ...',
+    (_old, verdict) => {
+      expect(verdict).toMatch(/^(Same\b|Renamed\b|Deliberately different\b.*\bbecause\b)/s);
+      expect(verdict).not.toMatch(/not supported|not read|not needed|not an option/i);
+    },
+  );
 
   it('lists no row whose old name is empty (new things are listed after each table)', () => {
     expect(rows.filter((cells) => cells[0] === '—')).toEqual([]);

@@ -10,7 +10,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loginEnv, bearerEnv } from '../../src/config/from-env.js';
-import { resolveLoginConfig, type AuthOptions, type AuthorizationParams, type LoginConfig, type RouteOptions, type SessionOptions } from '../../src/login/options.js';
+import {
+  resolveLoginConfig,
+  type AuthOptions,
+  type AuthorizationParams,
+  type LoginConfig,
+  type RouteOptions,
+  type SessionOptions,
+} from '../../src/login/options.js';
 import { resolveBearerOptions, type ResolvedBearerConfig } from '../../src/bearer/config.js';
 import type { BearerOptions, DpopOptions, IntrospectionOptions, MtlsOptions } from '../../src/bearer/types.js';
 import { IssuerDiscovery } from '../../src/issuer/discovery.js';
@@ -202,7 +209,10 @@ function tableUnder(heading: string): Row[] {
     .map(unpaddedRow);
   expect(lines[0]).toBe('| option | environment | default |');
   return lines.slice(2).map((line) => {
-    const cells = line.slice(1, -1).split('|').map((cell) => cell.trim());
+    const cells = line
+      .slice(1, -1)
+      .split('|')
+      .map((cell) => cell.trim());
     expect(cells).toHaveLength(3);
     const [option, env, defaultCell] = cells as [string, string, string];
     const name = /^`([^`]+)`$/.exec(option)?.[1];
@@ -289,7 +299,9 @@ describe('README ## Configuration', () => {
         checked.push(row.option);
       }
       // Every option with a resolvable default is documented with a literal.
-      const resolvable = Object.entries(AUTH_PATHS).filter(([, resolve]) => resolve !== null).map(([path]) => path);
+      const resolvable = Object.entries(AUTH_PATHS)
+        .filter(([, resolve]) => resolve !== null)
+        .map(([path]) => path);
       expect(checked.sort()).toEqual(resolvable.sort());
     });
 
@@ -322,16 +334,24 @@ describe('README ## Configuration', () => {
       expect(knownError({ jwks: { notAnOption: undefined } })).toMatch(/is not a known option/);
       for (const row of bearerRows) {
         const message = knownError(nested(row.option, undefined));
-        expect({ option: row.option, refusedAsUnknown: /is not a known option/.test(message ?? '') }).toEqual({ option: row.option, refusedAsUnknown: false });
+        expect({ option: row.option, refusedAsUnknown: /is not a known option/.test(message ?? '') }).toEqual({
+          option: row.option,
+          refusedAsUnknown: false,
+        });
       }
     });
 
     it('states the default requireBearer() really applies, for every row whose default is a literal', () => {
       const plain = withEnv(clearedEnv, () => resolveBearerOptions(minimalBearer));
       const withIntrospection = withEnv(clearedEnv, () =>
-        resolveBearerOptions({ ...minimalBearer, introspection: { endpoint: 'https://issuer.example/introspect', clientId: 'rs', clientSecret: 'rs-secret' } }),
+        resolveBearerOptions({
+          ...minimalBearer,
+          introspection: { endpoint: 'https://issuer.example/introspect', clientId: 'rs', clientSecret: 'rs-secret' },
+        }),
       );
-      const withNonce = withEnv(clearedEnv, () => resolveBearerOptions({ ...minimalBearer, dpop: { nonce: { secret: 'a-nonce-secret-of-at-least-32-bytes!' } } }));
+      const withNonce = withEnv(clearedEnv, () =>
+        resolveBearerOptions({ ...minimalBearer, dpop: { nonce: { secret: 'a-nonce-secret-of-at-least-32-bytes!' } } }),
+      );
       const configFor = (option: string): ResolvedBearerConfig =>
         option.startsWith('introspection.') ? withIntrospection : option.startsWith('dpop.nonce.') ? withNonce : plain;
       const checked: string[] = [];
@@ -343,7 +363,9 @@ describe('README ## Configuration', () => {
         expect({ option: row.option, default: resolve(configFor(row.option)) }).toEqual({ option: row.option, default: literal.value });
         checked.push(row.option);
       }
-      const resolvable = Object.entries(BEARER_PATHS).filter(([, resolve]) => resolve !== null).map(([path]) => path);
+      const resolvable = Object.entries(BEARER_PATHS)
+        .filter(([, resolve]) => resolve !== null)
+        .map(([path]) => path);
       expect(checked.sort()).toEqual(resolvable.sort());
     });
 
@@ -363,8 +385,14 @@ describe('README ## Configuration', () => {
 });
 
 describe('README ## Supported versions', () => {
-  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { engines: { node: string }; peerDependencies: { express: string } };
-  const section = readme.slice(readme.indexOf('## Supported versions'), readme.indexOf('\n## ', readme.indexOf('## Supported versions') + 1));
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as {
+    engines: { node: string };
+    peerDependencies: { express: string };
+  };
+  const section = readme.slice(
+    readme.indexOf('## Supported versions'),
+    readme.indexOf('\n## ', readme.indexOf('## Supported versions') + 1),
+  );
 
   it('states the Node.js range of package.json engines', () => {
     expect(pkg.engines.node).toBe('>=20.19');

@@ -117,12 +117,16 @@ describe('docs/migrate-from-express-oauth2-jwt-bearer.md', () => {
   });
 
   it('accepts a token with the required scope and puts it on req.auth', async () => {
-    const res = await request(api).get('/api/messages').set('Authorization', `Bearer ${await token({ scope: 'read:messages' })}`);
+    const res = await request(api)
+      .get('/api/messages')
+      .set('Authorization', `Bearer ${await token({ scope: 'read:messages' })}`);
     expect([res.status, res.body]).toEqual([200, { sub: 'user-123', scopes: ['read:messages'] }]);
   });
 
   it('answers 403 insufficient_scope for a token without it', async () => {
-    const res = await request(api).post('/api/messages').set('Authorization', `Bearer ${await token({ scope: 'read:messages' })}`);
+    const res = await request(api)
+      .post('/api/messages')
+      .set('Authorization', `Bearer ${await token({ scope: 'read:messages' })}`);
     expect(res.status).toBe(403);
     expect(res.headers['www-authenticate']).toContain('error="insufficient_scope"');
     expect(res.headers['www-authenticate']).toContain('scope="write:messages"');
@@ -154,7 +158,9 @@ describe('docs/migrate-from-express-oauth2-jwt-bearer.md', () => {
   it('lets a request without a token through optional authentication, but not a bad token', async () => {
     const anonymous = await request(api).get('/public/feed');
     expect([anonymous.status, anonymous.body]).toEqual([200, { personalised: false }]);
-    const signedIn = await request(api).get('/public/feed').set('Authorization', `Bearer ${await token({})}`);
+    const signedIn = await request(api)
+      .get('/public/feed')
+      .set('Authorization', `Bearer ${await token({})}`);
     expect([signedIn.status, signedIn.body]).toEqual([200, { personalised: true }]);
     const expired = await token({ exp: Math.floor(Date.now() / 1000) - 3600 });
     const refused = await request(api).get('/public/feed').set('Authorization', `Bearer ${expired}`);

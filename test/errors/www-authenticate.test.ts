@@ -1,5 +1,12 @@
 import { buildChallenge } from '../../src/errors/www-authenticate.js';
-import { InsufficientScopeError, InvalidRequestError, InvalidTokenError, ServiceUnavailableError, UnauthorizedError, isAuthError } from '../../src/errors/index.js';
+import {
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+  isAuthError,
+} from '../../src/errors/index.js';
 
 describe('RFC 6750 §3 WWW-Authenticate', () => {
   it('has no error code when the request carried no credentials', () => {

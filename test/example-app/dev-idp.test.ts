@@ -40,6 +40,8 @@ describe('DEV_IDP_REDIRECT_URIS', () => {
   });
 
   it('is refused at start-up when it is not a list of http(s) URLs', () => {
-    expect(() => loadConfig({ DEV_IDP_REDIRECT_URIS: 'localhost:4000/callback' })).toThrow(/DEV_IDP_REDIRECT_URIS must be a comma-separated list of http\(s\) URLs/);
+    expect(() => loadConfig({ DEV_IDP_REDIRECT_URIS: 'localhost:4000/callback' })).toThrow(
+      /DEV_IDP_REDIRECT_URIS must be a comma-separated list of http\(s\) URLs/,
+    );
   });
 });

@@ -32,7 +32,14 @@ describe('embedded development IdP', () => {
   });
 
   it("names itself after BASE_URL's host when bound to a wildcard address", async () => {
-    const wildcard = await startDevIdp({ host: '0.0.0.0', port: 0, baseURL: BASE_URL, clientID: 'c', clientSecret: 's', audience: AUDIENCE });
+    const wildcard = await startDevIdp({
+      host: '0.0.0.0',
+      port: 0,
+      baseURL: BASE_URL,
+      clientID: 'c',
+      clientSecret: 's',
+      audience: AUDIENCE,
+    });
     try {
       expect(wildcard.issuer).toMatch(/^http:\/\/localhost:\d+$/);
       const metadata = await metadataOf(wildcard.issuer.replace('localhost', '127.0.0.1'));
@@ -79,7 +86,9 @@ describe('embedded development IdP', () => {
       const jar = new CookieJar();
       const { url } = await authorizationRequest(client);
       const loginPage = await follow(jar, await request(jar, url.href));
-      const refused = await request(jar, formAction(loginPage, /\/login$/) as string, { form: { login: '"><script>x</script>', password: 'x' } });
+      const refused = await request(jar, formAction(loginPage, /\/login$/) as string, {
+        form: { login: '"><script>x</script>', password: 'x' },
+      });
       expect(refused.body).not.toContain('<script>x');
       expect(refused.body).toContain('&quot;&gt;&lt;script&gt;');
     });

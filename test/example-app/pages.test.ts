@@ -35,7 +35,10 @@ describe('GET /logout started by another site (Sec-Fetch-Site: cross-site)', () 
     expect((await request(jar, `${t.base}/profile`)).status).toBe(200);
 
     // The button: a POST from the app's own page.
-    const done = await request(jar, formAction(page, /\/logout$/) as string, { form: {}, headers: { 'sec-fetch-site': 'same-origin', origin: t.base } });
+    const done = await request(jar, formAction(page, /\/logout$/) as string, {
+      form: {},
+      headers: { 'sec-fetch-site': 'same-origin', origin: t.base },
+    });
     expect(done.status).toBe(302);
     expect(done.location).toMatch(new RegExp(`^${t.server.example.issuer}/session/end\\?`));
     expect(await t.redis.exists(key)).toBe(0);

@@ -9,8 +9,19 @@ import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CONTROLLED = [
-  'PORT', 'HOST', 'BASE_URL', 'ISSUER_BASE_URL', 'CLIENT_ID', 'CLIENT_SECRET', 'SCOPE', 'AUDIENCE',
-  'SESSION_SECRET', 'SECRET', 'REDIS_URL', 'NODE_ENV', 'IDP_PORT',
+  'PORT',
+  'HOST',
+  'BASE_URL',
+  'ISSUER_BASE_URL',
+  'CLIENT_ID',
+  'CLIENT_SECRET',
+  'SCOPE',
+  'AUDIENCE',
+  'SESSION_SECRET',
+  'SECRET',
+  'REDIS_URL',
+  'NODE_ENV',
+  'IDP_PORT',
 ];
 
 async function freePort(): Promise<number> {
@@ -89,7 +100,10 @@ describe('npm start (example-app/server.ts)', () => {
     const port = await freePort();
     const app = start({ PORT: String(port) });
     await waitFor(app, /^listening on (\S+)$/m);
-    const lines = app.stdout().split('\n').filter((line) => line.startsWith('listening on '));
+    const lines = app
+      .stdout()
+      .split('\n')
+      .filter((line) => line.startsWith('listening on '));
     expect(lines).toEqual([`listening on http://localhost:${port}`]);
     expect(app.stdout()).toMatch(/^embedded development IdP: http:\/\/127\.0\.0\.1:\d+$/m);
     expect(app.stdout()).toMatch(/^demo login: demo \/ password: demo$/m);
@@ -138,7 +152,10 @@ describe('npm start (example-app/server.ts)', () => {
     ])('without %s', async (_missing, env, message) => {
       const app = start({ PORT: String(await freePort()), NODE_ENV: 'production', ...env });
       expect(await exitCode(app)).toBe(1);
-      const ours = app.stderr().split('\n').filter((line) => line.startsWith('example-app:'));
+      const ours = app
+        .stderr()
+        .split('\n')
+        .filter((line) => line.startsWith('example-app:'));
       expect(ours).toHaveLength(1);
       expect(ours[0]).toMatch(message);
       expect(ours[0]).toContain('NODE_ENV=production');

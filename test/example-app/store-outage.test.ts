@@ -37,7 +37,10 @@ describe('when the session store does not answer', () => {
 
     await relay.cut();
 
-    const health = await eventually(() => fetch(`${t.base}/healthz`), (res) => res.status === 503);
+    const health = await eventually(
+      () => fetch(`${t.base}/healthz`),
+      (res) => res.status === 503,
+    );
     expect(await health.json()).toEqual({ status: expect.not.stringMatching(/^ok$/) });
 
     for (const path of ['/login', '/callback?code=x&state=y', '/logout', '/profile']) {
@@ -57,8 +60,14 @@ describe('when the session store does not answer', () => {
 
     await relay.open();
 
-    await eventually(() => fetch(`${t.base}/healthz`), (res) => res.status === 200);
-    const login = await eventually(() => request(new CookieJar(), `${t.base}/login`), (page) => page.status === 302);
+    await eventually(
+      () => fetch(`${t.base}/healthz`),
+      (res) => res.status === 200,
+    );
+    const login = await eventually(
+      () => request(new CookieJar(), `${t.base}/login`),
+      (page) => page.status === 302,
+    );
     expect(login.location).toMatch(new RegExp(`^${t.server.example.issuer}/auth\\?`));
     // The session survived the outage (it lives in Redis).
     expect((await request(jar, `${t.base}/profile`)).status).toBe(200);
@@ -78,12 +87,22 @@ describe('when the session store stops answering but keeps its connections open'
 
       redis.pause();
       const stalledAt = Date.now();
-      const page = await eventually(() => request(jar, `${app.base}/profile`), (answer) => answer.status === 503, 15_000, '503 from /profile');
+      const page = await eventually(
+        () => request(jar, `${app.base}/profile`),
+        (answer) => answer.status === 503,
+        15_000,
+        '503 from /profile',
+      );
       expect(Date.now() - stalledAt).toBeLessThan(10_000);
       expect(page.body).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
       redis.resume();
-      await eventually(() => request(jar, `${app.base}/profile`), (answer) => answer.status === 200, 15_000, '/profile back');
+      await eventually(
+        () => request(jar, `${app.base}/profile`),
+        (answer) => answer.status === 200,
+        15_000,
+        '/profile back',
+      );
     } finally {
       redis.resume();
       await app.close();

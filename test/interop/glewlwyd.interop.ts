@@ -88,7 +88,12 @@ async function startRelay(): Promise<string> {
         .then(async (answer) => {
           const appBody = await answer.text();
           const lenientStatus = await postToLenient(String(req.headers['content-type']), body);
-          logoutPosts.push({ token: new URLSearchParams(body).get('logout_token') ?? '', appStatus: answer.status, appBody, ...(lenientStatus !== undefined ? { lenientStatus } : {}) });
+          logoutPosts.push({
+            token: new URLSearchParams(body).get('logout_token') ?? '',
+            appStatus: answer.status,
+            appBody,
+            ...(lenientStatus !== undefined ? { lenientStatus } : {}),
+          });
           res.writeHead(answer.status, { 'content-type': 'application/json' }).end(appBody);
         })
         .catch(() => res.writeHead(502).end());
@@ -146,7 +151,14 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }, 120_000);
 
@@ -372,6 +384,8 @@ describe('Glewlwyd 2.7 (Debian) as the OpenID Provider', () => {
     });
     expect(refresh.status).toBe(400);
     await expect(refresh.text()).resolves.toBe('');
-    await expect(tokenRequest(metadata, wrong, { grant_type: 'refresh_token', refresh_token: 'x' }, 5000)).rejects.toBeInstanceOf(InvalidGrantError);
+    await expect(tokenRequest(metadata, wrong, { grant_type: 'refresh_token', refresh_token: 'x' }, 5000)).rejects.toBeInstanceOf(
+      InvalidGrantError,
+    );
   });
 });

@@ -37,7 +37,9 @@ describe('OIDC Core §3.1.3.7 item 2: the iss of Google ID tokens', () => {
   });
 
   it('accepts "https://accounts.google.com" too', async () => {
-    await expect(validateIdToken(await idToken('https://accounts.google.com'), checks('https://accounts.google.com'))).resolves.toMatchObject({
+    await expect(
+      validateIdToken(await idToken('https://accounts.google.com'), checks('https://accounts.google.com')),
+    ).resolves.toMatchObject({
       sub: '1234567890',
     });
   });

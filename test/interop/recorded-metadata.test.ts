@@ -48,7 +48,13 @@ const RECIPES: Array<{
   login: Record<string, string>;
   audience?: string;
 }> = [
-  { heading: 'Auth0', fixture: 'auth0', placeholders: { 'YOUR_TENANT.auth0.com': 'op.example.com' }, login: { audience: 'https://api.example.com' }, audience: 'https://api.example.com' },
+  {
+    heading: 'Auth0',
+    fixture: 'auth0',
+    placeholders: { 'YOUR_TENANT.auth0.com': 'op.example.com' },
+    login: { audience: 'https://api.example.com' },
+    audience: 'https://api.example.com',
+  },
   {
     heading: 'Microsoft Entra ID (v2.0)',
     fixture: 'entra-v2',
@@ -107,7 +113,9 @@ function hostsOf(name: string): Set<string> {
 
 /** https://host/... → http://127.0.0.1:port/host/... for the given hosts, throughout a text. */
 function toLoopback(text: string, hosts: Set<string>): string {
-  return text.replace(/https:\/\/([a-z0-9.-]+)/gi, (whole, host: string) => (hosts.has(host.toLowerCase()) ? `${base}/${host.toLowerCase()}` : whole));
+  return text.replace(/https:\/\/([a-z0-9.-]+)/gi, (whole, host: string) =>
+    hosts.has(host.toLowerCase()) ? `${base}/${host.toLowerCase()}` : whole,
+  );
 }
 
 function rewritten(name: string): Record<string, unknown> {
@@ -126,7 +134,9 @@ beforeAll(async () => {
   publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'recorded-test-key', alg: 'RS256', use: 'sig' };
   server = http.createServer((req, res) => {
     const body = documents.get(new URL(req.url ?? '/', 'http://x').pathname);
-    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? { error: 'not_found' }));
+    res
+      .writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' })
+      .end(JSON.stringify(body ?? { error: 'not_found' }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -222,7 +232,10 @@ describe('known quirks', () => {
   it("Entra ID: the common document's {tenantid} issuer is refused (502), not taken for any tenant", async () => {
     const commonIssuer = `${base}/login.microsoftonline.com/common/v2.0`;
     expect(issuerMatches(commonIssuer, String(rewritten('entra-v2').issuer))).toBe(false);
-    await expect(new IssuerDiscovery(commonIssuer, { logger: QUIET }).metadata()).rejects.toMatchObject({ name: 'IssuerResponseError', status: 502 });
+    await expect(new IssuerDiscovery(commonIssuer, { logger: QUIET }).metadata()).rejects.toMatchObject({
+      name: 'IssuerResponseError',
+      status: 502,
+    });
   });
 
   it("Auth0: the recorded issuer's trailing slash matches a configured issuer without one", () => {
@@ -232,7 +245,9 @@ describe('known quirks', () => {
 
   it("Cognito: the logout URL is outside the metadata; the recipe's local logout ends at Cognito's /logout", async () => {
     expect(recorded.get('cognito')!.metadata.end_session_endpoint).toBeUndefined();
-    const app = recipeApp(recipeCode('Amazon Cognito', 'cognito', { YOUR_REGION: 'us-east-1', YOUR_POOL_ID: 'us-east-1_BGU9CKFCM', YOUR_DOMAIN: 'example' }));
+    const app = recipeApp(
+      recipeCode('Amazon Cognito', 'cognito', { YOUR_REGION: 'us-east-1', YOUR_POOL_ID: 'us-east-1_BGU9CKFCM', YOUR_DOMAIN: 'example' }),
+    );
     const logout = await request(app).post('/logout');
     expect(logout.status).toBe(302);
     expect(logout.headers.location).toBe('/signed-out');

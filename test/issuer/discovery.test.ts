@@ -54,7 +54,9 @@ describe('issuer discovery (OpenID Connect Discovery 1.0 §4, RFC 8414 §3)', ()
 
   it('falls back to RFC 8414 metadata when the OpenID Connect document is missing', async () => {
     const s = await serve((req, res, base) =>
-      req.url === '/.well-known/oauth-authorization-server' ? json(res, 200, { issuer: base, token_endpoint: `${base}/token` }) : json(res, 404, {}),
+      req.url === '/.well-known/oauth-authorization-server'
+        ? json(res, 200, { issuer: base, token_endpoint: `${base}/token` })
+        : json(res, 404, {}),
     );
     servers.push(s.server);
     const md = await discover(s.base);

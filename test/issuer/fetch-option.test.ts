@@ -7,7 +7,14 @@ import express from 'express';
 import request from 'supertest';
 import { auth, requireBearer, type FetchFunction } from '../../src/index.js';
 import { fetchJson } from '../../src/issuer/http.js';
-import { signInAtProvider, startIntrospectionProvider as startBearerProvider, CLIENTS, JWT_API, OPAQUE_API, type IntrospectionProvider as BearerProvider } from '../support/provider.js';
+import {
+  signInAtProvider,
+  startIntrospectionProvider as startBearerProvider,
+  CLIENTS,
+  JWT_API,
+  OPAQUE_API,
+  type IntrospectionProvider as BearerProvider,
+} from '../support/provider.js';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
 import { mintToken } from '../support/tokens.js';
 import { Browser } from '../support/browser.js';
@@ -41,7 +48,10 @@ describe('auth({ fetch })', () => {
       {
         prefix,
         auth: { fetch: counting.fetch, pushedAuthorizationRequests: true, mergeUserInfo: true, revokeOnLogout: true },
-        app: (oidc) => express().use(oidc).get('/me', (req, res) => res.json({ name: req.oidc.user?.name ?? null })),
+        app: (oidc) =>
+          express()
+            .use(oidc)
+            .get('/me', (req, res) => res.json({ name: req.oidc.user?.name ?? null })),
       },
     );
     try {
@@ -78,8 +88,18 @@ describe('auth({ fetch })', () => {
   });
 
   it('refuses a fetch that is not a function, and suggests it for a typo', () => {
-    const base = { issuerBaseURL: 'https://issuer.example', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's', secret: 'a-session-secret-of-at-least-32-characters', session: { allowMemoryStore: true }, logger: quiet };
-    expect(() => auth({ ...base, fetch: 'undici' as unknown as FetchFunction })).toThrow(new TypeError('Option "fetch" must be a function.'));
+    const base = {
+      issuerBaseURL: 'https://issuer.example',
+      baseURL: 'https://app.example',
+      clientID: 'c',
+      clientSecret: 's',
+      secret: 'a-session-secret-of-at-least-32-characters',
+      session: { allowMemoryStore: true },
+      logger: quiet,
+    };
+    expect(() => auth({ ...base, fetch: 'undici' as unknown as FetchFunction })).toThrow(
+      new TypeError('Option "fetch" must be a function.'),
+    );
     expect(() => auth({ ...base, fecth: fetch } as never)).toThrow(/"fecth".*"fetch"/);
   });
 });
@@ -153,37 +173,59 @@ describe('requireBearer({ fetch })', () => {
   });
 
   it('refuses a fetch that is not a function', () => {
-    expect(() => requireBearer({ issuerBaseURL: jwks.issuer, audience: 'a', fetch: {} as FetchFunction })).toThrow(new TypeError('Option "fetch" must be a function.'));
+    expect(() => requireBearer({ issuerBaseURL: jwks.issuer, audience: 'a', fetch: {} as FetchFunction })).toThrow(
+      new TypeError('Option "fetch" must be a function.'),
+    );
   });
 });
 
-describe('the rules around an app\'s fetch', () => {
+describe("the rules around an app's fetch", () => {
   const url = 'https://issuer.example/.well-known/openid-configuration';
   const answer = (body: ReadableStream<Uint8Array> | null, init: { status?: number; headers?: Record<string, string> } = {}) =>
     new Response(body, { status: init.status ?? 200, headers: init.headers ?? {} });
 
   it('times out a fetch that ignores the abort signal and never answers', async () => {
     const hang: FetchFunction = () => new Promise(() => undefined);
-    await expect(fetchJson(url, { timeoutMs: 100, transport: { fetch: hang } })).rejects.toMatchObject({ name: 'HttpError', kind: 'timeout' });
+    await expect(fetchJson(url, { timeoutMs: 100, transport: { fetch: hang } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'timeout',
+    });
   });
 
   it('times out a body that stops half-way, even when the fetch ignores the signal', async () => {
     const stalled: FetchFunction = async () =>
       answer(new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode('{"issuer":')) }));
-    await expect(fetchJson(url, { timeoutMs: 100, transport: { fetch: stalled } })).rejects.toMatchObject({ name: 'HttpError', kind: 'timeout' });
+    await expect(fetchJson(url, { timeoutMs: 100, transport: { fetch: stalled } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'timeout',
+    });
   });
 
   it('stops reading an endless body at the size cap', async () => {
     let pulled = 0;
     const endless: FetchFunction = async () =>
-      answer(new ReadableStream<Uint8Array>({ pull: (controller) => { pulled += 1; controller.enqueue(new Uint8Array(64 * 1024).fill(32)); } }));
-    await expect(fetchJson(url, { timeoutMs: 5000, maxBytes: 256 * 1024, transport: { fetch: endless } })).rejects.toMatchObject({ name: 'HttpError', kind: 'too_large' });
+      answer(
+        new ReadableStream<Uint8Array>({
+          pull: (controller) => {
+            pulled += 1;
+            controller.enqueue(new Uint8Array(64 * 1024).fill(32));
+          },
+        }),
+      );
+    await expect(fetchJson(url, { timeoutMs: 5000, maxBytes: 256 * 1024, transport: { fetch: endless } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'too_large',
+    });
     expect(pulled).toBeLessThan(10);
   });
 
   it('refuses a declared length over the cap before reading', async () => {
-    const big: FetchFunction = async () => answer(new ReadableStream<Uint8Array>(), { headers: { 'content-length': String(10 * 1024 * 1024) } });
-    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: big } })).rejects.toMatchObject({ name: 'HttpError', kind: 'too_large' });
+    const big: FetchFunction = async () =>
+      answer(new ReadableStream<Uint8Array>(), { headers: { 'content-length': String(10 * 1024 * 1024) } });
+    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: big } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'too_large',
+    });
   });
 
   it('asks for redirect: manual, and refuses an answer the fetch reached by following a redirect', async () => {
@@ -192,25 +234,44 @@ describe('the rules around an app\'s fetch', () => {
       seen.push(init.redirect);
       return { status: 200, redirected: true, headers: new Headers(), body: null };
     };
-    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: follows } })).rejects.toMatchObject({ name: 'HttpError', kind: 'redirect' });
+    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: follows } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'redirect',
+    });
     expect(seen).toEqual(['manual']);
   });
 
   it('refuses a 3xx answer', async () => {
     const redirects: FetchFunction = async () => answer(null, { status: 302, headers: { location: 'https://elsewhere.example/' } });
-    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: redirects } })).rejects.toMatchObject({ name: 'HttpError', kind: 'redirect' });
+    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: redirects } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'redirect',
+    });
   });
 
   it('reads a body that is a Node stream (an async iterable), as node-fetch answers', async () => {
     const { Readable } = await import('node:stream');
-    const nodeStyle: FetchFunction = async () => ({ status: 200, headers: new Map([['content-type', 'application/json']]), body: Readable.from([Buffer.from('{"iss'), Buffer.from('uer":"x"}')]) });
-    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: nodeStyle } })).resolves.toMatchObject({ status: 200, body: { issuer: 'x' } });
+    const nodeStyle: FetchFunction = async () => ({
+      status: 200,
+      headers: new Map([['content-type', 'application/json']]),
+      body: Readable.from([Buffer.from('{"iss'), Buffer.from('uer":"x"}')]),
+    });
+    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: nodeStyle } })).resolves.toMatchObject({
+      status: 200,
+      body: { issuer: 'x' },
+    });
   });
 
   it('turns a fetch that throws, or answers no Response, into a network error', async () => {
     const throws: FetchFunction = () => Promise.reject(new Error('ECONNREFUSED'));
     const nothing = (async () => undefined) as unknown as FetchFunction;
-    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: throws } })).rejects.toMatchObject({ name: 'HttpError', kind: 'network' });
-    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: nothing } })).rejects.toMatchObject({ name: 'HttpError', kind: 'network' });
+    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: throws } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'network',
+    });
+    await expect(fetchJson(url, { timeoutMs: 5000, transport: { fetch: nothing } })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'network',
+    });
   });
 });

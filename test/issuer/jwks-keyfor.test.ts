@@ -26,7 +26,10 @@ describe('RemoteKeySet.keyFor()', () => {
 
   const sign = (index: number, header: Record<string, unknown> = {}): Promise<string> => {
     const key = jwks.keys[index]!;
-    return new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: key.alg, kid: key.kid, ...header } as { alg: string }).setExpirationTime('5m').sign(key.privateKey);
+    return new SignJWT({ sub: 'u' })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, ...header } as { alg: string })
+      .setExpirationTime('5m')
+      .sign(key.privateKey);
   };
 
   it('answers nothing before a fetch, and never fetches itself', () => {

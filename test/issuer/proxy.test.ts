@@ -44,12 +44,19 @@ function withProxyEnv<T>(vars: Record<string, string>, fn: () => T): T {
   }
 }
 
-const pathsOf = (proxy: ForwardProxy) => proxy.relayed.map((r) => `${r.kind} ${r.kind === 'forward' ? new URL(r.target).pathname : r.target}`);
+const pathsOf = (proxy: ForwardProxy) =>
+  proxy.relayed.map((r) => `${r.kind} ${r.kind === 'forward' ? new URL(r.target).pathname : r.target}`);
 
 /** An https issuer on 127.0.0.1 with the test PKI's server certificate: discovery and JWKS, counted. */
 async function startHttpsIssuer(pki: TestPki, key: TestKey, options: { requestCert?: boolean } = {}) {
   const requests: Array<{ path: string; clientCert: string | undefined }> = [];
-  const server: HttpsServer = createHttpsServer({ key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert, requestCert: options.requestCert ?? false, rejectUnauthorized: false });
+  const server: HttpsServer = createHttpsServer({
+    key: pki.server.key,
+    cert: pki.server.cert,
+    ca: pki.ca.cert,
+    requestCert: options.requestCert ?? false,
+    rejectUnauthorized: false,
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // Sockets whose TLS handshake failed are no HTTP connections: close() must drop them itself.
@@ -61,7 +68,7 @@ async function startHttpsIssuer(pki: TestPki, key: TestKey, options: { requestCe
   server.on('request', (req, res) => {
     const socket = req.socket as TLSSocket;
     const cn = socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
-    const peer = Array.isArray(cn) ? cn.join(",") : cn;
+    const peer = Array.isArray(cn) ? cn.join(',') : cn;
     requests.push({ path: req.url ?? '', clientCert: peer });
     res.setHeader('content-type', 'application/json');
     if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
@@ -105,7 +112,8 @@ describe('requireBearer() at an http issuer', () => {
     await issuer.close();
   });
 
-  const guard = (vars: Record<string, string>) => withProxyEnv(vars, () => guardedApp({ issuerBaseURL: issuer.issuer, audience: AUDIENCE }).app);
+  const guard = (vars: Record<string, string>) =>
+    withProxyEnv(vars, () => guardedApp({ issuerBaseURL: issuer.issuer, audience: AUDIENCE }).app);
 
   it('sends discovery and the JWKS request through HTTP_PROXY as absolute-form requests', async () => {
     const before = { ...issuer.counts };
@@ -129,11 +137,14 @@ describe('requireBearer() at an http issuer', () => {
     }
   });
 
-  it.each([['127.0.0.1'], ['localhost, 127.0.0.1'], ['*'], [`127.0.0.1:${'PORT'}`]])('goes direct for a host in NO_PROXY (%s)', async (noProxy) => {
-    const app = guard({ HTTP_PROXY: proxy.url, NO_PROXY: noProxy.replace('PORT', new URL(issuer.issuer).port) });
-    expect((await request(app).get('/api/me').set('authorization', `Bearer ${token}`)).status).toBe(200);
-    expect(proxy.relayed).toEqual([]);
-  });
+  it.each([['127.0.0.1'], ['localhost, 127.0.0.1'], ['*'], [`127.0.0.1:${'PORT'}`]])(
+    'goes direct for a host in NO_PROXY (%s)',
+    async (noProxy) => {
+      const app = guard({ HTTP_PROXY: proxy.url, NO_PROXY: noProxy.replace('PORT', new URL(issuer.issuer).port) });
+      expect((await request(app).get('/api/me').set('authorization', `Bearer ${token}`)).status).toBe(200);
+      expect(proxy.relayed).toEqual([]);
+    },
+  );
 
   it('still uses the proxy when NO_PROXY names another host or port', async () => {
     const app = guard({ HTTP_PROXY: proxy.url, NO_PROXY: 'example.com,.corp.example,127.0.0.1:1' });
@@ -161,7 +172,9 @@ describe('requireBearer() at an http issuer', () => {
   });
 
   it('refuses a proxy variable that is not an http(s) URL at start-up, naming it', () => {
-    expect(() => guard({ HTTPS_PROXY: 'socks5://127.0.0.1:1080' })).toThrow(/HTTPS_PROXY environment variable must be an http:\/\/ or https:\/\/ proxy URL/);
+    expect(() => guard({ HTTPS_PROXY: 'socks5://127.0.0.1:1080' })).toThrow(
+      /HTTPS_PROXY environment variable must be an http:\/\/ or https:\/\/ proxy URL/,
+    );
     expect(() => guard({ HTTP_PROXY: 'http://[broken' })).toThrow(/HTTP_PROXY environment variable must be a proxy URL/);
   });
 });
@@ -169,7 +182,10 @@ describe('requireBearer() at an http issuer', () => {
 describe('README "fetch and proxies"', () => {
   it('names every proxy variable and says lower-case names come first', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('#### `fetch` and proxies'), readme.indexOf('\n#### ', readme.indexOf('#### `fetch` and proxies') + 1));
+    const section = readme.slice(
+      readme.indexOf('#### `fetch` and proxies'),
+      readme.indexOf('\n#### ', readme.indexOf('#### `fetch` and proxies') + 1),
+    );
     for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']) expect(section).toContain(`\`${name}\``);
     expect(section).toContain('lower-case names first');
   });
@@ -195,7 +211,10 @@ describe('auth() at an http issuer', () => {
         prefix,
         server,
         auth: { clientSecret: 'hostile-client-secret' },
-        app: (oidc) => express().use(oidc).get('/me', (req, res) => res.json({ sub: req.oidc.user?.sub ?? null })),
+        app: (oidc) =>
+          express()
+            .use(oidc)
+            .get('/me', (req, res) => res.json({ sub: req.oidc.user?.sub ?? null })),
       }),
     );
     try {
@@ -233,10 +252,20 @@ describe('an https issuer: a CONNECT tunnel, TLS checked end to end', () => {
       for (const name of PROXY_VARIABLES) delete env[name];
       env.HTTPS_PROXY = proxy.url;
       const output = await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'test/issuer/proxy-child.ts'], { cwd: root, env, timeout: 30_000 }, (err, stdout, stderr) => {
-          if (err) reject(new Error(`${err.message} (killed: ${String(err.killed)}, signal: ${String(err.signal)})\nstdout: ${stdout}\nstderr: ${stderr}`));
-          else resolve(stdout);
-        });
+        execFile(
+          process.execPath,
+          ['node_modules/tsx/dist/cli.mjs', 'test/issuer/proxy-child.ts'],
+          { cwd: root, env, timeout: 30_000 },
+          (err, stdout, stderr) => {
+            if (err)
+              reject(
+                new Error(
+                  `${err.message} (killed: ${String(err.killed)}, signal: ${String(err.signal)})\nstdout: ${stdout}\nstderr: ${stderr}`,
+                ),
+              );
+            else resolve(stdout);
+          },
+        );
       });
       expect(JSON.parse(output)).toEqual({ status: 200, body: { sub: 'through-the-tunnel' } });
       const authority = new URL(https.issuer).host;
@@ -269,6 +298,9 @@ describe('an https issuer: a CONNECT tunnel, TLS checked end to end', () => {
   it('refuses the tunnelled issuer when its certificate is not from mtls.ca', async () => {
     const transport = { proxy: proxySettings({ httpsProxy: proxy.url }) };
     const tls = { key: pki.client.key, cert: pki.client.cert, ca: pki.stranger.cert };
-    await expect(backChannelFetch(`${https.issuer}/whoami`, { timeoutMs: 5000 }, { tls, transport })).rejects.toMatchObject({ name: 'HttpError', kind: 'network' });
+    await expect(backChannelFetch(`${https.issuer}/whoami`, { timeoutMs: 5000 }, { tls, transport })).rejects.toMatchObject({
+      name: 'HttpError',
+      kind: 'network',
+    });
   });
 });

@@ -21,7 +21,10 @@ const AUDIENCE = 'https://api.example.test';
 const handle = useLoginApp({
   file: 'signin-key-rotation',
   auth: { clientSecret: 'hostile-client-secret' },
-  app: (oidc) => express().use(oidc).get('/profile', requiresAuth(), (req, res) => void res.json({ sub: req.oidc.user?.sub })),
+  app: (oidc) =>
+    express()
+      .use(oidc)
+      .get('/profile', requiresAuth(), (req, res) => void res.json({ sub: req.oidc.user?.sub })),
 });
 let issuer: HostileIssuer;
 let app: LoginApp;
@@ -99,8 +102,16 @@ describe('RemoteKeySet.getKeyPromptly (the sign-in path)', () => {
 
 describe('the Bearer guard keeps its JWKS cooldown against unknown kids', () => {
   it('refuses a token with a kid published just after the last fetch, without fetching again', async () => {
-    const guard = requireBearer({ issuer: issuer.issuer, jwksUri: `${issuer.issuer}/jwks`, audience: AUDIENCE, allowInsecureHttp: true, logger: quiet });
-    const api = express().use('/api', guard).get('/api/me', (_req, res) => void res.json({ ok: true }));
+    const guard = requireBearer({
+      issuer: issuer.issuer,
+      jwksUri: `${issuer.issuer}/jwks`,
+      audience: AUDIENCE,
+      allowInsecureHttp: true,
+      logger: quiet,
+    });
+    const api = express()
+      .use('/api', guard)
+      .get('/api/me', (_req, res) => void res.json({ ok: true }));
     const first = await mintToken({ key: issuer.currentKey, issuer: issuer.issuer, audience: AUDIENCE });
     expect((await request(api).get('/api/me').set('Authorization', `Bearer ${first}`)).status).toBe(200);
     const fetches = guard.verifier.jwksFetchCount();

@@ -136,7 +136,9 @@ describe('valid logout tokens', () => {
   it('remembers the jti until the token expires, however far off its exp', async () => {
     const claims = logoutClaims({ sub: 'user-h', exp: nowS() + 3600 });
     expect((await post({ logout_token: await issuer.sign(claims) })).status).toBe(200);
-    const key = `${prefix}bcl-jti:${createHash('sha256').update(`${issuer.issuer}\0${String(claims.jti)}`, 'utf8').digest('base64url')}`;
+    const key = `${prefix}bcl-jti:${createHash('sha256')
+      .update(`${issuer.issuer}\0${String(claims.jti)}`, 'utf8')
+      .digest('base64url')}`;
     // Until exp plus clockTolerance (60 s): the token stays refused as a replay as long as it is valid.
     expect(await redis.pttl(key)).toBeGreaterThan((3600 + 60 - 30) * 1000);
   });
@@ -155,7 +157,10 @@ describe('invalid logout requests (§2.6)', () => {
     ['no logout_token', async () => ({})],
     ['an empty logout_token', async () => ({ logout_token: '' })],
     ['a token that is not a JWT', async () => ({ logout_token: 'not-a-jwt' })],
-    ['a bad signature', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x' }), { key: await issuer.newKey(issuer.currentKey.kid) }) })],
+    [
+      'a bad signature',
+      async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x' }), { key: await issuer.newKey(issuer.currentKey.kid) }) }),
+    ],
     ['another issuer', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iss: 'https://evil.example' })) })],
     ['another audience', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', aud: 'other-client' })) })],
     ['no iat', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: undefined })) })],
@@ -163,8 +168,14 @@ describe('invalid logout requests (§2.6)', () => {
     // §2.4: exp is REQUIRED.
     ['no exp', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', exp: undefined })) })],
     // Older than LOGIN_DEFAULTS.logoutTokenMaxAgeSeconds (300) plus clockTolerance (60), though not expired.
-    ['an iat older than the bound', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: nowS() - 361, exp: nowS() + 120 })) })],
-    ['an iat in the future', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: nowS() + 600, exp: nowS() + 720 })) })],
+    [
+      'an iat older than the bound',
+      async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: nowS() - 361, exp: nowS() + 120 })) }),
+    ],
+    [
+      'an iat in the future',
+      async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', iat: nowS() + 600, exp: nowS() + 720 })) }),
+    ],
     ['no jti', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', jti: undefined })) })],
     ['no events claim', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', events: undefined })) })],
     ['another event', async () => ({ logout_token: await issuer.sign(logoutClaims({ sub: 'x', events: { 'urn:other': {} } })) })],
@@ -362,7 +373,10 @@ describe('backchannelLogout.allowMissingExp (logout tokens of draft-06 issuers, 
     expect((await browser.get(back.location!)).status).toBe(302);
     return browser;
   };
-  const jtiKey = (jti: unknown) => `${prefix}bcl-jti:${createHash('sha256').update(`${issuer.issuer}\0${String(jti)}`, 'utf8').digest('base64url')}`;
+  const jtiKey = (jti: unknown) =>
+    `${prefix}bcl-jti:${createHash('sha256')
+      .update(`${issuer.issuer}\0${String(jti)}`, 'utf8')
+      .digest('base64url')}`;
 
   it('is off by default: a token without exp is refused with a short reason, ending no session', async () => {
     const victim = await signInAs('no-exp-user', 'no-exp-sid');
@@ -376,7 +390,9 @@ describe('backchannelLogout.allowMissingExp (logout tokens of draft-06 issuers, 
   });
 
   it('says at start-up that logout tokens without exp are accepted', () => {
-    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('backchannelLogout.allowMissingExp') }));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: expect.stringContaining('backchannelLogout.allowMissingExp') }),
+    );
   });
 
   it('accepts a token without exp whose iat is recent, and ends the session it names', async () => {
@@ -397,7 +413,10 @@ describe('backchannelLogout.allowMissingExp (logout tokens of draft-06 issuers, 
     const ttl = await redis.pttl(jtiKey(claims.jti));
     expect(ttl).toBeGreaterThan(250_000);
     expect(ttl).toBeLessThanOrEqual(261_000);
-    expect(await postLenient(token)).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The logout token was already used.' } });
+    expect(await postLenient(token)).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'The logout token was already used.' },
+    });
   });
 
   it('refuses a token without exp whose iat is older than the bound, or in the future', async () => {
@@ -414,12 +433,24 @@ describe('backchannelLogout.allowMissingExp (logout tokens of draft-06 issuers, 
     expect(answer).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The logout token is not valid.' } });
   });
 
-  it('is checked at start-up: a non-boolean, an unknown key, true/false, and express-openid-connect\'s hooks', () => {
+  it("is checked at start-up: a non-boolean, an unknown key, true/false, and express-openid-connect's hooks", () => {
     const options = (backchannelLogout: unknown): AuthOptions =>
-      ({ issuerBaseURL: issuer.issuer, baseURL: app.url, clientID: 'c', clientSecret: CLIENT_SECRET, secret: 'x'.repeat(32), session: { allowMemoryStore: true }, backchannelLogout }) as AuthOptions;
+      ({
+        issuerBaseURL: issuer.issuer,
+        baseURL: app.url,
+        clientID: 'c',
+        clientSecret: CLIENT_SECRET,
+        secret: 'x'.repeat(32),
+        session: { allowMemoryStore: true },
+        backchannelLogout,
+      }) as AuthOptions;
     expect(() => auth(options({ allowMissingExp: 'yes' }))).toThrow('Option "backchannelLogout.allowMissingExp" must be true or false.');
-    expect(() => auth(options({ allowMissingEx: true }))).toThrow('Option "backchannelLogout.allowMissingEx" is not a known option. Did you mean "backchannelLogout.allowMissingExp"?');
+    expect(() => auth(options({ allowMissingEx: true }))).toThrow(
+      'Option "backchannelLogout.allowMissingEx" is not a known option. Did you mean "backchannelLogout.allowMissingExp"?',
+    );
     expect(() => auth(options(false))).toThrow(/"backchannelLogout".*routes\.backchannelLogout: false/);
-    expect(() => auth(options({ onLogoutToken: () => undefined }))).toThrow('Option "backchannelLogout.onLogoutToken" is not supported: use the top-level "onLogoutToken".');
+    expect(() => auth(options({ onLogoutToken: () => undefined }))).toThrow(
+      'Option "backchannelLogout.onLogoutToken" is not supported: use the top-level "onLogoutToken".',
+    );
   });
 });

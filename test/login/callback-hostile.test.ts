@@ -114,11 +114,19 @@ describe('ID token validation (OIDC Core §3.1.3.7)', () => {
     ['a wrong nonce', withIdToken((ctx) => ctx.idToken({ nonce: 'not-the-nonce' })), /wrong or missing nonce/],
     ['no nonce', withIdToken((ctx) => ctx.idToken({ nonce: undefined })), /wrong or missing nonce/],
     ['alg none', withIdToken((ctx) => ctx.idToken({}, { alg: 'none' })), /not valid/],
-    ['HS256 keyed with the client secret, not allowed by default', withIdToken((ctx) => ctx.idToken({}, { alg: 'HS256', hmacSecret: CLIENT_SECRET })), /algorithm not allowed/],
+    [
+      'HS256 keyed with the client secret, not allowed by default',
+      withIdToken((ctx) => ctx.idToken({}, { alg: 'HS256', hmacSecret: CLIENT_SECRET })),
+      /algorithm not allowed/,
+    ],
     ['an expired token', withIdToken((ctx) => ctx.idToken({ exp: now() - 60, iat: now() - 120 })), /expired/],
     ['an iat in the future', withIdToken((ctx) => ctx.idToken({ iat: now() + 600, exp: now() + 900 })), /wrong or missing iat/],
     ['no sub', withIdToken((ctx) => ctx.idToken({ sub: undefined })), /not valid/],
-    ['a kid the JWKS does not have', withIdToken(async (ctx) => ctx.idToken({}, { key: await t.issuer.newKey('unknown-kid') })), /unknown key/],
+    [
+      'a kid the JWKS does not have',
+      withIdToken(async (ctx) => ctx.idToken({}, { key: await t.issuer.newKey('unknown-kid') })),
+      /unknown key/,
+    ],
     [
       'an at_hash that does not match the access token',
       async (ctx) => {
@@ -164,7 +172,12 @@ describe('token endpoint failures (RFC 6749 §5.2)', () => {
     ['a DPoP token type', async (ctx) => ({ body: { ...(await ctx.valid()), token_type: 'DPoP' } }), 502, /unsupported token type/],
     ['no ID token', async (ctx) => ({ body: { ...(await ctx.valid()), id_token: undefined } }), 502, /no ID token/],
     ['a redirect', { status: 302, body: '' }, 502, /invalid answer/],
-    ['no answer within httpTimeout (the issuer hangs for 20 s)', { delayMs: 20_000, body: {} }, 502, /did not answer the token request in time/],
+    [
+      'no answer within httpTimeout (the issuer hangs for 20 s)',
+      { delayMs: 20_000, body: {} },
+      502,
+      /did not answer the token request in time/,
+    ],
     ['a dropped connection', { destroy: true }, 503, /cannot be reached/],
   ];
 
@@ -174,8 +187,11 @@ describe('token endpoint failures (RFC 6749 §5.2)', () => {
     await expectRefusal(await signIn(browser), browser, status, reason);
   });
 
-  it('never shows the issuer\'s own error text', async () => {
-    t.issuer.onToken = () => ({ status: 400, body: { error: 'invalid_grant', error_description: '<script>alert(1)</script> secret-detail' } });
+  it("never shows the issuer's own error text", async () => {
+    t.issuer.onToken = () => ({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: '<script>alert(1)</script> secret-detail' },
+    });
     const hop = await signIn();
     expect(hop.text).not.toContain('secret-detail');
     expect(hop.text).not.toContain('<script>');
@@ -221,9 +237,13 @@ describe('client authentication at the token endpoint (OIDC Core §9)', () => {
   it('accepts HS256 ID tokens keyed with the client secret only when idTokenSigningAlgs names it', async () => {
     const other = await appWith({ clientSecret: CLIENT_SECRET, idTokenSigningAlgs: ['HS256'] });
     try {
-      t.issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: CLIENT_SECRET }) } });
+      t.issuer.onToken = async (ctx) => ({
+        body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: CLIENT_SECRET }) },
+      });
       expect((await signInAt(other.url)).status).toBe(302);
-      t.issuer.onToken = async (ctx) => ({ body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: 'wrong-secret' }) } });
+      t.issuer.onToken = async (ctx) => ({
+        body: { ...(await ctx.valid()), id_token: await ctx.idToken({}, { alg: 'HS256', hmacSecret: 'wrong-secret' }) },
+      });
       expect((await signInAt(other.url)).status).toBe(400);
       // RS256 is then not accepted either: the list is exactly what was configured.
       t.issuer.onToken = undefined;

@@ -27,7 +27,12 @@ let noRouteApp: LoginApp;
 beforeAll(async () => {
   issuer = handle.issuer;
   app = handle.app;
-  noRouteApp = await startLoginApp({ issuer, prefix: handle.prefix, auth: { clientSecret: CLIENT_SECRET, routes: { login: false } }, app: appOf });
+  noRouteApp = await startLoginApp({
+    issuer,
+    prefix: handle.prefix,
+    auth: { clientSecret: CLIENT_SECRET, routes: { login: false } },
+    app: appOf,
+  });
 });
 
 afterAll(async () => {
@@ -49,7 +54,9 @@ function errorCallback(target: LoginApp, state: string, error: string, extra: Re
 describe('the default error page › access_denied from the issuer (RFC 6749 §4.1.2.1)', () => {
   it('reads as a cancelled sign-in, with "Log in again" to the login route; still 400', async () => {
     const { browser, state } = await startSignIn(app);
-    const page = await browser.get(errorCallback(app, state, 'access_denied', { error_description: 'The user said no (secret-ish detail)' }));
+    const page = await browser.get(
+      errorCallback(app, state, 'access_denied', { error_description: 'The user said no (secret-ish detail)' }),
+    );
     expect(page.status).toBe(400);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.headers.get('cache-control')).toContain('no-store');
@@ -76,7 +83,10 @@ describe('the default error page › access_denied from the issuer (RFC 6749 §4
     const { browser, state } = await startSignIn(app);
     const res = await browser.get(errorCallback(app, state, 'access_denied'), { accept: 'application/json' });
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.text)).toEqual({ error: 'access_denied', error_description: 'The authorization server did not sign you in (access_denied).' });
+    expect(JSON.parse(res.text)).toEqual({
+      error: 'access_denied',
+      error_description: 'The authorization server did not sign you in (access_denied).',
+    });
   });
 
   it('leaves other issuer errors as "Sign-in failed" (login_required, and an unknown code read as access_denied)', async () => {

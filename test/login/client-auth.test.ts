@@ -59,10 +59,13 @@ afterAll(async () => {
 
 describe('client_secret_jwt (RFC 7523 §2.2, OIDC Core §9)', () => {
   it('signs in and refreshes with an HS256 assertion keyed with the client secret', async () => {
-    const c = await startCase({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789', accessTokenTtl: 2 }, {
-      clientAuthMethod: 'client_secret_jwt',
-      clientSecret: 'a-long-client-secret-for-hmac-0123456789',
-    });
+    const c = await startCase(
+      { tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789', accessTokenTtl: 2 },
+      {
+        clientAuthMethod: 'client_secret_jwt',
+        clientSecret: 'a-long-client-secret-for-hmac-0123456789',
+      },
+    );
     try {
       const browser = new Browser();
       expect((await signIn(c, browser)).status).toBe(302);
@@ -78,10 +81,13 @@ describe('client_secret_jwt (RFC 7523 §2.2, OIDC Core §9)', () => {
   });
 
   it('answers 502 when the issuer refuses the assertion (wrong secret): invalid_client, no session', async () => {
-    const c = await startCase({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789' }, {
-      clientAuthMethod: 'client_secret_jwt',
-      clientSecret: 'not-the-registered-secret-0123456789abcdef',
-    });
+    const c = await startCase(
+      { tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'a-long-client-secret-for-hmac-0123456789' },
+      {
+        clientAuthMethod: 'client_secret_jwt',
+        clientSecret: 'not-the-registered-secret-0123456789abcdef',
+      },
+    );
     try {
       const browser = new Browser();
       expect((await signIn(c, browser)).status).toBe(502);
@@ -103,7 +109,10 @@ describe('private_key_jwt › key rotation (several keys with kid, the first sig
 
   it('signs in with [new, old] while the issuer knows both keys', async () => {
     const c = await startCase(
-      { tokenEndpointAuthMethod: 'private_key_jwt', clientJwks: { keys: [oldKey.publicJwk, newKey.publicJwk] as Record<string, unknown>[] } },
+      {
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        clientJwks: { keys: [oldKey.publicJwk, newKey.publicJwk] as Record<string, unknown>[] },
+      },
       { clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: [newKey.privateJwk, oldKey.privateJwk] },
     );
     try {

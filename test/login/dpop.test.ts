@@ -35,7 +35,11 @@ const app = useLoginApp({
   file: 'dpop',
   prefix,
   issuer: async ({ url }) => {
-    const started = await startProvider({ redirectUris: [`${url}/callback`], features: { dPoP: dpopFeature() }, clientMetadata: dpopClient });
+    const started = await startProvider({
+      redirectUris: [`${url}/callback`],
+      features: { dPoP: dpopFeature() },
+      clientMetadata: dpopClient,
+    });
     userinfoUrl = `${started.issuer}${await started.endpointPath('userinfo_endpoint')}`;
     return started;
   },
@@ -160,22 +164,29 @@ describe('dpop: true › refresh (RFC 9449 §5)', () => {
   let refreshProvider: TestProvider;
 
   beforeAll(async () => {
-    refreshApp = await startProviderApp({ accessTokenTtl: 2, features: { dPoP: dpopFeature() }, clientMetadata: dpopClient }, {
-      prefix,
-      auth: { dpop: true },
-      app: (refreshing) =>
-        express()
-          .use(refreshing)
-          .get('/refresh', requiresAuth(), async (req, res, next) => {
-            try {
-              const before = req.oidc.accessToken?.access_token;
-              const after = await req.oidc.getAccessToken();
-              res.json({ changed: before !== after, tokenType: req.oidc.accessToken?.token_type, userinfo: await req.oidc.fetchUserInfo() });
-            } catch (err) {
-              next(err);
-            }
-          }),
-    });
+    refreshApp = await startProviderApp(
+      { accessTokenTtl: 2, features: { dPoP: dpopFeature() }, clientMetadata: dpopClient },
+      {
+        prefix,
+        auth: { dpop: true },
+        app: (refreshing) =>
+          express()
+            .use(refreshing)
+            .get('/refresh', requiresAuth(), async (req, res, next) => {
+              try {
+                const before = req.oidc.accessToken?.access_token;
+                const after = await req.oidc.getAccessToken();
+                res.json({
+                  changed: before !== after,
+                  tokenType: req.oidc.accessToken?.token_type,
+                  userinfo: await req.oidc.fetchUserInfo(),
+                });
+              } catch (err) {
+                next(err);
+              }
+            }),
+      },
+    );
     refreshProvider = refreshApp.provider;
   });
 

@@ -10,7 +10,15 @@ import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issue
 import { signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
-import { accessTokenRoute, expectLoginRedirect, sessionIdOf, startAppServer, startLoginApp, type AppServer, type LoginApp } from './setup.js';
+import {
+  accessTokenRoute,
+  expectLoginRedirect,
+  sessionIdOf,
+  startAppServer,
+  startLoginApp,
+  type AppServer,
+  type LoginApp,
+} from './setup.js';
 
 const COOKIE = 'oidc.sid';
 let app: LoginApp;
@@ -50,7 +58,13 @@ const handle = useLoginApp({
       }
       return {
         ...session,
-        claims: { ...session.claims, sub: 'spoofed', tier: sub === 'alice' ? 'gold' : 'silver', roles: sub === 'alice' ? ['admin', 'dev'] : ['dev'], tag: state.tag },
+        claims: {
+          ...session.claims,
+          sub: 'spoofed',
+          tier: sub === 'alice' ? 'gold' : 'silver',
+          roles: sub === 'alice' ? ['admin', 'dev'] : ['dev'],
+          tag: state.tag,
+        },
       };
     },
   },
@@ -76,9 +90,13 @@ const handle = useLoginApp({
     routes.get('/scoped', requiresClaim.includes('scope_words', 'read'), (_req, res) => {
       res.json({ ok: 'scoped' });
     });
-    routes.get('/named', requiresClaim.check(async (_req, claims) => typeof claims.name === 'string' && claims.name.startsWith('User al')), (_req, res) => {
-      res.json({ ok: 'named' });
-    });
+    routes.get(
+      '/named',
+      requiresClaim.check(async (_req, claims) => typeof claims.name === 'string' && claims.name.startsWith('User al')),
+      (_req, res) => {
+        res.json({ ok: 'named' });
+      },
+    );
   },
 });
 
@@ -110,7 +128,10 @@ async function signIn(browser: Browser, account: string, path = '/login?returnTo
 }
 
 async function home(browser: Browser): Promise<{ signedIn: boolean; user: Record<string, unknown> | null }> {
-  return JSON.parse((await browser.get(`${app.url}/`, { accept: 'application/json' })).text) as { signedIn: boolean; user: Record<string, unknown> | null };
+  return JSON.parse((await browser.get(`${app.url}/`, { accept: 'application/json' })).text) as {
+    signedIn: boolean;
+    user: Record<string, unknown> | null;
+  };
 }
 
 describe('afterCallback › reshapes the session', () => {
@@ -230,7 +251,10 @@ describe('requiresClaim (page guards on req.oidc.user)', () => {
     expect((await alice.get(`${app.url}/gold`)).status).toBe(200);
     const refused = await bob.get(`${app.url}/gold`, { accept: 'application/json' });
     expect(refused.status).toBe(403);
-    expect(JSON.parse(refused.text)).toEqual({ error: 'access_denied', error_description: 'Your account is not allowed to see this page.' });
+    expect(JSON.parse(refused.text)).toEqual({
+      error: 'access_denied',
+      error_description: 'Your account is not allowed to see this page.',
+    });
   });
 
   it('includes: every value must be in the array claim', async () => {
@@ -254,9 +278,15 @@ describe('requiresClaim (page guards on req.oidc.user)', () => {
 
   it('checks its arguments when the guard is made', () => {
     expect(() => requiresClaim.equals('', 'x')).toThrow('Option "requiresClaim.equals(claim)" must be a claim name (a non-empty string).');
-    expect(() => requiresClaim.equals('role', {} as never)).toThrow('Option "requiresClaim.equals(expected)" must be a string, number, boolean or null.');
-    expect(() => requiresClaim.includes('roles')).toThrow('Option "requiresClaim.includes(...expected)" must be one or more strings, numbers or booleans.');
-    expect(() => requiresClaim.check('yes' as never)).toThrow('Option "requiresClaim.check(predicate)" must be a function (req, claims) => boolean.');
+    expect(() => requiresClaim.equals('role', {} as never)).toThrow(
+      'Option "requiresClaim.equals(expected)" must be a string, number, boolean or null.',
+    );
+    expect(() => requiresClaim.includes('roles')).toThrow(
+      'Option "requiresClaim.includes(...expected)" must be one or more strings, numbers or booleans.',
+    );
+    expect(() => requiresClaim.check('yes' as never)).toThrow(
+      'Option "requiresClaim.check(predicate)" must be a function (req, claims) => boolean.',
+    );
   });
 });
 
@@ -266,7 +296,9 @@ describe('getLoginState › what it may return', () => {
 
   beforeAll(async () => {
     // `other` stays open for the file (closed in the file's afterAll): only the router is this block's.
-    otherOidc = (await startLoginApp({ server: other, issuer: provider, prefix, auth: { getLoginState: () => state() as Record<string, unknown> } })).oidc;
+    otherOidc = (
+      await startLoginApp({ server: other, issuer: provider, prefix, auth: { getLoginState: () => state() as Record<string, unknown> } })
+    ).oidc;
   });
 
   afterAll(async () => {
@@ -333,7 +365,11 @@ describe('tokenEndpointParams', () => {
     expect((await browser.get(back.location!)).status).toBe(302);
     expect((await browser.get(`${hostileApp.url}/token`)).status).toBe(200);
     const [code, refresh] = issuer.tokenRequests.slice(-2);
-    expect(code!.form).toMatchObject({ grant_type: 'authorization_code', audience: 'https://api.example', resource: 'https://api.example/' });
+    expect(code!.form).toMatchObject({
+      grant_type: 'authorization_code',
+      audience: 'https://api.example',
+      resource: 'https://api.example/',
+    });
     expect(refresh!.form).toMatchObject({ grant_type: 'refresh_token', audience: 'https://api.example', resource: 'https://api.example/' });
   });
 });

@@ -9,7 +9,6 @@ import { Browser } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
 import { loginOptions } from './setup.js';
 
-
 const app = useLoginApp({
   file: 'login-route-off',
   issuer: ({ url }) => startProvider({ redirectUris: [`${url}/callback`] }),
@@ -39,7 +38,7 @@ const app = useLoginApp({
 const prefix = app.prefix;
 
 describe('routes.login: false', () => {
-  it('is accepted and mounts no login route: GET /login is the app\'s own 404', async () => {
+  it("is accepted and mounts no login route: GET /login is the app's own 404", async () => {
     const hop = await new Browser().get(`${app.url}/login`);
     expect(hop.status).toBe(404);
     expect(hop.text).toBe('the app has no such page');
@@ -88,10 +87,15 @@ describe('routes.login: false', () => {
 
   it('req.oidc.loginUrl() throws, naming res.oidc.login() (there is no route to link to)', async () => {
     const hop = await new Browser().get(`${app.url}/link`);
-    expect(JSON.parse(hop.text)).toEqual({ name: 'TypeError', message: expect.stringMatching(/routes\.login is false.*res\.oidc\.login\(/) });
+    expect(JSON.parse(hop.text)).toEqual({
+      name: 'TypeError',
+      message: expect.stringMatching(/routes\.login is false.*res\.oidc\.login\(/),
+    });
   });
 
   it('refuses other non-path values with the option named', () => {
-    expect(() => auth(loginOptions(app.issuer, app.url, prefix, { routes: { login: true as unknown as string } }))).toThrow(/routes\.login/);
+    expect(() => auth(loginOptions(app.issuer, app.url, prefix, { routes: { login: true as unknown as string } }))).toThrow(
+      /routes\.login/,
+    );
   });
 });

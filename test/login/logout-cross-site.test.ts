@@ -78,11 +78,15 @@ describe('GET /logout started by another site (Sec-Fetch-Site: cross-site)', () 
     expect(await signedIn(browser)).toBe(true);
   });
 
-  it('the page\'s button (a same-origin POST /logout) logs out here and at the issuer', async () => {
+  it("the page's button (a same-origin POST /logout) logs out here and at the issuer", async () => {
     const browser = await signIn();
     const page = await browser.get(`${app.url}/logout`, { 'sec-fetch-site': 'cross-site' });
     const form = formOf(page.text)!;
-    const done = await browser.post(new URL(form.action, app.url).href, {}, { headers: { 'sec-fetch-site': 'same-origin', origin: app.url } });
+    const done = await browser.post(
+      new URL(form.action, app.url).href,
+      {},
+      { headers: { 'sec-fetch-site': 'same-origin', origin: app.url } },
+    );
     expect(done.status).toBe(302);
     const target = new URL(done.location!);
     expect(target.origin).toBe(new URL(app.provider.issuer).origin);
@@ -92,7 +96,11 @@ describe('GET /logout started by another site (Sec-Fetch-Site: cross-site)', () 
 
   it('a cross-site POST /logout (even with the cookie) ends nothing either', async () => {
     const browser = await signIn();
-    const page = await browser.post(`${app.url}/logout`, {}, { headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' } });
+    const page = await browser.post(
+      `${app.url}/logout`,
+      {},
+      { headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' } },
+    );
     expect(page.status).toBe(200);
     expect(formOf(page.text)).toEqual({ method: 'post', action: '/logout' });
     expect(await signedIn(browser)).toBe(true);
@@ -121,11 +129,12 @@ describe('logouts that keep working as before', () => {
     ['a same-origin link', 'GET', { 'sec-fetch-site': 'same-origin' }],
     ['a typed or bookmarked URL (Sec-Fetch-Site: none)', 'GET', { 'sec-fetch-site': 'none' }],
     ['a browser that sends no Fetch Metadata', 'GET', {}],
-    ['the app\'s own POST /logout', 'POST', { 'sec-fetch-site': 'same-origin' }],
+    ["the app's own POST /logout", 'POST', { 'sec-fetch-site': 'same-origin' }],
     ['a POST without Fetch Metadata or Origin', 'POST', {}],
   ])('%s logs out at once (302 to the issuer)', async (_name, method, headers: Record<string, string>) => {
     const browser = await signIn();
-    const hop = method === 'GET' ? await browser.get(`${app.url}/logout`, headers) : await browser.post(`${app.url}/logout`, {}, { headers });
+    const hop =
+      method === 'GET' ? await browser.get(`${app.url}/logout`, headers) : await browser.post(`${app.url}/logout`, {}, { headers });
     expect(hop.status).toBe(302);
     expect(new URL(hop.location!).searchParams.get('id_token_hint')).toMatch(/^eyJ/);
     expect(await signedIn(browser)).toBe(false);
@@ -133,13 +142,15 @@ describe('logouts that keep working as before', () => {
 });
 
 describe('renderLogoutConfirm', () => {
-  it('draws the confirmation page in the app\'s layout, with the form it is given', async () => {
+  it("draws the confirmation page in the app's layout, with the form it is given", async () => {
     const seen: unknown[] = [];
     const custom = await startApp({
       routes: { logout: '/sign-out' },
       renderLogoutConfirm: (_req, res, form) => {
         seen.push(form);
-        res.status(200).send(`<main class="app-layout"><form method="${form.method}" action="${form.action}"><button>Sign out</button></form></main>`);
+        res
+          .status(200)
+          .send(`<main class="app-layout"><form method="${form.method}" action="${form.action}"><button>Sign out</button></form></main>`);
       },
     });
     const browser = await signIn(custom);
@@ -156,6 +167,8 @@ describe('renderLogoutConfirm', () => {
   });
 
   it('must be a function (TypeError at start-up)', () => {
-    expect(() => auth(loginOptions(app.provider, app.url, prefix, { renderLogoutConfirm: 'page' as never }))).toThrow(/renderLogoutConfirm/);
+    expect(() => auth(loginOptions(app.provider, app.url, prefix, { renderLogoutConfirm: 'page' as never }))).toThrow(
+      /renderLogoutConfirm/,
+    );
   });
 });

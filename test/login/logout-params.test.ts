@@ -58,7 +58,9 @@ describe('logoutParams', () => {
   });
 
   it.each(['id_token_hint', 'post_logout_redirect_uri', 'client_id'])('refuses %s at start-up (the logout sets it)', (name) => {
-    expect(() => auth(loginOptions(app.provider, app.url, prefix, { logoutParams: { [name]: 'x' } }))).toThrow(new RegExp(`logoutParams\\.${name} must be left unset`));
+    expect(() => auth(loginOptions(app.provider, app.url, prefix, { logoutParams: { [name]: 'x' } }))).toThrow(
+      new RegExp(`logoutParams\\.${name} must be left unset`),
+    );
   });
 });
 

@@ -14,7 +14,14 @@ cleansPrefixAfterAll(prefix);
 async function userAfterSignIn(mergeUserInfo: boolean): Promise<{ user: Record<string, unknown>; app: ProviderApp }> {
   const app = await startProviderApp(
     { providerConfig: { conformIdTokenClaims: true } },
-    { prefix, auth: { mergeUserInfo, authorizationParams: { scope: 'openid profile email' } }, app: (oidc) => express().use(oidc).get('/me', (req, res) => res.json(req.oidc.user ?? null)) },
+    {
+      prefix,
+      auth: { mergeUserInfo, authorizationParams: { scope: 'openid profile email' } },
+      app: (oidc) =>
+        express()
+          .use(oidc)
+          .get('/me', (req, res) => res.json(req.oidc.user ?? null)),
+    },
   );
   const browser = new Browser();
   const login = await browser.get(`${app.url}/login`);

@@ -31,7 +31,23 @@ export function makeTestPki(): TestPki {
     const issue = (name: string, subject: string, extensions: string) => {
       writeFileSync(at(`${name}.ext`), extensions);
       run('req', ...newKey, '-keyout', at(`${name}.key`), '-out', at(`${name}.csr`), '-subj', subject);
-      run('x509', '-req', '-in', at(`${name}.csr`), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at(`${name}.crt`), '-days', '2', '-extfile', at(`${name}.ext`));
+      run(
+        'x509',
+        '-req',
+        '-in',
+        at(`${name}.csr`),
+        '-CA',
+        at('ca.crt'),
+        '-CAkey',
+        at('ca.key'),
+        '-CAcreateserial',
+        '-out',
+        at(`${name}.crt`),
+        '-days',
+        '2',
+        '-extfile',
+        at(`${name}.ext`),
+      );
     };
     issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
     issue('client', '/CN=mtls-client', 'extendedKeyUsage=clientAuth\n');

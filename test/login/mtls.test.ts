@@ -32,33 +32,43 @@ const proxied: Array<{ method: string; path: string; verified: boolean }> = [];
 const routers: AuthRouter[] = [];
 
 function pemOf(raw: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${raw.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  return `-----BEGIN CERTIFICATE-----\n${raw
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 /** A TLS-terminating gateway: asks for a client certificate and passes it on in headers. */
 async function startProxy(target: () => string): Promise<void> {
-  proxy = createHttpsServer({ key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-    const socket = req.socket as TLSSocket;
-    const peer = socket.getPeerCertificate();
-    const verified = socket.authorized;
-    proxied.push({ method: req.method ?? 'GET', path: new URL(req.url ?? '/', 'https://proxy').pathname, verified });
-    const headers = { ...req.headers };
-    delete headers['x-client-cert'];
-    delete headers['x-client-cert-verified'];
-    if (peer?.raw) {
-      headers['x-client-cert'] = encodeURIComponent(pemOf(peer.raw));
-      headers['x-client-cert-verified'] = verified ? 'yes' : 'no';
-    }
-    const upstream = httpRequest(`${target()}${req.url ?? '/'}`, { method: req.method, headers: { ...headers, host: new URL(target()).host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => {
-      res.statusCode = 502;
-      res.end();
-    });
-    req.pipe(upstream);
-  });
+  proxy = createHttpsServer(
+    { key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false },
+    (req, res) => {
+      const socket = req.socket as TLSSocket;
+      const peer = socket.getPeerCertificate();
+      const verified = socket.authorized;
+      proxied.push({ method: req.method ?? 'GET', path: new URL(req.url ?? '/', 'https://proxy').pathname, verified });
+      const headers = { ...req.headers };
+      delete headers['x-client-cert'];
+      delete headers['x-client-cert-verified'];
+      if (peer?.raw) {
+        headers['x-client-cert'] = encodeURIComponent(pemOf(peer.raw));
+        headers['x-client-cert-verified'] = verified ? 'yes' : 'no';
+      }
+      const upstream = httpRequest(
+        `${target()}${req.url ?? '/'}`,
+        { method: req.method, headers: { ...headers, host: new URL(target()).host } },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => {
+        res.statusCode = 502;
+        res.end();
+      });
+      req.pipe(upstream);
+    },
+  );
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   proxyUrl = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 }
@@ -232,16 +242,50 @@ describe('RFC 8705 mutual TLS (mtls + tls_client_auth)', () => {
 });
 
 describe('mtls option checks (TypeError at start-up)', () => {
-  const base = { issuerBaseURL: 'https://issuer.example', baseURL: 'https://app.example', clientID: 'c', secret: SECRET, session: { allowMemoryStore: true } };
+  const base = {
+    issuerBaseURL: 'https://issuer.example',
+    baseURL: 'https://app.example',
+    clientID: 'c',
+    secret: SECRET,
+    session: { allowMemoryStore: true },
+  };
   it.each<[string, Partial<AuthOptions>, string]>([
-    ['tls_client_auth without mtls', { clientAuthMethod: 'tls_client_auth' }, 'Option "mtls" must be set. "tls_client_auth" authenticates with the TLS client certificate (RFC 8705 §2)'],
-    ['a key that is not PEM', { clientSecret: 's', mtls: { key: 'nope', cert: '' } }, 'Option "mtls.key" must be a PEM private key (string or Buffer).'],
-    ['a cert that is not PEM', { clientSecret: 's', mtls: { key: 'KEY', cert: 'nope' } }, 'Option "mtls.cert" must be a PEM certificate (string or Buffer).'],
-    ['a cert of another key', { clientSecret: 's', mtls: { key: 'CLIENT_KEY', cert: 'STRANGER_CERT' } }, 'Option "mtls.cert" must be the certificate of "mtls.key".'],
-    ['a ca that is not a certificate', { clientSecret: 's', mtls: { key: 'CLIENT_KEY', cert: 'CLIENT_CERT', ca: 'nope' } }, 'Option "mtls.ca" must be PEM CA certificate(s) (string or Buffer).'],
+    [
+      'tls_client_auth without mtls',
+      { clientAuthMethod: 'tls_client_auth' },
+      'Option "mtls" must be set. "tls_client_auth" authenticates with the TLS client certificate (RFC 8705 §2)',
+    ],
+    [
+      'a key that is not PEM',
+      { clientSecret: 's', mtls: { key: 'nope', cert: '' } },
+      'Option "mtls.key" must be a PEM private key (string or Buffer).',
+    ],
+    [
+      'a cert that is not PEM',
+      { clientSecret: 's', mtls: { key: 'KEY', cert: 'nope' } },
+      'Option "mtls.cert" must be a PEM certificate (string or Buffer).',
+    ],
+    [
+      'a cert of another key',
+      { clientSecret: 's', mtls: { key: 'CLIENT_KEY', cert: 'STRANGER_CERT' } },
+      'Option "mtls.cert" must be the certificate of "mtls.key".',
+    ],
+    [
+      'a ca that is not a certificate',
+      { clientSecret: 's', mtls: { key: 'CLIENT_KEY', cert: 'CLIENT_CERT', ca: 'nope' } },
+      'Option "mtls.ca" must be PEM CA certificate(s) (string or Buffer).',
+    ],
   ])('%s', (_name, options, message) => {
     const fill = (value: unknown): unknown =>
-      value === 'CLIENT_KEY' ? pki.client.key : value === 'CLIENT_CERT' ? pki.client.cert : value === 'STRANGER_CERT' ? pki.stranger.cert : value === 'KEY' ? pki.client.key : value;
+      value === 'CLIENT_KEY'
+        ? pki.client.key
+        : value === 'CLIENT_CERT'
+          ? pki.client.cert
+          : value === 'STRANGER_CERT'
+            ? pki.stranger.cert
+            : value === 'KEY'
+              ? pki.client.key
+              : value;
     const mtls = options.mtls ? Object.fromEntries(Object.entries(options.mtls).map(([k, v]) => [k, fill(v)])) : undefined;
     expect(() => auth({ ...base, ...options, ...(mtls ? { mtls: mtls as never } : {}), logger: quiet })).toThrow(new TypeError(message));
   });

@@ -69,7 +69,10 @@ afterAll(async () => {
 
 describe('RFC 9126 pushed authorization requests', () => {
   it('are used when the issuer’s metadata says require_pushed_authorization_requests: the redirect carries only client_id and request_uri', async () => {
-    const c = await startCase({ features: { pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true } } }, {});
+    const c = await startCase(
+      { features: { pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true } } },
+      {},
+    );
     try {
       const browser = new Browser();
       const login = await browser.get(`${c.url}/login?returnTo=/after`);
@@ -136,7 +139,10 @@ describe('RFC 9126 pushed authorization requests', () => {
       const browser = new Browser();
       const hop = await browser.get(`${c.url}/login`, { accept: 'application/json' });
       expect(hop.status).toBe(502);
-      expect(JSON.parse(hop.text)).toEqual({ error: 'server_error', error_description: 'The authorization server refused the pushed authorization request.' });
+      expect(JSON.parse(hop.text)).toEqual({
+        error: 'server_error',
+        error_description: 'The authorization server refused the pushed authorization request.',
+      });
       expect(browser.cookies(c.url).size).toBe(0);
     } finally {
       await c.close();
@@ -178,7 +184,11 @@ describe('RFC 9101 signed request objects (JAR)', () => {
       expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'request']);
       const request = url.searchParams.get('request')!;
       expect(decodeProtectedHeader(request)).toEqual({ alg: 'ES256', typ: 'oauth-authz-req+jwt', kid: 'request-key-1' });
-      const { payload } = await jwtVerify(request, key.publicKey, { issuer: c.provider.clientId, audience: c.provider.issuer, typ: 'oauth-authz-req+jwt' });
+      const { payload } = await jwtVerify(request, key.publicKey, {
+        issuer: c.provider.clientId,
+        audience: c.provider.issuer,
+        typ: 'oauth-authz-req+jwt',
+      });
       expect(payload).toMatchObject({
         client_id: c.provider.clientId,
         response_type: 'code',
@@ -216,12 +226,24 @@ describe('RFC 9101 signed request objects (JAR)', () => {
     const clientKey = { ...(await exportJWK(privateKey)), kid: 'client-auth-1', alg: 'RS256' };
     const c = await startCase(
       {
-        features: { requestObjects: { enabled: true }, pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true } },
+        features: {
+          requestObjects: { enabled: true },
+          pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+        },
         tokenEndpointAuthMethod: 'private_key_jwt',
-        clientJwks: { keys: [key.publicJwk, { ...(await exportJWK(publicKey)), kid: 'client-auth-1', alg: 'RS256', use: 'sig' }] as Record<string, unknown>[] },
+        clientJwks: {
+          keys: [key.publicJwk, { ...(await exportJWK(publicKey)), kid: 'client-auth-1', alg: 'RS256', use: 'sig' }] as Record<
+            string,
+            unknown
+          >[],
+        },
         clientMetadata: { require_signed_request_object: true, request_object_signing_alg: 'ES256' },
       },
-      { requestObject: { signingKey: key.privateJwk, alg: 'ES256' }, clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: clientKey },
+      {
+        requestObject: { signingKey: key.privateJwk, alg: 'ES256' },
+        clientAuthMethod: 'private_key_jwt',
+        clientAssertionSigningKey: clientKey,
+      },
     );
     try {
       const browser = new Browser();

@@ -8,7 +8,16 @@ import { requiresAuth } from '../../src/index.js';
 import { parseForm, signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
 import { useLoginApp } from '../support/login-app.js';
-import { expectLoginRedirect, SECRET, sessionIdOf, startAppServer, startLoginApp, waitFor, type AppServer, type LoginApp } from './setup.js';
+import {
+  expectLoginRedirect,
+  SECRET,
+  sessionIdOf,
+  startAppServer,
+  startLoginApp,
+  waitFor,
+  type AppServer,
+  type LoginApp,
+} from './setup.js';
 import { openLogin } from '../session/stored-login.js';
 
 /** The server of the second app: its callback is one of the provider client's redirect URIs. */

@@ -107,7 +107,9 @@ describe('refreshed tokens', () => {
     const firstRt = t.issuer.tokenRequests.length;
     expect((await browser.get(`${t.url}/token`)).status).toBe(200);
     expect((await browser.get(`${t.url}/token`)).status).toBe(200);
-    const sent = refreshRequests().slice(-2).map((f) => f.refresh_token);
+    const sent = refreshRequests()
+      .slice(-2)
+      .map((f) => f.refresh_token);
     expect(sent[0]).not.toBe(sent[1]);
     expect(t.issuer.tokenRequests.length).toBe(firstRt + 2);
   });
@@ -121,7 +123,9 @@ describe('refreshed tokens', () => {
     const browser = await signIn();
     expect((await browser.get(`${t.url}/token`)).status).toBe(200);
     expect((await browser.get(`${t.url}/token`)).status).toBe(200);
-    const sent = refreshRequests().slice(-2).map((f) => f.refresh_token);
+    const sent = refreshRequests()
+      .slice(-2)
+      .map((f) => f.refresh_token);
     expect(sent[0]).toBe(sent[1]);
   });
 
@@ -137,7 +141,12 @@ describe('refreshed tokens', () => {
   it('updates the claims from a refreshed ID token', async () => {
     onRefresh = async (ctx) => {
       const valid = await ctx.valid();
-      return { body: { ...valid, id_token: await ctx.idToken({ name: 'Renamed', nonce: undefined }, { accessToken: valid.access_token as string }) } };
+      return {
+        body: {
+          ...valid,
+          id_token: await ctx.idToken({ name: 'Renamed', nonce: undefined }, { accessToken: valid.access_token as string }),
+        },
+      };
     };
     const browser = await signIn();
     const hop = await browser.get(`${t.url}/profile`);

@@ -78,10 +78,14 @@ function signIn(): Promise<Browser> {
 
 /** Polls (no fixed sleep) until the session's access token expired: a refresh is then due. */
 async function untilRefreshDue(browser: Browser): Promise<void> {
-  await waitFor(async () => {
-    const hop = await browser.get(`${first.url}/expires-in`, { accept: 'application/json' });
-    return (JSON.parse(hop.text) as { expiresIn: number }).expiresIn === 0;
-  }, 15_000, 'the access token to expire');
+  await waitFor(
+    async () => {
+      const hop = await browser.get(`${first.url}/expires-in`, { accept: 'application/json' });
+      return (JSON.parse(hop.text) as { expiresIn: number }).expiresIn === 0;
+    },
+    15_000,
+    'the access token to expire',
+  );
 }
 
 async function tokenOf(browser: Browser, url: string): Promise<{ status: number; token?: string }> {

@@ -35,7 +35,10 @@ describe('safeReturnTo (RFC 9700 §4.11 open redirectors)', () => {
     expect(safeReturnTo(input)).toBeUndefined();
   });
 
-  it.each([[undefined], [null], [42], [['/a', '/b']], [{ path: '/' }]])('refuses the non-string %p (repeated or nested query parameters)', (input) => {
-    expect(safeReturnTo(input)).toBeUndefined();
-  });
+  it.each([[undefined], [null], [42], [['/a', '/b']], [{ path: '/' }]])(
+    'refuses the non-string %p (repeated or nested query parameters)',
+    (input) => {
+      expect(safeReturnTo(input)).toBeUndefined();
+    },
+  );
 });

@@ -15,7 +15,8 @@ let issuer: HostileIssuer;
 let oidc: AuthRouter;
 
 /** auth() options for an app at http://127.0.0.1:3000 (never listened on: supertest calls the app). */
-const options = (authRequired: boolean) => loginOptions(issuer, 'http://127.0.0.1:3000', prefix, { clientSecret: 'hostile-client-secret', authRequired });
+const options = (authRequired: boolean) =>
+  loginOptions(issuer, 'http://127.0.0.1:3000', prefix, { clientSecret: 'hostile-client-secret', authRequired });
 
 beforeAll(() => {
   issuer = handle.issuer;
@@ -34,9 +35,11 @@ describe('auth() return value', () => {
   });
 
   it('guards the app behind it and serves /login', async () => {
-    const app = express().use(oidc).get('/page', (_req, res) => {
-      res.send('page');
-    });
+    const app = express()
+      .use(oidc)
+      .get('/page', (_req, res) => {
+        res.send('page');
+      });
     const page = await request(app).get('/page');
     expect(page.status).toBe(302);
     expect(page.headers.location).toBe('/login?returnTo=/page');

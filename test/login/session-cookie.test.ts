@@ -31,11 +31,15 @@ describe('session.cookie', () => {
   });
 
   it('carries Domain with session.cookie.domain', async () => {
-    expect(await loginCookie({ session: { redis: 'redis://127.0.0.1:6379', prefix, cookie: { domain: 'app.example.test' } } })).toMatch(/; Domain=app\.example\.test/);
+    expect(await loginCookie({ session: { redis: 'redis://127.0.0.1:6379', prefix, cookie: { domain: 'app.example.test' } } })).toMatch(
+      /; Domain=app\.example\.test/,
+    );
   });
 
   it('carries SameSite=Strict with session.cookie.sameSite: Strict', async () => {
-    expect(await loginCookie({ session: { redis: 'redis://127.0.0.1:6379', prefix, cookie: { sameSite: 'Strict' } } })).toMatch(/; SameSite=Strict/);
+    expect(await loginCookie({ session: { redis: 'redis://127.0.0.1:6379', prefix, cookie: { sameSite: 'Strict' } } })).toMatch(
+      /; SameSite=Strict/,
+    );
   });
 
   it('has no Expires with session.cookie.transient', async () => {
@@ -45,7 +49,9 @@ describe('session.cookie', () => {
   });
 
   it('is named by session.name', async () => {
-    expect(await loginCookie({ session: { redis: 'redis://127.0.0.1:6379', prefix, name: 'appSession' } }, 'appSession')).toMatch(/^appSession=/);
+    expect(await loginCookie({ session: { redis: 'redis://127.0.0.1:6379', prefix, name: 'appSession' } }, 'appSession')).toMatch(
+      /^appSession=/,
+    );
   });
 });
 
@@ -53,7 +59,10 @@ describe('an https baseURL reached over plain http (a TLS-terminating proxy with
   it('warns once, naming trust proxy', async () => {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
-    const app = await startProviderApp({}, { prefix, auth: { baseURL: 'https://app.example.test', logger }, app: (oidc) => express().use(oidc) });
+    const app = await startProviderApp(
+      {},
+      { prefix, auth: { baseURL: 'https://app.example.test', logger }, app: (oidc) => express().use(oidc) },
+    );
     try {
       for (let i = 0; i < 2; i++) expect((await fetch(`${app.url}/login`, { redirect: 'manual' })).status).toBe(302);
       const named = warnings.filter((w) => w.includes("app.set('trust proxy'"));

@@ -21,7 +21,8 @@ const app = useLoginApp({
   issuer: ({ url }) =>
     startProvider({
       redirectUris: [`${url}/callback`],
-      extraClaims: () => (expiryOffset === undefined ? { session_expiry: undefined } : { session_expiry: Math.floor(Date.now() / 1000) + expiryOffset }),
+      extraClaims: () =>
+        expiryOffset === undefined ? { session_expiry: undefined } : { session_expiry: Math.floor(Date.now() / 1000) + expiryOffset },
     }),
   auth: { clockTolerance: 5, session: { redis: REDIS_URL, prefix, absoluteDuration: ABSOLUTE, touchAfter: 0 } },
   routes: (routes) =>

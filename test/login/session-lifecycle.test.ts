@@ -8,7 +8,18 @@ import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { Browser, type Hop } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, expectLoginRedirect, REDIS_URL, SECRET, sessionIdOf, startLoginApp, testPrefix, waitFor, type LoginAppOptions } from './setup.js';
+import {
+  assertionRedis,
+  cleanPrefix,
+  expectLoginRedirect,
+  REDIS_URL,
+  SECRET,
+  sessionIdOf,
+  startLoginApp,
+  testPrefix,
+  waitFor,
+  type LoginAppOptions,
+} from './setup.js';
 import { editLogin } from '../session/stored-login.js';
 
 const prefix = testPrefix('session-lifecycle');
@@ -196,25 +207,31 @@ describe('session lifetimes and writes', () => {
     const renewedAtOnce = first.headers.getSetCookie().length > 0;
     // Poll (deadline 5 s) until a view renews: it must not come before touchAfter has passed.
     let renewedAfter = -1;
-    await waitFor(async () => {
-      const hop = await browser.get(`${soon.url}/profile`);
-      if (hop.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`))) renewedAfter = Date.now() - started;
-      return renewedAfter >= 0;
-    }, 5000, 'a renewal');
+    await waitFor(
+      async () => {
+        const hop = await browser.get(`${soon.url}/profile`);
+        if (hop.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`))) renewedAfter = Date.now() - started;
+        return renewedAfter >= 0;
+      },
+      5000,
+      'a renewal',
+    );
     expect(renewedAtOnce && Date.now() - started < 300).toBe(false);
     expect(renewedAfter).toBeGreaterThanOrEqual(250);
     expect(await redis.ttl(key)).toBeGreaterThan(3500);
   });
 
   it('refuses a touchAfter that is not shorter than rollingDuration', () => {
-    expect(() => auth({
-      issuerBaseURL: issuer.issuer,
-      baseURL: 'http://127.0.0.1:1',
-      clientID: issuer.clientId,
-      clientSecret: CLIENT_SECRET,
-      secret: SECRET,
-      session: { redis: REDIS_URL, rollingDuration: 600, touchAfter: 600 },
-    })).toThrow(/session\.touchAfter/);
+    expect(() =>
+      auth({
+        issuerBaseURL: issuer.issuer,
+        baseURL: 'http://127.0.0.1:1',
+        clientID: issuer.clientId,
+        clientSecret: CLIENT_SECRET,
+        secret: SECRET,
+        session: { redis: REDIS_URL, rollingDuration: 600, touchAfter: 600 },
+      }),
+    ).toThrow(/session\.touchAfter/);
   });
 
   it('signs out a session past its absolute lifetime', async () => {
@@ -371,15 +388,18 @@ describe('Redis outage', () => {
 describe('useExistingSession', () => {
   it('uses the express-session the app mounted, and mounts none of its own', async () => {
     const session = (await import('express-session')).default;
-    const server = await startTestApp({ useExistingSession: true, routes: { backchannelLogout: false }, session: { allowMemoryStore: true } }, (oidc) => {
-      const app = express();
-      app.use(session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store: new session.MemoryStore() }));
-      app.use(oidc);
-      app.get('/profile', requiresAuth(), (req, res) => {
-        res.json({ sub: req.oidc.user?.sub });
-      });
-      return app;
-    });
+    const server = await startTestApp(
+      { useExistingSession: true, routes: { backchannelLogout: false }, session: { allowMemoryStore: true } },
+      (oidc) => {
+        const app = express();
+        app.use(session({ name: 'app.sid', secret: SECRET, resave: false, saveUninitialized: false, store: new session.MemoryStore() }));
+        app.use(oidc);
+        app.get('/profile', requiresAuth(), (req, res) => {
+          res.json({ sub: req.oidc.user?.sub });
+        });
+        return app;
+      },
+    );
     const browser = new Browser();
     const hop = await signIn(server, browser);
     expect(hop.status).toBe(302);
@@ -391,7 +411,7 @@ describe('useExistingSession', () => {
 });
 
 describe('errors that are not ours', () => {
-  it('leaves errors of the app\'s earlier middleware to the app\'s error handler', async () => {
+  it("leaves errors of the app's earlier middleware to the app's error handler", async () => {
     const server = await startTestApp({}, (oidc) => {
       const app = express();
       app.use((_req, _res, next) => next(Object.assign(new Error('app failure'), { appError: true })));

@@ -13,7 +13,6 @@ export { REDIS_URL, quiet, testPrefix, assertionRedis } from '../support/redis.j
 
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
-
 /** A started app server (startAppServer()). */
 export interface AppServer {
   server: Server;
@@ -127,7 +126,10 @@ export interface ProviderApp extends LoginApp {
 }
 
 /** startLoginApp() at a new oidc-provider whose client redirects to this app's /callback. */
-export async function startProviderApp(providerOptions: Omit<TestProviderOptions, 'redirectUris'>, options: Omit<LoginAppOptions, 'issuer' | 'server'>): Promise<ProviderApp> {
+export async function startProviderApp(
+  providerOptions: Omit<TestProviderOptions, 'redirectUris'>,
+  options: Omit<LoginAppOptions, 'issuer' | 'server'>,
+): Promise<ProviderApp> {
   const server = await startAppServer();
   const provider = await startProvider({ ...providerOptions, redirectUris: [`${server.url}/callback`] });
   const app = await startLoginApp({ ...options, issuer: provider, server });
@@ -166,14 +168,22 @@ export type TwoInstancesOptions<I extends ClosableIssuer> = Omit<LoginAppOptions
 
 /** startLoginApp() twice with the same baseURL and secret, at one issuer. */
 export async function startTwoInstances(options: TwoInstancesOptions<TestProvider> & { accessTokenTtl: number }): Promise<TwoInstances>;
-export async function startTwoInstances<I extends ClosableIssuer>(options: TwoInstancesOptions<I> & { issuer: I }): Promise<TwoInstances<I>>;
-export async function startTwoInstances<I extends ClosableIssuer>(options: TwoInstancesOptions<I>): Promise<TwoInstances<I | TestProvider>> {
+export async function startTwoInstances<I extends ClosableIssuer>(
+  options: TwoInstancesOptions<I> & { issuer: I },
+): Promise<TwoInstances<I>>;
+export async function startTwoInstances<I extends ClosableIssuer>(
+  options: TwoInstancesOptions<I>,
+): Promise<TwoInstances<I | TestProvider>> {
   const firstServer = await startAppServer();
   const secondServer = await startAppServer();
   const issuer: I | TestProvider =
     'issuer' in options
       ? options.issuer
-      : await startProvider({ redirectUris: [`${firstServer.url}/callback`], accessTokenTtl: options.accessTokenTtl, rotateRefreshToken: true });
+      : await startProvider({
+          redirectUris: [`${firstServer.url}/callback`],
+          accessTokenTtl: options.accessTokenTtl,
+          rotateRefreshToken: true,
+        });
   const instance = (server: AppServer, index: 0 | 1) =>
     startLoginApp({
       prefix: options.prefix,
@@ -214,7 +224,6 @@ export const jsonErrors: ErrorRequestHandler = (err: { status?: number; code?: s
 export function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   return eventually(check, { timeoutMs, what, stepMs: 25 });
 }
-
 
 /** Deletes every key under `prefix`. */
 export const cleanPrefix = deleteKeys;

@@ -83,7 +83,11 @@ interface TestApp {
  * under `switches`: a public page, a `requiresAuth()` page, a `requiresClaim` page the test user
  * fails, and optionally a route added to the router `auth()` returns.
  */
-async function startApp(name: string, switches: Partial<typeof shortcuts>, options: { routerRoute?: boolean; localCache?: false } = {}): Promise<TestApp> {
+async function startApp(
+  name: string,
+  switches: Partial<typeof shortcuts>,
+  options: { routerRoute?: boolean; localCache?: false } = {},
+): Promise<TestApp> {
   const server = await startAppServer();
   const prefix = testPrefix(`shortcuts-${name}`);
   const oidc = withShortcuts(switches, () => {
@@ -159,7 +163,10 @@ async function signIn(app: TestApp, sub: string, sid: string): Promise<{ browser
 
 async function backchannelLogout(app: TestApp, claims: JWTPayload): Promise<Hop> {
   const now = Math.floor(Date.now() / 1000);
-  const token = await issuer.sign({ iss: issuer.issuer, aud: issuer.clientId, iat: now, exp: now + 120, jti: `shortcuts-${++jti}`, events: { [EVENT]: {} }, ...claims }, { typ: 'logout+jwt' });
+  const token = await issuer.sign(
+    { iss: issuer.issuer, aud: issuer.clientId, iat: now, exp: now + 120, jti: `shortcuts-${++jti}`, events: { [EVENT]: {} }, ...claims },
+    { typ: 'logout+jwt' },
+  );
   return new Browser().post(`${app.url}/backchannel-logout`, { logout_token: token });
 }
 
@@ -231,7 +238,10 @@ describe('direct router dispatch and requiresAuth() without a promise', () => {
     const withShortcut = await requestTable(onWithRoute, true, 'route-user');
     const plain = await requestTable(offWithRoute, true, 'route-user');
     expect(withShortcut).toEqual(plain);
-    expect(plain.find(([what]) => what === 'signed in GET /extra')?.[1]).toMatchObject({ status: 200, body: '{"extra":true,"sub":"route-user"}' });
+    expect(plain.find(([what]) => what === 'signed in GET /extra')?.[1]).toMatchObject({
+      status: 200,
+      body: '{"extra":true,"sub":"route-user"}',
+    });
   });
 });
 

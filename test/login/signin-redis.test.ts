@@ -48,7 +48,8 @@ async function monitor(prefix: string): Promise<{ commands: string[][]; settle()
       const marker = args.find((a) => a.startsWith(`${prefix}marker:`));
       if (marker) markers.add(marker);
       // Commands a script runs show as `[<db> lua]`; CLIENT TRACKING starts the local cache's feed once per process.
-      else if (!line.includes(' lua]') && args[0]!.toUpperCase() !== 'CLIENT' && args.some((a) => a.startsWith(prefix))) commands.push([args[0]!.toUpperCase(), ...args.slice(1)]);
+      else if (!line.includes(' lua]') && args[0]!.toUpperCase() !== 'CLIENT' && args.some((a) => a.startsWith(prefix)))
+        commands.push([args[0]!.toUpperCase(), ...args.slice(1)]);
     }
   });
   socket.write('MONITOR\r\n');
@@ -92,7 +93,7 @@ describe('a full sign-in in Redis', () => {
     }
   });
 
-  it('keeps the other tab\'s sign-in when one of two completes, and both complete', async () => {
+  it("keeps the other tab's sign-in when one of two completes, and both complete", async () => {
     const browser = new Browser();
     const first = await browser.get(`${t.url}/login?returnTo=/page`);
     const second = await browser.get(`${t.url}/login?returnTo=/page`);

@@ -19,7 +19,9 @@ function pageApp(router: AuthRouter): express.Express {
   const server = express();
   server.use(router);
   const page = (req: express.Request, res: express.Response): void => {
-    res.type('html').send(`<p>page ${req.method} ${req.oidc.isAuthenticated() ? `signed in as ${String(req.oidc.user?.sub)}` : 'signed out'}</p>`);
+    res
+      .type('html')
+      .send(`<p>page ${req.method} ${req.oidc.isAuthenticated() ? `signed in as ${String(req.oidc.user?.sub)}` : 'signed out'}</p>`);
   };
   server.get('/page', attemptSilentLogin(), page);
   server.post('/page', attemptSilentLogin(), page);

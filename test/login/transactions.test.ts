@@ -61,8 +61,10 @@ describe('at_hash (OIDC Core §3.1.3.6)', () => {
 });
 
 describe('ID token algorithms', () => {
-  it('takes the issuer\'s list without none and HS*', () => {
-    expect(idTokenAlgorithms({ issuer: 'x', id_token_signing_alg_values_supported: ['none', 'HS256', 'RS256', 'ES256'] }, undefined)).toEqual(['RS256', 'ES256']);
+  it("takes the issuer's list without none and HS*", () => {
+    expect(
+      idTokenAlgorithms({ issuer: 'x', id_token_signing_alg_values_supported: ['none', 'HS256', 'RS256', 'ES256'] }, undefined),
+    ).toEqual(['RS256', 'ES256']);
   });
   it('defaults to RS256', () => {
     expect(idTokenAlgorithms({ issuer: 'x' }, undefined)).toEqual(['RS256']);

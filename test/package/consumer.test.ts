@@ -10,8 +10,10 @@ import path from 'node:path';
 // types they pull in, are checked), then run it both as ES module and as CommonJS. npm resolves
 // from its cache first (--prefer-offline), so this needs the registry only on a cold cache.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const versionOf = (name: string): string => (JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-const npm = (args: string[], cwd: string): string => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const versionOf = (name: string): string =>
+  (JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+const npm = (args: string[], cwd: string): string =>
+  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 // One app, written once, imported the ESM way (.mts) and the CommonJS way (.cts).
 const APP = `
@@ -90,18 +92,27 @@ describe('issue 16 C: the packed package in a strict consumer', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'eog-consumer-'));
-    const [packed] = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], root)) as Array<{ filename: string }>;
+    const [packed] = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], root)) as Array<{
+      filename: string;
+    }>;
     if (!packed) throw new Error('npm pack produced no tarball');
     writeFileSync(
       path.join(dir, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, dependencies: { 'express-oidc-guard': `file:./${packed.filename}`, express: versionOf('express') } }),
+      JSON.stringify({
+        name: 'consumer',
+        private: true,
+        dependencies: { 'express-oidc-guard': `file:./${packed.filename}`, express: versionOf('express') },
+      }),
     );
     npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock'], dir);
     writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(TSCONFIG));
     writeFileSync(path.join(dir, 'app.mts'), APP);
     writeFileSync(path.join(dir, 'app.cts'), APP);
     try {
-      const output = execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8' });
+      const output = execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
       compiled = { ok: true, output };
     } catch (err) {
       compiled = { ok: false, output: String((err as { stdout?: string }).stdout ?? err) };

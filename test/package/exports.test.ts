@@ -20,14 +20,59 @@ const keysOf = (specifier: string, how: 'import' | 'require'): string[] =>
 // Every runtime name the main entry had before the building blocks moved to
 // `express-oidc-guard/advanced` (0.1.0): each must still be reachable from one of the two.
 const BEFORE_SPLIT = [
-  'AuthError', 'AuthorizationResponseError', 'DpopNonces', 'IdTokenError', 'InsufficientScopeError', 'InvalidDpopProofError',
-  'InvalidGrantError', 'InvalidRequestError', 'InvalidTokenError', 'IssuerDiscovery', 'IssuerResponseError', 'LOGIN_DEFAULTS',
-  'LoginRequiredError', 'MemoryDpopReplayStore', 'RemoteKeySet', 'ServiceUnavailableError', 'UnauthorizedError', 'UseDpopNonceError',
-  'VERSION', 'VerifiedTokenCache', 'attemptSilentLogin', 'auth', 'buildChallenge', 'certificateFromHeader', 'certificateThumbprint',
-  'checkCertificateBinding', 'checkDpopBinding', 'claimCheck', 'claimEquals', 'claimIncludes', 'confirmationOf', 'createBearerVerifier',
-  'discover', 'dpopAccessTokenHash', 'dpopProofOf', 'extractAccessToken', 'extractBearerToken', 'introspectAccessToken', 'isAuthError',
-  'normaliseHtu', 'recordDpopProof', 'redisDpopReplayStore', 'renderError', 'requireBearer', 'requiredScopes', 'requiresAuth',
-  'requiresClaim', 'safeReturnTo', 'scopeIncludesAny', 'scopesOf', 'verifyAccessToken', 'verifyDpopProof', 'wantsJson',
+  'AuthError',
+  'AuthorizationResponseError',
+  'DpopNonces',
+  'IdTokenError',
+  'InsufficientScopeError',
+  'InvalidDpopProofError',
+  'InvalidGrantError',
+  'InvalidRequestError',
+  'InvalidTokenError',
+  'IssuerDiscovery',
+  'IssuerResponseError',
+  'LOGIN_DEFAULTS',
+  'LoginRequiredError',
+  'MemoryDpopReplayStore',
+  'RemoteKeySet',
+  'ServiceUnavailableError',
+  'UnauthorizedError',
+  'UseDpopNonceError',
+  'VERSION',
+  'VerifiedTokenCache',
+  'attemptSilentLogin',
+  'auth',
+  'buildChallenge',
+  'certificateFromHeader',
+  'certificateThumbprint',
+  'checkCertificateBinding',
+  'checkDpopBinding',
+  'claimCheck',
+  'claimEquals',
+  'claimIncludes',
+  'confirmationOf',
+  'createBearerVerifier',
+  'discover',
+  'dpopAccessTokenHash',
+  'dpopProofOf',
+  'extractAccessToken',
+  'extractBearerToken',
+  'introspectAccessToken',
+  'isAuthError',
+  'normaliseHtu',
+  'recordDpopProof',
+  'redisDpopReplayStore',
+  'renderError',
+  'requireBearer',
+  'requiredScopes',
+  'requiresAuth',
+  'requiresClaim',
+  'safeReturnTo',
+  'scopeIncludesAny',
+  'scopesOf',
+  'verifyAccessToken',
+  'verifyDpopProof',
+  'wantsJson',
 ];
 
 describe('package exports', () => {
@@ -46,7 +91,10 @@ describe('package exports', () => {
   });
 
   it('gives require and import consumers the same error classes', () => {
-    const out = run(['-e', `const m = require('express-oidc-guard'); const e = new m.InvalidTokenError('x'); console.log(e.status, e.code, e instanceof m.AuthError)`]);
+    const out = run([
+      '-e',
+      `const m = require('express-oidc-guard'); const e = new m.InvalidTokenError('x'); console.log(e.status, e.code, e instanceof m.AuthError)`,
+    ]);
     expect(out).toBe('401 invalid_token true');
   });
 
@@ -67,7 +115,9 @@ describe('package exports', () => {
     });
 
     it('serves the building blocks from express-oidc-guard/advanced, the same for import and require', () => {
-      expect(advanced()).toEqual(expect.arrayContaining(['normaliseHtu', 'VerifiedTokenCache', 'RemoteKeySet', 'buildChallenge', 'IssuerDiscovery']));
+      expect(advanced()).toEqual(
+        expect.arrayContaining(['normaliseHtu', 'VerifiedTokenCache', 'RemoteKeySet', 'buildChallenge', 'IssuerDiscovery']),
+      );
       expect([...advanced('require')].sort()).toEqual([...advanced()].sort());
     });
 

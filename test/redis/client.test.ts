@@ -63,7 +63,9 @@ describe('redis/client', () => {
     });
 
     it('keeps the options a caller set and fills in the rest', () => {
-      const { client } = track(createRedisClient({ host: '127.0.0.1', port: 6379, commandTimeout: 500, lazyConnect: true }, recordingLogger()));
+      const { client } = track(
+        createRedisClient({ host: '127.0.0.1', port: 6379, commandTimeout: 500, lazyConnect: true }, recordingLogger()),
+      );
       const options = (client as Redis).options;
       expect(options.commandTimeout).toBe(500);
       expect(options.connectTimeout).toBe(REDIS_DEFAULTS.connectTimeout);

@@ -33,7 +33,10 @@ function pause(ms: number): Promise<void> {
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 function settle<T>(p: Promise<T>): Promise<Outcome<T>> {
-  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 }
 
 /**
@@ -53,7 +56,7 @@ async function runOnBothInstances(
 }
 
 describe('redis/refresh-coordinator RefreshCoordinator', () => {
-  it('keys a session\'s lock and results under one Cluster hash tag', () => {
+  it("keys a session's lock and results under one Cluster hash tag", () => {
     const c = new RefreshCoordinator(a, { prefix });
     expect(c.lockKey('s1')).toBe(`${prefix}{s1}:lock`);
     expect(c.resultKey('s1', 'g1')).toBe(`${prefix}{s1}:result:g1`);
@@ -82,9 +85,7 @@ describe('redis/refresh-coordinator RefreshCoordinator', () => {
         await pause(150); // a refresh grant takes a while; the others pile up meanwhile
         return 'sealed-new-tokens';
       };
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? onA : onB).run(sid, 'gen-1', work)),
-      );
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? onA : onB).run(sid, 'gen-1', work)));
       expect(calls).toBe(1);
       expect(results).toEqual(Array(20).fill('sealed-new-tokens'));
       expect(await a.exists(onA.lockKey(sid))).toBe(0);
@@ -122,7 +123,11 @@ describe('redis/refresh-coordinator RefreshCoordinator', () => {
       expect(calls).toBe(1);
       for (const o of outcomes) {
         expect(o.ok).toBe(false);
-        expect((o as { error: unknown }).error).toMatchObject({ code: 'invalid_grant', status: 400, description: 'The refresh token was refused by the issuer.' });
+        expect((o as { error: unknown }).error).toMatchObject({
+          code: 'invalid_grant',
+          status: 400,
+          description: 'The refresh token was refused by the issuer.',
+        });
       }
       // A late caller with the same spent refresh token fails the same way.
       const late = jest.fn(async () => 'never');
@@ -156,12 +161,15 @@ describe('redis/refresh-coordinator RefreshCoordinator', () => {
       expect(work).toHaveBeenCalledTimes(1);
     });
 
-    it('answers 503 to a waiter whose wait runs out, and leaves the other holder\'s lock alone', async () => {
+    it("answers 503 to a waiter whose wait runs out, and leaves the other holder's lock alone", async () => {
       const sid = sessionId();
       const c = new RefreshCoordinator(b, { prefix, waitMs: 200 });
       await a.set(c.lockKey(sid), 'other-owner', 'PX', 30_000);
       const work = jest.fn(async () => 'never');
-      const err = await c.run(sid, 'gen-1', work).then(() => undefined, (e: unknown) => e);
+      const err = await c.run(sid, 'gen-1', work).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect(err).toMatchObject({ status: 503, code: 'temporarily_unavailable' });
       expect(work).not.toHaveBeenCalled();
@@ -200,7 +208,10 @@ describe('redis/refresh-coordinator RefreshCoordinator', () => {
       const { client: down } = createRedisClient(`redis://127.0.0.1:${port}`, recordingLogger());
       try {
         const work = jest.fn(async () => 'never');
-        const err = await new RefreshCoordinator(down, { prefix }).run('s', 'g', work).then(() => undefined, (e: unknown) => e);
+        const err = await new RefreshCoordinator(down, { prefix }).run('s', 'g', work).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(ServiceUnavailableError);
         expect((err as Error).cause).toBeDefined();
         expect(work).not.toHaveBeenCalled();

@@ -22,7 +22,7 @@ afterAll(async () => {
 const inAMinute = () => Date.now() + 60_000;
 
 describe('redis/session-index SessionIndex', () => {
-  it('lists a user\'s sessions by sub and by sid, and removes them', async () => {
+  it("lists a user's sessions by sub and by sid, and removes them", async () => {
     await index.add({ sessionId: 's1', sub: 'alice', sid: 'op-1', expiresAt: inAMinute() });
     await index.add({ sessionId: 's2', sub: 'alice', sid: 'op-2', expiresAt: inAMinute() + 1000 });
     await index.add({ sessionId: 's3', sub: 'bob', expiresAt: inAMinute() });
@@ -99,7 +99,10 @@ describe('redis/session-index SessionIndex', () => {
     const port = await freePort();
     const { client: down } = createRedisClient(`redis://127.0.0.1:${port}`, recordingLogger());
     try {
-      const err = await new SessionIndex(down, { prefix }).listBySub('alice').then(() => undefined, (e: unknown) => e);
+      const err = await new SessionIndex(down, { prefix }).listBySub('alice').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect((err as Error).cause).toBeDefined();
     } finally {

@@ -114,8 +114,20 @@ export async function startRedisServer(port: number): Promise<{ stop(): Promise<
 
 /** Every variable of docs/CONTRACT.md: cleared from the parent's environment before a spawn. */
 const CONTROLLED = [
-  'PORT', 'HOST', 'BASE_URL', 'ISSUER_BASE_URL', 'CLIENT_ID', 'CLIENT_SECRET', 'SCOPE', 'AUDIENCE',
-  'SESSION_SECRET', 'SECRET', 'REDIS_URL', 'NODE_ENV', 'IDP_PORT', 'NODE_DEBUG',
+  'PORT',
+  'HOST',
+  'BASE_URL',
+  'ISSUER_BASE_URL',
+  'CLIENT_ID',
+  'CLIENT_SECRET',
+  'SCOPE',
+  'AUDIENCE',
+  'SESSION_SECRET',
+  'SECRET',
+  'REDIS_URL',
+  'NODE_ENV',
+  'IDP_PORT',
+  'NODE_DEBUG',
 ];
 
 /** The example app (`npm start`) as a child process. */

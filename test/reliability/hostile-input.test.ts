@@ -100,7 +100,12 @@ describe('/callback with random and mutated queries (RFC 6749 §4.1.2, §10.12; 
       fc.asyncProperty(
         fc.record({
           mutate: fc.record({ state: fc.boolean(), code: fc.boolean(), iss: fc.boolean() }),
-          extra: fc.option(fc.tuple(fc.constantFrom('error', 'error_description', 'session_state', 'response', 'oidc_resubmit', 'foo'), fc.string({ maxLength: 30 }))),
+          extra: fc.option(
+            fc.tuple(
+              fc.constantFrom('error', 'error_description', 'session_state', 'response', 'oidc_resubmit', 'foo'),
+              fc.string({ maxLength: 30 }),
+            ),
+          ),
           seed: fc.integer(),
         }),
         async ({ mutate, extra, seed }) => {
@@ -156,7 +161,17 @@ describe('forged session cookies', () => {
 
 describe('returnTo (RFC 9700 §4.11: no open redirector)', () => {
   it('lands on a same-origin path whatever returnTo held', async () => {
-    const evil = fc.constantFrom('//evil.example', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/%2F%2Fevil.example', '/\t/evil.example', '\\/evil.example', '/a\r\nSet-Cookie: x=y', `${'/'.repeat(3)}evil.example`);
+    const evil = fc.constantFrom(
+      '//evil.example',
+      '/\\evil.example',
+      'https://evil.example/',
+      'javascript:alert(1)',
+      '/%2F%2Fevil.example',
+      '/\t/evil.example',
+      '\\/evil.example',
+      '/a\r\nSet-Cookie: x=y',
+      `${'/'.repeat(3)}evil.example`,
+    );
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ maxLength: 60 }), fc.webUrl(), fc.webPath(), evil), async (returnTo) => {
         const { landed } = await signInFully(returnTo);
@@ -178,7 +193,11 @@ describe('corrupted session records in Redis', () => {
     const record = JSON.parse(original) as { cookie: unknown; oidc: { login: string } };
     const foreign = createSealer([OTHER_SECRET], 'express-oidc-guard session v1');
     const tokens = { access_token: 'a', token_type: 'Bearer', id_token: 'x.y.z', refresh_token: 'r' };
-    const sealedElsewhere = sealSignedIn(foreign, { sub: 'x', claims: { sub: 'x' }, tokens, createdAt: Date.now() }, decodeURIComponent(id));
+    const sealedElsewhere = sealSignedIn(
+      foreign,
+      { sub: 'x', claims: { sub: 'x' }, tokens, createdAt: Date.now() },
+      decodeURIComponent(id),
+    );
     const withLogin = (login: unknown) => JSON.stringify({ ...record, oidc: { login } });
     const corrupt = fc.oneof(
       fc.string({ maxLength: 200 }),
@@ -187,14 +206,19 @@ describe('corrupted session records in Redis', () => {
       fc.constant(withLogin({ sub: 'x', claims: { sub: 'x' }, tokens: record.oidc.login, createdAt: Date.now() })),
       fc.nat({ max: record.oidc.login.length - 1 }).map((n) => withLogin(record.oidc.login.slice(0, n))),
       fc.anything().map((value) => withLogin(value)),
-      fc.record({ sub: fc.anything(), sid: fc.anything(), tokens: fc.anything(), createdAt: fc.anything(), claims: fc.anything() }, { requiredKeys: [] }).map(withLogin),
+      fc
+        .record(
+          { sub: fc.anything(), sid: fc.anything(), tokens: fc.anything(), createdAt: fc.anything(), claims: fc.anything() },
+          { requiredKeys: [] },
+        )
+        .map(withLogin),
       fc.anything().map((value) => JSON.stringify({ ...record, oidc: value })),
       fc.record({ login: fc.anything(), claims: fc.anything() }, { requiredKeys: [] }).map((oidc) => JSON.stringify({ ...record, oidc })),
       // Pending sign-ins of any shape (no signed-in record beside them).
       fc.anything().map((pending) => JSON.stringify({ ...record, oidc: { pending } })),
-      fc.array(fc.record({ id: fc.anything(), sealed: fc.anything(), expiresAt: fc.anything() }, { requiredKeys: [] })).map((pending) =>
-        JSON.stringify({ ...record, oidc: { pending } }),
-      ),
+      fc
+        .array(fc.record({ id: fc.anything(), sealed: fc.anything(), expiresAt: fc.anything() }, { requiredKeys: [] }))
+        .map((pending) => JSON.stringify({ ...record, oidc: { pending } })),
       fc.anything().map((value) => JSON.stringify(value) ?? 'null'),
     );
     await fc.assert(

@@ -10,7 +10,17 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startServer, type RunningServer } from '../../example-app/listen.js';
 import { createSealer } from '../../src/session/seal.js';
-import { CookieJar, request, signIn, startLogin, authorizeAtIdp, follow, formAction, hiddenInputs, type Page } from '../example-app/helpers/browserless.js';
+import {
+  CookieJar,
+  request,
+  signIn,
+  startLogin,
+  authorizeAtIdp,
+  follow,
+  formAction,
+  hiddenInputs,
+  type Page,
+} from '../example-app/helpers/browserless.js';
 import { recordingLogger } from '../example-app/helpers/app.js';
 import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { deletePrefix, eventually, REDIS_URL, sessionIdOf } from './helpers.js';
@@ -55,7 +65,12 @@ beforeAll(async () => {
     { PORT: '0', HOST: '127.0.0.1', REDIS_URL, SESSION_SECRET, CLIENT_SECRET },
     { sessionPrefix: prefix, logger, idpAccessTokenTtlSeconds: TTL },
   );
-  await eventually(() => fetch(`${running.url}/healthz`), (res) => res.status === 200, 15_000, 'Redis');
+  await eventually(
+    () => fetch(`${running.url}/healthz`),
+    (res) => res.status === 200,
+    15_000,
+    'Redis',
+  );
   secrets.add(SESSION_SECRET);
   secrets.add(CLIENT_SECRET);
 });
@@ -78,7 +93,9 @@ async function collect(jar: CookieJar): Promise<void> {
   const raw = await redis.get(`${prefix}sess:${sessionIdOf(cookie)}`);
   if (!raw) return;
   const oidc = (JSON.parse(raw) as { oidc?: { login?: string; pending?: { sealed: string }[] } }).oidc;
-  const tokens = oidc?.login ? (openLogin(oidc.login, sessionIdOf(cookie), SESSION_SECRET).tokens as unknown as Record<string, string>) : undefined;
+  const tokens = oidc?.login
+    ? (openLogin(oidc.login, sessionIdOf(cookie), SESSION_SECRET).tokens as unknown as Record<string, string>)
+    : undefined;
   latestAccessToken = tokens?.access_token ?? latestAccessToken;
   for (const name of ['access_token', 'refresh_token', 'id_token'] as const) {
     const value = tokens?.[name];
@@ -126,7 +143,9 @@ describe('a whole session, with failures', () => {
     // Failures: replayed and forged callbacks, a bad token, a bad back-channel logout.
     const replay = await get(jar, `${back.pathname}${back.search}`);
     expect(replay.status).toBe(400);
-    expect((await get(new CookieJar(), `/callback?code=${back.searchParams.get('code')}&state=${authorize.searchParams.get('state')}`)).status).toBe(400);
+    expect(
+      (await get(new CookieJar(), `/callback?code=${back.searchParams.get('code')}&state=${authorize.searchParams.get('state')}`)).status,
+    ).toBe(400);
     expect((await get(jar, '/callback?error=access_denied&state=nope')).status).toBe(400);
     const bad = await fetch(`${running.url}/api/me`, { headers: { authorization: `Bearer ${accessToken.slice(0, -4)}AAAA` } });
     expect(bad.status).toBe(401);
@@ -148,7 +167,9 @@ describe('a whole session, with failures', () => {
     const confirm = await follow(jar2, await request(jar2, out.location!), (url) => url.startsWith(running.url));
     const action = formAction(confirm, /\/session\/end\/confirm$/);
     if (action) {
-      await follow(jar2, await request(jar2, action, { form: { ...hiddenInputs(confirm), logout: 'yes' } }), (url) => url.startsWith(running.url));
+      await follow(jar2, await request(jar2, action, { form: { ...hiddenInputs(confirm), logout: 'yes' } }), (url) =>
+        url.startsWith(running.url),
+      );
     }
     // A third session, ended only by the IdP's back-channel logout (RP-initiated at the IdP).
     const jar3 = new CookieJar();
@@ -159,15 +180,30 @@ describe('a whole session, with failures', () => {
     const confirm3 = await follow(jar3, await request(jar3, `${running.example.issuer}/session/end`));
     const action3 = formAction(confirm3, /\/session\/end\/confirm$/);
     expect(action3).toBeDefined();
-    await follow(jar3, await request(jar3, action3!, { form: { ...hiddenInputs(confirm3), logout: 'yes' } }), (url) => url.startsWith(running.url));
-    await eventually(() => redis.exists(key3), (n) => n === 0, 10_000, 'back-channel logout to end the session');
+    await follow(jar3, await request(jar3, action3!, { form: { ...hiddenInputs(confirm3), logout: 'yes' } }), (url) =>
+      url.startsWith(running.url),
+    );
+    await eventually(
+      () => redis.exists(key3),
+      (n) => n === 0,
+      10_000,
+      'back-channel logout to end the session',
+    );
 
     for (const page of pages) {
       const path = new URL(page.url).pathname;
       if (['/login', '/callback', '/logout', '/profile'].includes(path)) {
-        expect({ path, cacheControl: page.headers.get('cache-control') }).toEqual({ path, cacheControl: expect.stringContaining('no-store') });
+        expect({ path, cacheControl: page.headers.get('cache-control') }).toEqual({
+          path,
+          cacheControl: expect.stringContaining('no-store'),
+        });
       }
-      if (path === '/callback') expect({ path, status: page.status, referrer: page.headers.get('referrer-policy') }).toEqual({ path, status: page.status, referrer: 'no-referrer' });
+      if (path === '/callback')
+        expect({ path, status: page.status, referrer: page.headers.get('referrer-policy') }).toEqual({
+          path,
+          status: page.status,
+          referrer: 'no-referrer',
+        });
     }
     expect(pages.filter((page) => new URL(page.url).pathname === '/callback').length).toBeGreaterThanOrEqual(4);
   }, 90_000);

@@ -54,7 +54,12 @@ beforeAll(async () => {
   apps = ports.map((port) => spawnApp({ ...shared, PORT: String(port) }));
   await Promise.all(apps.map((app) => app.listening()));
   for (const port of ports) {
-    await eventually(() => fetch(`http://localhost:${port}/healthz`), (res) => res.status === 200, 15_000, `app on ${port}`);
+    await eventually(
+      () => fetch(`http://localhost:${port}/healthz`),
+      (res) => res.status === 200,
+      15_000,
+      `app on ${port}`,
+    );
   }
 }, 90_000);
 

@@ -60,7 +60,12 @@ afterAll(async () => {
 });
 
 async function healthy(): Promise<void> {
-  await eventually(() => fetch(`${running.url}/healthz`), (res) => res.status === 200, 20_000, 'Redis to be back');
+  await eventually(
+    () => fetch(`${running.url}/healthz`),
+    (res) => res.status === 200,
+    20_000,
+    'Redis to be back',
+  );
 }
 
 async function signedInSession(): Promise<{ jar: CookieJar; key: string }> {
@@ -117,7 +122,12 @@ describe('RefreshCoordinator when Redis refuses the result of a refresh that hap
     const a = new RefreshCoordinator(viaRelay, { prefix: lockPrefix, lockTtlMs: 20_000, waitMs: 15_000 });
     const b = new RefreshCoordinator(direct, { prefix: lockPrefix, lockTtlMs: 20_000, waitMs: 15_000 });
     try {
-      await eventually(async () => viaRelay.ping(), (pong) => pong === 'PONG', 10_000, 'the relayed client');
+      await eventually(
+        async () => viaRelay.ping(),
+        (pong) => pong === 'PONG',
+        10_000,
+        'the relayed client',
+      );
       let grants = 0;
       const first = await a.run('session-1', 'generation-1', async () => {
         grants += 1;
@@ -140,7 +150,12 @@ describe('RefreshCoordinator when Redis refuses the result of a refresh that hap
       // ...and once Redis is back the result is written, so the other process reads it.
       expect(await other).toBe('sealed-new-tokens');
       expect(grants).toBe(1);
-      await eventually(() => redis.exists(b.lockKey('session-1')), (n) => n === 0, 10_000, 'the lock to be released');
+      await eventually(
+        () => redis.exists(b.lockKey('session-1')),
+        (n) => n === 0,
+        10_000,
+        'the lock to be released',
+      );
     } finally {
       await a.close();
       await b.close();

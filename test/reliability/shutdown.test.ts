@@ -10,7 +10,17 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startHostileIssuer, type HostileIssuer } from '../support/hostile-issuer.js';
 import { CookieJar, request, type Page } from '../example-app/helpers/browserless.js';
-import { connectionRefused, eventually, exitCode, freePort, killApps, REDIS_URL, sessionIdOf, spawnApp, type AppProcess } from './helpers.js';
+import {
+  connectionRefused,
+  eventually,
+  exitCode,
+  freePort,
+  killApps,
+  REDIS_URL,
+  sessionIdOf,
+  spawnApp,
+  type AppProcess,
+} from './helpers.js';
 import { openLogin } from '../session/stored-login.js';
 
 const SESSION_SECRET = randomBytes(32).toString('base64url');
@@ -58,7 +68,12 @@ async function startApp(): Promise<{ app: AppProcess; port: number }> {
     SESSION_SECRET,
   });
   await app.listening();
-  await eventually(() => fetch(`${app.url}/healthz`), (res) => res.status === 200, 15_000, 'Redis');
+  await eventually(
+    () => fetch(`${app.url}/healthz`),
+    (res) => res.status === 200,
+    15_000,
+    'Redis',
+  );
   return { app, port };
 }
 
@@ -100,7 +115,12 @@ describe('SIGTERM (example-app/server.ts)', () => {
     expect(await redis.exists(lockKey)).toBe(1); // the refresh holds the session's lock
     const stoppedAt = Date.now();
     app.child.kill('SIGTERM');
-    await eventually(() => connectionRefused(port), (refused) => refused, 5000, 'new connections to be refused');
+    await eventually(
+      () => connectionRefused(port),
+      (refused) => refused,
+      5000,
+      'new connections to be refused',
+    );
     expect(app.child.exitCode).toBeNull(); // still draining
 
     slow.release();
@@ -113,7 +133,9 @@ describe('SIGTERM (example-app/server.ts)', () => {
     expect(Date.now() - stoppedAt).toBeLessThan(EXIT_BOUND_MS);
     // The refreshed tokens reached the session; the lock is gone.
     const after = JSON.parse((await redis.get(`oidc:sess:${sessionId}`))!) as { oidc: { login: string } };
-    expect(openLogin(after.oidc.login, sessionId, SESSION_SECRET).tokens).not.toEqual(openLogin(before.oidc.login, sessionId, SESSION_SECRET).tokens);
+    expect(openLogin(after.oidc.login, sessionId, SESSION_SECRET).tokens).not.toEqual(
+      openLogin(before.oidc.login, sessionId, SESSION_SECRET).tokens,
+    );
     expect(await redis.exists(lockKey)).toBe(0);
     expect(app.stderr()).not.toMatch(/took too long|error while shutting down/);
   }, 60_000);

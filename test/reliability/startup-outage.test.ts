@@ -21,7 +21,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function timed(url: string, jar = new CookieJar()): Promise<{ status: number; ms: number; body: string; location: string | undefined }> {
+async function timed(
+  url: string,
+  jar = new CookieJar(),
+): Promise<{ status: number; ms: number; body: string; location: string | undefined }> {
   const started = Date.now();
   const page = await request(jar, url);
   return { status: page.status, ms: Date.now() - started, body: page.body, location: page.location };
@@ -55,13 +58,23 @@ describe('Redis down when the app starts', () => {
     // page and the API need no session.
     expect((await timed(`${app.url}/profile`)).status).toBe(302);
     expect((await timed(`${app.url}/`)).status).toBe(200);
-    const { access_token: token } = await tokensFromIdp({ issuer, clientID: 'example-app', clientSecret: CLIENT_SECRET, redirectUri: `${app.url}/callback` });
+    const { access_token: token } = await tokensFromIdp({
+      issuer,
+      clientID: 'example-app',
+      clientSecret: CLIENT_SECRET,
+      redirectUri: `${app.url}/callback`,
+    });
     expect((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await fetch(`${app.url}/api/me`)).status).toBe(401);
 
     const redis = await startRedisServer(redisPort);
     cleanups.push(() => redis.stop());
-    await eventually(() => fetch(`${app.url}/healthz`), (res) => res.status === 200, 20_000, '/healthz to answer 200');
+    await eventually(
+      () => fetch(`${app.url}/healthz`),
+      (res) => res.status === 200,
+      20_000,
+      '/healthz to answer 200',
+    );
     const jar = new CookieJar();
     const { callback } = await signIn(jar, app.url, { returnTo: '/profile' });
     expect(callback.status).toBe(302);
@@ -110,7 +123,12 @@ describe('the issuer down when the app starts', () => {
     });
     cleanups.push(() => idp.close());
     // Discovery retries with backoff (at most 30 s between attempts).
-    const login = await eventually(() => timed(`${base}/login?returnTo=/profile`), (answer) => answer.status === 302, 45_000, '/login to redirect');
+    const login = await eventually(
+      () => timed(`${base}/login?returnTo=/profile`),
+      (answer) => answer.status === 302,
+      45_000,
+      '/login to redirect',
+    );
     expect(login.location).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${issuerPort}/`));
     const jar = new CookieJar();
     const { callback } = await signIn(jar, base, { returnTo: '/profile' });

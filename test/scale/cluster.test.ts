@@ -54,7 +54,12 @@ function masterOf(key: string): Promise<string> {
 }
 
 function sessionData(expiresInMs?: number, extra: Record<string, unknown> = {}): SessionData {
-  const cookie = { originalMaxAge: expiresInMs ?? null, path: '/', httpOnly: true, ...(expiresInMs ? { expires: new Date(Date.now() + expiresInMs) } : {}) };
+  const cookie = {
+    originalMaxAge: expiresInMs ?? null,
+    path: '/',
+    httpOnly: true,
+    ...(expiresInMs ? { expires: new Date(Date.now() + expiresInMs) } : {}),
+  };
   return { cookie, ...extra } as unknown as SessionData;
 }
 
@@ -72,7 +77,10 @@ const length = (store: Store) => call<number>((cb) => store.length!(cb));
 const clear = (store: Store) => call<void>((cb) => store.clear!(cb));
 
 function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 }
 
 describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
@@ -176,7 +184,15 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
   describe('express-session with the store on a Cluster client', () => {
     function app(client: Cluster, p: string) {
       const server = express();
-      server.use(session({ store: createSessionStore({ client, prefix: p }), secret: 'cluster-test-secret-0123456789abcdef', resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }));
+      server.use(
+        session({
+          store: createSessionStore({ client, prefix: p }),
+          secret: 'cluster-test-secret-0123456789abcdef',
+          resave: false,
+          saveUninitialized: false,
+          cookie: { maxAge: 60_000 },
+        }),
+      );
       server.post('/count', (req, res) => {
         const data = req.session as unknown as { n?: number };
         data.n = (data.n ?? 0) + 1;
@@ -201,11 +217,25 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
 
       // The same cookie on another process (another Cluster client) finds the same session.
       const other = request(app(b, p));
-      expect((await other.get('/count').set('Cookie', cookie as unknown as string[]).expect(200)).body).toEqual({ n: 3 });
+      expect(
+        (
+          await other
+            .get('/count')
+            .set('Cookie', cookie as unknown as string[])
+            .expect(200)
+        ).body,
+      ).toEqual({ n: 3 });
 
       await one.post('/logout').expect(204);
       expect(await a.exists(`${p}${keys![0]}`)).toBe(0);
-      expect((await other.get('/count').set('Cookie', cookie as unknown as string[]).expect(200)).body).toEqual({ n: null });
+      expect(
+        (
+          await other
+            .get('/count')
+            .set('Cookie', cookie as unknown as string[])
+            .expect(200)
+        ).body,
+      ).toEqual({ n: null });
     });
   });
 
@@ -285,7 +315,7 @@ describe('Redis Cluster (three masters, ioredis Cluster client)', () => {
   describe('Cluster hash tags: the keys one command or script touches share a slot', () => {
     const awkward = ['plain-id', 'a}b', '}leading', '{braced}', '{', '}', 'x{}y', '%7B', 'ünï', 'a'.repeat(512)];
 
-    it('puts a session\'s lock and result keys in one slot, whatever the session id', async () => {
+    it("puts a session's lock and result keys in one slot, whatever the session id", async () => {
       const coordinator = new RefreshCoordinator(a, { prefix: `${prefix}tag:` });
       for (const sid of awkward) {
         const lock = await slotOf(coordinator.lockKey(sid));

@@ -65,9 +65,17 @@ describe('session/cookie: signing in the cookie-signature format', () => {
       return value.slice(0, i) + insert + value.slice(i + 1);
     });
     fc.assert(
-      fc.property(fc.oneof(signedish, mutated, fc.string(), fc.string().map((v) => `s:${v}`)), (value) => {
-        expect(unsignSessionId(value, secretList)).toBe(expressSessionUnsign(value, secretList));
-      }),
+      fc.property(
+        fc.oneof(
+          signedish,
+          mutated,
+          fc.string(),
+          fc.string().map((v) => `s:${v}`),
+        ),
+        (value) => {
+          expect(unsignSessionId(value, secretList)).toBe(expressSessionUnsign(value, secretList));
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -34,7 +34,12 @@ afterAll(async () => {
   await cleanup(prefix, client, other);
 });
 
-function storeOn(redis: Redis, options: LocalCacheOptions = {}, logger: RecordingLogger = recordingLogger(), keyPrefix = prefix): { store: Store; cache: TrackedRecordCache } {
+function storeOn(
+  redis: Redis,
+  options: LocalCacheOptions = {},
+  logger: RecordingLogger = recordingLogger(),
+  keyPrefix = prefix,
+): { store: Store; cache: TrackedRecordCache } {
   // A fast heartbeat keeps the "stops answering" case short.
   const store = createSessionStore({ client: redis, prefix: keyPrefix, logger, localCache: { heartbeatMs: 100, ...options } });
   stores.push(store);
@@ -46,7 +51,9 @@ function record(n: number): string {
 }
 
 /** Runs `body` against a redis-server of its own (one this test may pause or flush), with a client of this package's defaults. */
-async function withOwnRedis(body: (own: Redis, server: Awaited<ReturnType<typeof startRedisServer>>, port: number) => Promise<void>): Promise<void> {
+async function withOwnRedis(
+  body: (own: Redis, server: Awaited<ReturnType<typeof startRedisServer>>, port: number) => Promise<void>,
+): Promise<void> {
   const port = await freePort();
   const server = await startRedisServer(port);
   let own: Redis | undefined;
@@ -109,7 +116,7 @@ describe('serving from memory', () => {
     const get = () => new Promise<SessionData>((resolve, reject) => store.get('own', (err, sess) => (err ? reject(err) : resolve(sess!))));
     const first = await get();
     (first as unknown as { n: number }).n = 99;
-    expect((await get() as unknown as { n: number }).n).toBe(1);
+    expect(((await get()) as unknown as { n: number }).n).toBe(1);
   });
 
   it('keeps at most maxEntries records', async () => {

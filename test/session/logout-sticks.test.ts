@@ -12,7 +12,17 @@ import type { Redis } from 'ioredis';
 import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src/index.js';
 import { startHostileIssuer, type HostileIssuer, type ScriptedAnswer } from '../support/hostile-issuer.js';
 import { Browser } from '../support/browser.js';
-import { assertionRedis, cleanPrefix, loginOptions, REDIS_URL, SECRET, sessionIdOf, startLoginApp, testPrefix, type LoginApp } from '../login/setup.js';
+import {
+  assertionRedis,
+  cleanPrefix,
+  loginOptions,
+  REDIS_URL,
+  SECRET,
+  sessionIdOf,
+  startLoginApp,
+  testPrefix,
+  type LoginApp,
+} from '../login/setup.js';
 
 const prefix = testPrefix('logout-sticks');
 let issuer: HostileIssuer;
@@ -70,7 +80,11 @@ async function signIn(app: LoginApp, browser: Browser): Promise<void> {
  * Signs in, starts a /token request whose refresh waits at the issuer, logs out (`/logout`, or
  * `endSession`), then lets the refresh finish. Returns that request's answer.
  */
-async function refreshAcrossLogout(app: LoginApp, browser: Browser, endSession?: () => Promise<void>): Promise<{ status: number; text: string }> {
+async function refreshAcrossLogout(
+  app: LoginApp,
+  browser: Browser,
+  endSession?: () => Promise<void>,
+): Promise<{ status: number; text: string }> {
   await signIn(app, browser);
   let release!: () => void;
   holdRefresh = new Promise<void>((resolve) => (release = resolve));
@@ -101,7 +115,12 @@ function expectEnded(answer: { status: number; text: string }): void {
 }
 
 async function startApp(options: Partial<AuthOptions>, before?: express.RequestHandler): Promise<LoginApp> {
-  return startLoginApp({ issuer, prefix, auth: { clientSecret: 'hostile-client-secret', ...options }, app: (oidc) => routes(oidc, before) });
+  return startLoginApp({
+    issuer,
+    prefix,
+    auth: { clientSecret: 'hostile-client-secret', ...options },
+    app: (oidc) => routes(oidc, before),
+  });
 }
 
 /**
@@ -138,10 +157,22 @@ describe('issue 15 §9: a logout is not undone by a request in flight', () => {
     await refreshAcrossLogoutWithConnectRedis('app-bcl', async (app) => {
       const now = Math.floor(Date.now() / 1000);
       const token = await issuer.sign(
-        { iss: issuer.issuer, aud: issuer.clientId, iat: now, exp: now + 120, jti: `bcl-${now}-${Math.random()}`, sid: issuer.sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } },
+        {
+          iss: issuer.issuer,
+          aud: issuer.clientId,
+          iat: now,
+          exp: now + 120,
+          jti: `bcl-${now}-${Math.random()}`,
+          sid: issuer.sid,
+          events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+        },
         { typ: 'logout+jwt' },
       );
-      const res = await fetch(`${app.url}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+      const res = await fetch(`${app.url}/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }),
+      });
       expect(res.status).toBe(200);
     });
   });

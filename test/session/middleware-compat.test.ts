@@ -57,7 +57,10 @@ interface Pair {
 const kinds: [string, () => Pair][] = [
   [
     'Redis (two stores on one prefix, as two processes)',
-    () => ({ theirs: createSessionStore({ client: redis, prefix, logger: recordingLogger() }), ours: createSessionStore({ client: redis, prefix, logger: recordingLogger() }) }),
+    () => ({
+      theirs: createSessionStore({ client: redis, prefix, logger: recordingLogger() }),
+      ours: createSessionStore({ client: redis, prefix, logger: recordingLogger() }),
+    }),
   ],
   [
     'MemoryStore (one store, both middlewares)',
@@ -125,7 +128,10 @@ describe.each(kinds)('express-session <-> sessionMiddleware on %s', (_kind, make
     const id = idOf(cookie);
 
     const read = await get(`${theirs}/read`, cookie);
-    expect(read.json<Read>()).toMatchObject({ id, session: { user: 'bob', cookie: { httpOnly: true, path: '/', sameSite: 'lax', originalMaxAge: expect.any(Number) } } });
+    expect(read.json<Read>()).toMatchObject({
+      id,
+      session: { user: 'bob', cookie: { httpOnly: true, path: '/', sameSite: 'lax', originalMaxAge: expect.any(Number) } },
+    });
     const nested = await get(`${theirs}/nested`, cookie);
     expect(nested.status).toBe(200);
     expect(nested.cookieValue).toBe(cookie);

@@ -81,7 +81,8 @@ async function createSession(url: string): Promise<string> {
   return reply.cookieValue!;
 }
 
-const warnings = (logger: { lines: { level: string; message: string }[] }) => logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+const warnings = (logger: { lines: { level: string; message: string }[] }) =>
+  logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
 
 describe('sessionMiddleware with a failing store', () => {
   it.each([
@@ -102,7 +103,10 @@ describe('sessionMiddleware with a failing store', () => {
     expect(counted.json()).toEqual({ session: null });
     expect(handled.get('/counted')).toBe(1);
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(warnings(logger)).toEqual(['session store unavailable; request continues signed out', 'session store unavailable; request continues signed out']);
+    expect(warnings(logger)).toEqual([
+      'session store unavailable; request continues signed out',
+      'session store unavailable; request continues signed out',
+    ]);
     // The store back: the session is still there.
     store.getMode = 'ok';
     expect((await get(`${url}/info`, cookie)).json()).toMatchObject({ data: { user: 'alice' }, has: true, storeError: false });

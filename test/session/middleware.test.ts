@@ -55,8 +55,21 @@ async function start(options: Partial<SessionMiddlewareOptions> = {}, before?: (
 }
 
 /** Writes a record directly and returns a cookie value for it. */
-async function plant(store: Store, id: string, data: Record<string, unknown>, maxAge = MAX_AGE, cookieExtra: Record<string, unknown> = {}): Promise<string> {
-  const cookie = { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge).toISOString(), httpOnly: true, path: '/', sameSite: 'lax', ...cookieExtra };
+async function plant(
+  store: Store,
+  id: string,
+  data: Record<string, unknown>,
+  maxAge = MAX_AGE,
+  cookieExtra: Record<string, unknown> = {},
+): Promise<string> {
+  const cookie = {
+    originalMaxAge: maxAge,
+    expires: new Date(Date.now() + maxAge).toISOString(),
+    httpOnly: true,
+    path: '/',
+    sameSite: 'lax',
+    ...cookieExtra,
+  };
   await new Promise<void>((resolve, reject) => store.set(id, { cookie, ...data } as never, (err) => (err ? reject(err) : resolve())));
   return encodeURIComponent(signSessionId(id, SECRET));
 }
@@ -122,7 +135,10 @@ describe('sessionMiddleware: visitors without a cookie', () => {
     const id = idOf(reply.cookieValue!);
     // The record is there as soon as the response is: the response waited for the write.
     const record = await readRecord(redis, prefix, id);
-    expect(record).toMatchObject({ user: 'alice', cookie: { httpOnly: true, path: '/', sameSite: 'lax', originalMaxAge: expect.any(Number) } });
+    expect(record).toMatchObject({
+      user: 'alice',
+      cookie: { httpOnly: true, path: '/', sameSite: 'lax', originalMaxAge: expect.any(Number) },
+    });
     const ttl = await redis.pttl(prefix + id);
     expect(ttl).toBeGreaterThan(MAX_AGE - 5000);
     expect(ttl).toBeLessThanOrEqual(MAX_AGE);
@@ -179,15 +195,18 @@ describe('sessionMiddleware: page views and the rolling renewal', () => {
     let renewal: Awaited<ReturnType<typeof get>> | undefined;
     let quietViews = 0;
     // Poll with page views: each is either quiet (before the threshold) or the renewal.
-    await eventually(async () => {
-      const reply = await get(`${url}/view`, cookie);
-      if (reply.setCookies.length === 0) {
-        quietViews++;
-        return false;
-      }
-      renewal = reply;
-      return true;
-    }, { timeoutMs: 10_000, stepMs: 25 });
+    await eventually(
+      async () => {
+        const reply = await get(`${url}/view`, cookie);
+        if (reply.setCookies.length === 0) {
+          quietViews++;
+          return false;
+        }
+        renewal = reply;
+        return true;
+      },
+      { timeoutMs: 10_000, stepMs: 25 },
+    );
     expect(Date.now() - created).toBeGreaterThanOrEqual(touchAfterMs);
     expect(renewal!.setCookies).toHaveLength(1);
     expect(idOf(renewal!.cookieValue!)).toBe(id);
@@ -509,7 +528,16 @@ describe('sessionMiddleware: mounted twice on one request', () => {
     const counts = countCalls(store);
     const { app } = sessionApp(store, {}, (outer) => {
       outer.use(
-        sessionMiddleware({ name: COOKIE, secrets: [SECRET], store, cookie: { httpOnly: true, path: '/', maxAge: MAX_AGE }, rolling: true, touchAfterMs: 60_000, timeoutMs: 2000, logger: recordingLogger() }),
+        sessionMiddleware({
+          name: COOKIE,
+          secrets: [SECRET],
+          store,
+          cookie: { httpOnly: true, path: '/', maxAge: MAX_AGE },
+          rolling: true,
+          touchAfterMs: 60_000,
+          timeoutMs: 2000,
+          logger: recordingLogger(),
+        }),
       );
     });
     const served = await serve(app);

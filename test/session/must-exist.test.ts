@@ -41,10 +41,12 @@ beforeAll(async () => {
     const data = req.session as unknown as { visits?: number };
     data.visits = (data.visits ?? 0) + 1;
     if (req.params.how === 'save') {
-      await new Promise<void>((resolve) => req.session!.save((err) => {
-        saveErrors.push(err);
-        resolve();
-      }));
+      await new Promise<void>((resolve) =>
+        req.session!.save((err) => {
+          saveErrors.push(err);
+          resolve();
+        }),
+      );
     }
     res.send('done');
   });

@@ -4,7 +4,13 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { SessionData, Store } from 'express-session';
 import type { Redis } from 'ioredis';
-import { hasSession, sessionData, sessionMiddleware, sessionStoreError, type SessionMiddlewareOptions } from '../../src/session/middleware.js';
+import {
+  hasSession,
+  sessionData,
+  sessionMiddleware,
+  sessionStoreError,
+  type SessionMiddlewareOptions,
+} from '../../src/session/middleware.js';
 import { recordingLogger, type RecordingLogger } from '../support/redis.js';
 
 export const SECRET = 'session-test-secret-0123456789abcdefghijklmnop';
@@ -105,7 +111,10 @@ export function countCalls(store: Store): { calls: Record<StoreCall, number>; id
  * `settle()` waits until every command Redis ran before it has been seen (a marker command
  * through `client` comes back in order), so "nothing was written" is a real observation.
  */
-export async function monitorPrefix(client: Redis, prefix: string): Promise<{
+export async function monitorPrefix(
+  client: Redis,
+  prefix: string,
+): Promise<{
   commands: string[][];
   writes(): string[][];
   settle(): Promise<void>;
@@ -191,7 +200,12 @@ export function routes(app: Express): void {
   });
   // Reads without building req.session.
   app.get('/info', (req, res) => {
-    res.json({ data: sessionData(req) ?? null, has: hasSession(req), storeError: sessionStoreError(req) !== undefined, session: req.session ?? null });
+    res.json({
+      data: sessionData(req) ?? null,
+      has: hasSession(req),
+      storeError: sessionStoreError(req) !== undefined,
+      session: req.session ?? null,
+    });
   });
   app.get('/read', (req, res) => {
     res.json({ id: req.sessionID ?? null, session: req.session ?? null });
@@ -259,7 +273,6 @@ export async function readRecord(client: Redis, prefix: string, id: string): Pro
   const text = await client.get(prefix + id);
   return text === null ? null : (JSON.parse(text) as SessionData & Record<string, unknown>);
 }
-
 
 /**
  * MONITOR on a plain socket of its own. ioredis's `monitor()` can take a MONITOR line for the

@@ -22,7 +22,12 @@ afterAll(async () => {
 });
 
 function sessionData(expiresInMs?: number, extra: Record<string, unknown> = {}): SessionData {
-  const cookie = { originalMaxAge: expiresInMs ?? null, path: '/', httpOnly: true, ...(expiresInMs ? { expires: new Date(Date.now() + expiresInMs) } : {}) };
+  const cookie = {
+    originalMaxAge: expiresInMs ?? null,
+    path: '/',
+    httpOnly: true,
+    ...(expiresInMs ? { expires: new Date(Date.now() + expiresInMs) } : {}),
+  };
   return { cookie, ...extra } as unknown as SessionData;
 }
 
@@ -128,7 +133,9 @@ describe('session/store (connect-redis on ioredis)', () => {
       const { client: down } = createRedisClient(`redis://127.0.0.1:${await freePort()}`, recordingLogger());
       const store = createSessionStore({ client: down as Redis, prefix });
       try {
-        await expect(call((cb) => (store as unknown as { ids(cb: unknown): void }).ids(cb))).rejects.toBeInstanceOf(ServiceUnavailableError);
+        await expect(call((cb) => (store as unknown as { ids(cb: unknown): void }).ids(cb))).rejects.toBeInstanceOf(
+          ServiceUnavailableError,
+        );
         await expect(call((cb) => store.length!(cb))).rejects.toBeInstanceOf(ServiceUnavailableError);
         await expect(call((cb) => store.all!(cb as never))).rejects.toBeInstanceOf(ServiceUnavailableError);
         await expect(call((cb) => store.clear!(cb))).rejects.toBeInstanceOf(ServiceUnavailableError);
@@ -141,7 +148,15 @@ describe('session/store (connect-redis on ioredis)', () => {
   describe('behind express-session', () => {
     it('keeps a session across requests with the cookie', async () => {
       const app = express();
-      app.use(session({ store: createSessionStore({ client, prefix }), secret: 'x'.repeat(32), resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }));
+      app.use(
+        session({
+          store: createSessionStore({ client, prefix }),
+          secret: 'x'.repeat(32),
+          resave: false,
+          saveUninitialized: false,
+          cookie: { maxAge: 60_000 },
+        }),
+      );
       app.post('/count', (req, res) => {
         const s = req.session as unknown as { n?: number };
         s.n = (s.n ?? 0) + 1;
@@ -165,7 +180,10 @@ describe('session/store (connect-redis on ioredis)', () => {
           () => touch(store, 'x', sessionData(60_000)),
           () => destroy(store, 'x'),
         ]) {
-          const err = await attempt().then(() => undefined, (e: unknown) => e);
+          const err = await attempt().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
           expect(err).toBeInstanceOf(ServiceUnavailableError);
           expect(err).toMatchObject({ status: 503, code: 'temporarily_unavailable' });
           expect((err as Error).cause).toBeDefined();
@@ -180,14 +198,19 @@ describe('session/store (connect-redis on ioredis)', () => {
       const { client: down } = createRedisClient(`redis://127.0.0.1:${port}`, recordingLogger());
       try {
         const app = express();
-        app.use(session({ store: createSessionStore({ client: down, prefix }), secret: 'x'.repeat(32), resave: false, saveUninitialized: false }));
+        app.use(
+          session({ store: createSessionStore({ client: down, prefix }), secret: 'x'.repeat(32), resave: false, saveUninitialized: false }),
+        );
         app.get('/', (_req, res) => res.send('ok'));
         app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
           res.status(err.status ?? 500).end();
         });
         // A validly signed cookie (cookie-signature format), so express-session asks the store.
         const signature = createHmac('sha256', 'x'.repeat(32)).update('abc').digest('base64').replace(/=+$/, '');
-        await request(app).get('/').set('Cookie', `connect.sid=${encodeURIComponent(`s:abc.${signature}`)}`).expect(503);
+        await request(app)
+          .get('/')
+          .set('Cookie', `connect.sid=${encodeURIComponent(`s:abc.${signature}`)}`)
+          .expect(503);
       } finally {
         await closeRedisClient(down);
       }

@@ -159,7 +159,9 @@ describe('issue 15 §1: a session record edited or copied in the store', () => {
     const start = logger.lines.length;
     // The victim's sealed tokens (or the whole sealed sign-in) in the attacker's record.
     await tamper(keyOf(attacker), (login) =>
-      typeof login === 'object' && login !== null ? { ...(login as object), tokens: (victimLogin as { tokens: unknown }).tokens } : victimLogin,
+      typeof login === 'object' && login !== null
+        ? { ...(login as object), tokens: (victimLogin as { tokens: unknown }).tokens }
+        : victimLogin,
     );
     await waitFor(async () => !(await me(attacker)).signedIn, 5000, 'the pasted record to read as signed out');
     const answer = await attacker.get(`${app.url}/token`);

@@ -63,12 +63,7 @@ export function hiddenInputs(page: Page): Record<string, string> {
 }
 
 /** Follows redirects from `start` (GET) until a non-redirect answer or `stop(url)` says so. */
-export async function follow(
-  jar: CookieJar,
-  start: Page,
-  stop: (url: string) => boolean = () => false,
-  maxHops = 15,
-): Promise<Page> {
+export async function follow(jar: CookieJar, start: Page, stop: (url: string) => boolean = () => false, maxHops = 15): Promise<Page> {
   let page = start;
   for (let hop = 0; hop < maxHops; hop += 1) {
     if (page.location === undefined || page.status < 300 || page.status >= 400 || stop(page.location)) return page;

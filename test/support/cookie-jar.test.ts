@@ -36,13 +36,21 @@ describe('the one cookie jar (RFC 6265, what the tests need)', () => {
   it('deletes on Max-Age=0, a past Expires or an empty value, and only at the same path', () => {
     const jar = new CookieJar();
     jar.store('http://app.test/', ['a=1; Path=/', 'b=1; Path=/', 'c=1; Path=/', 'd=1; Path=/'], T0);
-    jar.store('http://app.test/', ['a=x; Path=/; Max-Age=0', 'b=x; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'c=; Path=/', 'd=; Path=/other'], T0);
+    jar.store(
+      'http://app.test/',
+      ['a=x; Path=/; Max-Age=0', 'b=x; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'c=; Path=/', 'd=; Path=/other'],
+      T0,
+    );
     expect(jar.header('http://app.test/')).toBe('d=1');
   });
 
   it('lets Max-Age win over Expires, and forgets a cookie once its time is up', () => {
     const jar = new CookieJar();
-    jar.store('http://app.test/', ['a=1; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'b=1; Max-Age=0; Expires=Fri, 01 Jan 2100 00:00:00 GMT'], T0);
+    jar.store(
+      'http://app.test/',
+      ['a=1; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'b=1; Max-Age=0; Expires=Fri, 01 Jan 2100 00:00:00 GMT'],
+      T0,
+    );
     expect(jar.matching('http://app.test/', T0 + 59_000).map((c) => c.name)).toEqual(['a']);
     expect(jar.matching('http://app.test/', T0 + 60_000)).toEqual([]);
   });

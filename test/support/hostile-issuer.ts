@@ -160,7 +160,11 @@ export async function startHostileIssuer(options: { clientId?: string } = {}): P
     },
   };
 
-  async function idToken(authorization: AuthorizationRecord | undefined, overrides: Record<string, unknown> = {}, o: IdTokenOptions = {}): Promise<string> {
+  async function idToken(
+    authorization: AuthorizationRecord | undefined,
+    overrides: Record<string, unknown> = {},
+    o: IdTokenOptions = {},
+  ): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     const claims: Record<string, unknown> = {
       iss: issuer,
@@ -182,7 +186,9 @@ export async function startHostileIssuer(options: { clientId?: string } = {}): P
       return `${encode({ alg: 'none' })}.${encode(claims)}.`;
     }
     if (o.alg === 'HS256') {
-      return new SignJWT(claims as JWTPayload).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(o.hmacSecret ?? 'secret'));
+      return new SignJWT(claims as JWTPayload)
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(new TextEncoder().encode(o.hmacSecret ?? 'secret'));
     }
     const key = o.key ?? state.currentKey;
     return new SignJWT(claims as JWTPayload).setProtectedHeader({ alg: key.alg, kid: o.kid ?? key.kid }).sign(key.privateKey);

@@ -12,7 +12,6 @@ import { startHostileIssuer, type HostileIssuer } from './hostile-issuer.js';
 import { startAppServer, startLoginApp, type ClosableIssuer, type LoginApp } from '../login/setup.js';
 import { assertionRedis, deleteKeys, testPrefix } from './redis.js';
 
-
 export type { ClosableIssuer };
 
 export interface UseLoginAppOptions<I extends ClosableIssuer> {
@@ -46,7 +45,9 @@ export interface LoginAppHandle<I extends ClosableIssuer> {
 }
 
 export function useLoginApp(options: UseLoginAppOptions<HostileIssuer>): LoginAppHandle<HostileIssuer>;
-export function useLoginApp<I extends ClosableIssuer>(options: UseLoginAppOptions<I> & { issuer: (app: { url: string }) => Promise<I> }): LoginAppHandle<I>;
+export function useLoginApp<I extends ClosableIssuer>(
+  options: UseLoginAppOptions<I> & { issuer: (app: { url: string }) => Promise<I> },
+): LoginAppHandle<I>;
 export function useLoginApp<I extends ClosableIssuer>(options: UseLoginAppOptions<I>): LoginAppHandle<I> {
   const prefix = options.prefix ?? testPrefix(options.file);
   let state: { app: LoginApp; issuer: I; redis: Redis } | undefined;

@@ -25,7 +25,8 @@ export interface TestProviderOptions {
   /** The `kid` of the provider's signing key. Default `test-key-1`. */
   signingKid?: string;
   postLogoutRedirectUris?: string[];
-  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'none';
+  tokenEndpointAuthMethod?:
+    'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'none';
   /** Public JWKS of the client, for private_key_jwt (and signed request objects). */
   clientJwks?: { keys: Record<string, unknown>[] };
   /** More client metadata (e.g. `require_pushed_authorization_requests`, `request_object_signing_alg`). */
@@ -149,7 +150,10 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
   }) as never);
 
   if (viaAdapter) {
-    await (provider as unknown as { Client: { adapter: { upsert(id: string, payload: unknown): Promise<void> } } }).Client.adapter.upsert(clientId, clientMetadata);
+    await (provider as unknown as { Client: { adapter: { upsert(id: string, payload: unknown): Promise<void> } } }).Client.adapter.upsert(
+      clientId,
+      clientMetadata,
+    );
   }
   const requests: TestProvider['requests'] = [];
   const handle = provider.callback();
@@ -180,7 +184,15 @@ export async function startProvider(options: TestProviderOptions): Promise<TestP
 
 /** The action and fields of an HTML form (oidc-provider's form_post page, our re-post page). */
 export function parseForm(html: string): { action: string; fields: Record<string, string> } {
-  const decode = (v: string) => v.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n))).replace(/&#x([0-9a-f]+);/gi, (_m, n: string) => String.fromCharCode(parseInt(n, 16))).replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const decode = (v: string) =>
+    v
+      .replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)))
+      .replace(/&#x([0-9a-f]+);/gi, (_m, n: string) => String.fromCharCode(parseInt(n, 16)))
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   const action = /<form[^>]*action="([^"]*)"/.exec(html)?.[1];
   if (action === undefined) throw new Error('no form on the page');
   const fields: Record<string, string> = {};
@@ -198,7 +210,14 @@ export async function signInAtProvider(browser: Browser, authorizeUrl: string, a
   for (let i = 0; i < 12; i++) {
     const next = hop.location;
     if (!next && hop.status === 200 && /<form method="post" action="/.test(hop.text)) return hop; // form_post
-    if (!next) throw new Error(`provider stopped at HTTP ${hop.status}: ${hop.text.replace(/<style[\s\S]*<\/style>/, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`);
+    if (!next)
+      throw new Error(
+        `provider stopped at HTTP ${hop.status}: ${hop.text
+          .replace(/<style[\s\S]*<\/style>/, '')
+          .replace(/<[^>]+>/g, ' ')
+          .replace(/\s+/g, ' ')
+          .slice(0, 300)}`,
+      );
     if (next.startsWith(appOrigin)) return hop;
     if (new URL(next).pathname.startsWith('/interaction/')) {
       const page = await browser.get(next);
@@ -239,8 +258,21 @@ export async function startIntrospectionProvider(): Promise<IntrospectionProvide
     defaultClient: false,
     signingKid: 'provider-rs256',
     clients: [
-      { client_id: CLIENTS.machine.id, client_secret: CLIENTS.machine.secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'read admin' },
-      { client_id: CLIENTS.resourceServer.id, client_secret: CLIENTS.resourceServer.secret, grant_types: [], response_types: [], redirect_uris: [] },
+      {
+        client_id: CLIENTS.machine.id,
+        client_secret: CLIENTS.machine.secret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'read admin',
+      },
+      {
+        client_id: CLIENTS.resourceServer.id,
+        client_secret: CLIENTS.resourceServer.secret,
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+      },
       {
         client_id: CLIENTS.resourceServerPost.id,
         client_secret: CLIENTS.resourceServerPost.secret,
@@ -259,7 +291,8 @@ export async function startIntrospectionProvider(): Promise<IntrospectionProvide
         enabled: true,
         defaultResource: () => OPAQUE_API,
         getResourceServerInfo: (_ctx: unknown, resource: string) => {
-          if (resource === OPAQUE_API) return { scope: 'read admin', audience: OPAQUE_API, accessTokenFormat: 'opaque', accessTokenTTL: 600 };
+          if (resource === OPAQUE_API)
+            return { scope: 'read admin', audience: OPAQUE_API, accessTokenFormat: 'opaque', accessTokenTTL: 600 };
           if (resource === JWT_API) return { scope: 'read admin', audience: JWT_API, accessTokenFormat: 'jwt', accessTokenTTL: 600 };
           throw new errors.InvalidTarget();
         },
@@ -278,7 +311,8 @@ export async function startIntrospectionProvider(): Promise<IntrospectionProvide
       body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource }).toString(),
     });
     const body = (await res.json()) as { access_token?: string };
-    if (res.status !== 200 || typeof body.access_token !== 'string') throw new Error(`token request failed: ${res.status} ${JSON.stringify(body)}`);
+    if (res.status !== 200 || typeof body.access_token !== 'string')
+      throw new Error(`token request failed: ${res.status} ${JSON.stringify(body)}`);
     return body.access_token;
   };
   return provider;

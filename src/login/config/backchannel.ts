@@ -19,12 +19,17 @@ const BACKCHANNEL_INSTEAD = new Map([
  */
 export function backchannelLogoutConfig(value: unknown): LoginConfig['backchannelLogout'] {
   if (value === false) {
-    throw optionError('backchannelLogout', 'an object such as { allowMissingExp: true }', 'The receiver is on by default; to turn it off, set routes.backchannelLogout: false');
+    throw optionError(
+      'backchannelLogout',
+      'an object such as { allowMissingExp: true }',
+      'The receiver is on by default; to turn it off, set routes.backchannelLogout: false',
+    );
   }
   const raw: unknown = value === undefined || value === true ? {} : value;
   assertObject('backchannelLogout', raw);
   rejectUnknown('backchannelLogout.', raw, BACKCHANNEL_KEYS, BACKCHANNEL_INSTEAD);
   return {
-    allowMissingExp: optionalBoolean('backchannelLogout.allowMissingExp', raw.allowMissingExp) ?? LOGIN_DEFAULTS.backchannelLogoutAllowMissingExp,
+    allowMissingExp:
+      optionalBoolean('backchannelLogout.allowMissingExp', raw.allowMissingExp) ?? LOGIN_DEFAULTS.backchannelLogoutAllowMissingExp,
   };
 }

@@ -76,17 +76,27 @@ function assertionKeyConfig(options: AuthOptions): { key: JWK | KeyObject; alg: 
   if (list.length === 0) throw optionError('clientAssertionSigningKey', `${expected}, or a non-empty list of them`);
   list.forEach((key, i) => {
     if (!isPrivateKey(key)) {
-      throw optionError(Array.isArray(input) ? `clientAssertionSigningKey[${i}]` : 'clientAssertionSigningKey', expected, '"private_key_jwt" signs its client assertion with it');
+      throw optionError(
+        Array.isArray(input) ? `clientAssertionSigningKey[${i}]` : 'clientAssertionSigningKey',
+        expected,
+        '"private_key_jwt" signs its client assertion with it',
+      );
     }
   });
   const key = list[0] as JWK | KeyObject;
-  const alg = optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? jwkAlg(key) ?? LOGIN_DEFAULTS.clientAssertionSigningAlg;
+  const alg =
+    optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ??
+    jwkAlg(key) ??
+    LOGIN_DEFAULTS.clientAssertionSigningAlg;
   if (/^(none|HS\d+)$/i.test(alg)) throw optionError('clientAssertionSigningAlg', ASYMMETRIC);
   return { key, alg };
 }
 
 /** The client's authentication options, checked together (OIDC Core §9, RFC 7523, RFC 8705 §2). */
-export type ClientConfig = Pick<LoginConfig, 'clientAuthMethod' | 'clientSecret' | 'clientAssertionSigningKey' | 'clientAssertionSigningAlg' | 'mtls'>;
+export type ClientConfig = Pick<
+  LoginConfig,
+  'clientAuthMethod' | 'clientSecret' | 'clientAssertionSigningKey' | 'clientAssertionSigningAlg' | 'mtls'
+>;
 
 /**
  * Client authentication: the method, and what it needs (the secret, the signing key, the TLS
@@ -95,26 +105,42 @@ export type ClientConfig = Pick<LoginConfig, 'clientAuthMethod' | 'clientSecret'
  */
 export function clientConfig(options: AuthOptions, envSecret: string | undefined): ClientConfig {
   const clientAuthMethod = options.clientAuthMethod ?? LOGIN_DEFAULTS.clientAuthMethod;
-  if (!METHODS.includes(clientAuthMethod)) throw optionError('clientAuthMethod', METHODS.map((m) => `"${m}"`).join(', ').replace(/, ([^,]*)$/, ' or $1'));
+  if (!METHODS.includes(clientAuthMethod))
+    throw optionError(
+      'clientAuthMethod',
+      METHODS.map((m) => `"${m}"`)
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' or $1'),
+    );
   const clientSecret = optionalString('clientSecret', options.clientSecret ?? envSecret);
   const mtls = tlsIdentityConfig(options.mtls);
   if ((clientAuthMethod === 'tls_client_auth' || clientAuthMethod === 'self_signed_tls_client_auth') && mtls === undefined) {
     throw optionError('mtls', 'set', `"${clientAuthMethod}" authenticates with the TLS client certificate (RFC 8705 §2)`);
   }
   if (!SECRETLESS.has(clientAuthMethod) && clientSecret === undefined) {
-    throw optionError('clientSecret', 'set', `"${clientAuthMethod}" authenticates with it; set it or the CLIENT_SECRET environment variable`);
+    throw optionError(
+      'clientSecret',
+      'set',
+      `"${clientAuthMethod}" authenticates with it; set it or the CLIENT_SECRET environment variable`,
+    );
   }
   let clientAssertionSigningKey: JWK | KeyObject | undefined;
   let clientAssertionSigningAlg: string;
   if (clientAuthMethod === 'private_key_jwt') {
     ({ key: clientAssertionSigningKey, alg: clientAssertionSigningAlg } = assertionKeyConfig(options));
   } else if (clientAuthMethod === 'client_secret_jwt') {
-    clientAssertionSigningAlg = optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? LOGIN_DEFAULTS.clientSecretJwtAlg;
+    clientAssertionSigningAlg =
+      optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? LOGIN_DEFAULTS.clientSecretJwtAlg;
     if (!/^HS(256|384|512)$/.test(clientAssertionSigningAlg)) {
-      throw optionError('clientAssertionSigningAlg', '"HS256", "HS384" or "HS512"', '"client_secret_jwt" signs with the client secret (RFC 7523 §2.2)');
+      throw optionError(
+        'clientAssertionSigningAlg',
+        '"HS256", "HS384" or "HS512"',
+        '"client_secret_jwt" signs with the client secret (RFC 7523 §2.2)',
+      );
     }
   } else {
-    clientAssertionSigningAlg = optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? LOGIN_DEFAULTS.clientAssertionSigningAlg;
+    clientAssertionSigningAlg =
+      optionalString('clientAssertionSigningAlg', options.clientAssertionSigningAlg) ?? LOGIN_DEFAULTS.clientAssertionSigningAlg;
   }
   return { clientAuthMethod, clientSecret, clientAssertionSigningKey, clientAssertionSigningAlg, mtls };
 }

@@ -1,4 +1,14 @@
-import { assertObject, optionError, optionalBoolean, optionalFunction, optionalNumber, optionalStringList, rejectUnknown, requiredString, requiredUrl } from '../../config/assert.js';
+import {
+  assertObject,
+  optionError,
+  optionalBoolean,
+  optionalFunction,
+  optionalNumber,
+  optionalStringList,
+  rejectUnknown,
+  requiredString,
+  requiredUrl,
+} from '../../config/assert.js';
 import { loginEnv } from '../../config/from-env.js';
 import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import { transportConfig } from '../../issuer/transport.js';
@@ -13,11 +23,41 @@ import { seconds, sessionConfig } from './session.js';
 
 /** Every top-level option: the compiler makes a new member of `AuthOptions` appear here too. */
 const TOP_LEVEL: Record<keyof AuthOptions, true> = {
-  issuerBaseURL: true, baseURL: true, clientID: true, clientSecret: true, secret: true, authRequired: true, authorizationParams: true,
-  routes: true, idpLogout: true, revokeOnLogout: true, clientAuthMethod: true, clientAssertionSigningKey: true, clientAssertionSigningAlg: true,
-  afterCallback: true, getLoginState: true, tokenEndpointParams: true, pushedAuthorizationRequests: true, requestObject: true, dpop: true,
-  mtls: true, idTokenSigningAlgs: true, mergeUserInfo: true, clockTolerance: true, httpTimeout: true, fetch: true, refreshMargin: true, session: true, useExistingSession: true,
-  allowInsecureHttp: true, logger: true, errorHandler: true, renderLogoutConfirm: true, logoutParams: true, onLogoutToken: true, discovery: true,
+  issuerBaseURL: true,
+  baseURL: true,
+  clientID: true,
+  clientSecret: true,
+  secret: true,
+  authRequired: true,
+  authorizationParams: true,
+  routes: true,
+  idpLogout: true,
+  revokeOnLogout: true,
+  clientAuthMethod: true,
+  clientAssertionSigningKey: true,
+  clientAssertionSigningAlg: true,
+  afterCallback: true,
+  getLoginState: true,
+  tokenEndpointParams: true,
+  pushedAuthorizationRequests: true,
+  requestObject: true,
+  dpop: true,
+  mtls: true,
+  idTokenSigningAlgs: true,
+  mergeUserInfo: true,
+  clockTolerance: true,
+  httpTimeout: true,
+  fetch: true,
+  refreshMargin: true,
+  session: true,
+  useExistingSession: true,
+  allowInsecureHttp: true,
+  logger: true,
+  errorHandler: true,
+  renderLogoutConfirm: true,
+  logoutParams: true,
+  onLogoutToken: true,
+  discovery: true,
   backchannelLogout: true,
 };
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(Object.keys(TOP_LEVEL));
@@ -28,11 +68,14 @@ const INSTEAD = new Map([
   ['idTokenSigningAlg', 'use "idTokenSigningAlgs", a list (default: what the issuer supports, without "none" and HS*).'],
   ['discoveryCacheMaxAge', 'use "discovery.cacheMaxAgeMs".'],
   ['enableTelemetry', 'no telemetry is ever sent; remove it.'],
-  ['httpUserAgent', 'requests carry Node\'s own User-Agent; remove it.'],
+  ['httpUserAgent', "requests carry Node's own User-Agent; remove it."],
   ['useMtls', 'use "mtls" (the client certificate) with "clientAuthMethod: \'tls_client_auth\'".'],
   ['errorOnRequiredAuth', 'requiresAuth() already answers 401 to requests that prefer JSON and redirects browsers.'],
   ['attemptSilentLogin', 'mount the attemptSilentLogin() middleware after auth().'],
-  ['identityClaimFilter', 'req.oidc.user holds the ID token claims without nonce, at_hash, c_hash and s_hash; drop others in "afterCallback".'],
+  [
+    'identityClaimFilter',
+    'req.oidc.user holds the ID token claims without nonce, at_hash, c_hash and s_hash; drop others in "afterCallback".',
+  ],
   ['legacySameSiteCookie', 'there are no transaction cookies (the pending sign-in lives in the session); remove it.'],
   ['transactionCookie', 'there is no transaction cookie (the pending sign-in lives in the session); remove it.'],
   ['requestObjectSigningKey', 'use "requestObject.signingKey".'],
@@ -78,9 +121,15 @@ function discoveryConfig(value: unknown): LoginConfig['discovery'] {
 /** `secret`: one or more strings of 32+ characters (the first seals, all open). */
 function secretsConfig(input: unknown): string[] {
   const secrets = optionalStringList('secret', input);
-  if (secrets === undefined) throw optionError('secret', 'set', 'Set it (at least 32 random characters), or the SECRET environment variable');
+  if (secrets === undefined)
+    throw optionError('secret', 'set', 'Set it (at least 32 random characters), or the SECRET environment variable');
   secrets.forEach((s, i) => {
-    if (s.length < 32) throw optionError(Array.isArray(input) ? `secret[${i}]` : 'secret', 'a string of at least 32 characters', 'Use e.g. the output of "openssl rand -base64 48"');
+    if (s.length < 32)
+      throw optionError(
+        Array.isArray(input) ? `secret[${i}]` : 'secret',
+        'a string of at least 32 characters',
+        'Use e.g. the output of "openssl rand -base64 48"',
+      );
   });
   return secrets;
 }
@@ -89,7 +138,8 @@ function secretsConfig(input: unknown): string[] {
 function idTokenAlgsConfig(value: unknown, clientSecret: string | undefined): string[] | undefined {
   const algs = optionalStringList('idTokenSigningAlgs', value);
   if (algs?.some((alg) => alg.toLowerCase() === 'none')) throw optionError('idTokenSigningAlgs', 'a list of JWS algorithms without "none"');
-  if (algs?.some((alg) => /^HS/i.test(alg)) && clientSecret === undefined) throw optionError('clientSecret', 'set', 'HS* ID token algorithms are keyed with the client secret');
+  if (algs?.some((alg) => /^HS/i.test(alg)) && clientSecret === undefined)
+    throw optionError('clientSecret', 'set', 'HS* ID token algorithms are keyed with the client secret');
   return algs;
 }
 
@@ -101,7 +151,8 @@ function behaviourConfig(options: AuthOptions) {
     revokeOnLogout: optionalBoolean('revokeOnLogout', options.revokeOnLogout),
     afterCallback: optionalFunction<AfterCallback>('afterCallback', options.afterCallback),
     getLoginState: optionalFunction<NonNullable<AuthOptions['getLoginState']>>('getLoginState', options.getLoginState),
-    pushedAuthorizationRequests: optionalBoolean('pushedAuthorizationRequests', options.pushedAuthorizationRequests) ?? LOGIN_DEFAULTS.pushedAuthorizationRequests,
+    pushedAuthorizationRequests:
+      optionalBoolean('pushedAuthorizationRequests', options.pushedAuthorizationRequests) ?? LOGIN_DEFAULTS.pushedAuthorizationRequests,
     dpop: optionalBoolean('dpop', options.dpop) ?? LOGIN_DEFAULTS.dpop,
     mergeUserInfo: optionalBoolean('mergeUserInfo', options.mergeUserInfo) ?? LOGIN_DEFAULTS.mergeUserInfo,
     clockTolerance: seconds('clockTolerance', options.clockTolerance, LOGIN_DEFAULTS.clockToleranceSeconds, 0, 600),
@@ -109,7 +160,10 @@ function behaviourConfig(options: AuthOptions) {
     transport: transportConfig(options.fetch),
     refreshMargin: seconds('refreshMargin', options.refreshMargin, LOGIN_DEFAULTS.refreshMarginSeconds, 0, 3600),
     errorHandler: optionalFunction<NonNullable<AuthOptions['errorHandler']>>('errorHandler', options.errorHandler),
-    renderLogoutConfirm: optionalFunction<NonNullable<AuthOptions['renderLogoutConfirm']>>('renderLogoutConfirm', options.renderLogoutConfirm),
+    renderLogoutConfirm: optionalFunction<NonNullable<AuthOptions['renderLogoutConfirm']>>(
+      'renderLogoutConfirm',
+      options.renderLogoutConfirm,
+    ),
     logoutParams: checkLogoutParams('logoutParams', options.logoutParams),
     onLogoutToken: optionalFunction<NonNullable<AuthOptions['onLogoutToken']>>('onLogoutToken', options.onLogoutToken),
   };
@@ -131,7 +185,12 @@ export function resolveLoginConfig(input: AuthOptions | undefined): LoginConfig 
   rejectUnknown('', raw, TOP_LEVEL_KEYS, INSTEAD);
   const allowInsecureHttp = optionalBoolean('allowInsecureHttp', options.allowInsecureHttp) ?? false;
   const logger = loggerConfig(options.logger);
-  const issuerUrl = requiredUrl('issuerBaseURL', options.issuerBaseURL ?? env.issuerBaseURL, allowInsecureHttp, 'Set it, or the ISSUER_BASE_URL environment variable');
+  const issuerUrl = requiredUrl(
+    'issuerBaseURL',
+    options.issuerBaseURL ?? env.issuerBaseURL,
+    allowInsecureHttp,
+    'Set it, or the ISSUER_BASE_URL environment variable',
+  );
   const base = requiredUrl('baseURL', options.baseURL ?? env.baseURL, allowInsecureHttp, 'Set it, or the BASE_URL environment variable');
   if (base.search) throw optionError('baseURL', 'a URL without a query string');
   const baseURL = (options.baseURL ?? env.baseURL ?? '').replace(/\/+$/, '');

@@ -47,7 +47,8 @@ export function checkAuthorizationParams(path: string, input: unknown): CheckedA
   assertObject(path, input);
   const params = input as AuthorizationParams;
   const scope = optionalString(`${path}.scope`, params.scope);
-  if (scope !== undefined && !scope.split(' ').includes('openid')) throw optionError(`${path}.scope`, 'a space-separated list that contains "openid"');
+  if (scope !== undefined && !scope.split(' ').includes('openid'))
+    throw optionError(`${path}.scope`, 'a space-separated list that contains "openid"');
   const responseMode = params.response_mode;
   if (responseMode !== undefined && responseMode !== 'query' && responseMode !== 'form_post') {
     throw optionError(`${path}.response_mode`, '"query" or "form_post"');
@@ -82,7 +83,8 @@ export function tokenEndpointParamsConfig(value: unknown): Record<string, string
   const params: Record<string, string> = {};
   for (const [name, param] of Object.entries(input)) {
     if (param === undefined) continue;
-    if (RESERVED_TOKEN_PARAMS.has(name)) throw optionError(`tokenEndpointParams.${name}`, 'left unset', 'the grant and client authentication set it');
+    if (RESERVED_TOKEN_PARAMS.has(name))
+      throw optionError(`tokenEndpointParams.${name}`, 'left unset', 'the grant and client authentication set it');
     if (typeof param !== 'string') throw optionError(`tokenEndpointParams.${name}`, 'a string');
     params[name] = param;
   }

@@ -17,7 +17,12 @@ function routePath(path: string, value: unknown, fallback: string): string {
  * Where the issuer sends the browser after logout (`post_logout_redirect_uri`), and the local path
  * a logout without the issuer ends on: `baseURL`, a path under it, or an absolute URL.
  */
-function postLogoutConfig(value: unknown, baseURL: string, base: URL, allowInsecureHttp: boolean): Pick<LoginConfig, 'postLogoutRedirectUri' | 'localPostLogoutPath'> {
+function postLogoutConfig(
+  value: unknown,
+  baseURL: string,
+  base: URL,
+  allowInsecureHttp: boolean,
+): Pick<LoginConfig, 'postLogoutRedirectUri' | 'localPostLogoutPath'> {
   const home = `${base.pathname.replace(/\/+$/, '')}/`;
   const postLogout = optionalString('routes.postLogoutRedirect', value);
   if (postLogout === undefined) return { postLogoutRedirectUri: baseURL, localPostLogoutPath: home };
@@ -46,7 +51,9 @@ export function routesConfig(
       callback: routePath('routes.callback', input.callback, LOGIN_DEFAULTS.routes.callback),
       logout: routePath('routes.logout', input.logout, LOGIN_DEFAULTS.routes.logout),
       backchannelLogout:
-        input.backchannelLogout === false ? false : routePath('routes.backchannelLogout', input.backchannelLogout, LOGIN_DEFAULTS.routes.backchannelLogout),
+        input.backchannelLogout === false
+          ? false
+          : routePath('routes.backchannelLogout', input.backchannelLogout, LOGIN_DEFAULTS.routes.backchannelLogout),
     },
     ...postLogoutConfig(input.postLogoutRedirect, baseURL, base, allowInsecureHttp),
   };

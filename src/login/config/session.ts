@@ -1,14 +1,36 @@
 import type { Redis } from 'ioredis';
-import { assertObject, isPlainObject, optionError, optionalBoolean, optionalNumber, optionalString, rejectUnknown } from '../../config/assert.js';
+import {
+  assertObject,
+  isPlainObject,
+  optionError,
+  optionalBoolean,
+  optionalNumber,
+  optionalString,
+  rejectUnknown,
+} from '../../config/assert.js';
 import { LOGIN_DEFAULTS } from '../../config/defaults.js';
 import type { AuthOptions, LoginConfig, SessionCookieOptions, SessionOptions } from '../options.js';
 
 const SESSION_KEYS = new Set([
-  'redis', 'store', 'allowMemoryStore', 'cookieName', 'name', 'cookie', 'rolling', 'rollingDuration', 'touchAfter', 'absoluteDuration', 'prefix', 'localCache',
+  'redis',
+  'store',
+  'allowMemoryStore',
+  'cookieName',
+  'name',
+  'cookie',
+  'rolling',
+  'rollingDuration',
+  'touchAfter',
+  'absoluteDuration',
+  'prefix',
+  'localCache',
 ]);
 /** express-openid-connect's session options this package deliberately does not have. */
 const SESSION_INSTEAD = new Map([
-  ['genid', 'session ids are express-session\'s own 24 random bytes; with "useExistingSession: true" you configure express-session yourself.'],
+  [
+    'genid',
+    'session ids are express-session\'s own 24 random bytes; with "useExistingSession: true" you configure express-session yourself.',
+  ],
   ['signSessionStoreCookie', 'the session cookie is always signed with "secret".'],
   ['requireSignedSessionStoreCookie', 'unsigned session cookies are never accepted.'],
 ]);
@@ -31,7 +53,8 @@ function localCacheConfig(value: unknown): false | { maxEntries: number; maxAgeS
   if (!isPlainObject(value)) throw optionError('session.localCache', 'true, false or { maxEntries, maxAgeSeconds }');
   rejectUnknown('session.localCache.', value, new Set(['maxEntries', 'maxAgeSeconds']));
   const maxEntries = optionalNumber('session.localCache.maxEntries', value.maxEntries, 1, 10_000_000, 'records');
-  if (maxEntries !== undefined && !Number.isInteger(maxEntries)) throw optionError('session.localCache.maxEntries', 'a whole number of records');
+  if (maxEntries !== undefined && !Number.isInteger(maxEntries))
+    throw optionError('session.localCache.maxEntries', 'a whole number of records');
   return {
     maxEntries: maxEntries ?? defaults.maxEntries,
     maxAgeSeconds: seconds('session.localCache.maxAgeSeconds', value.maxAgeSeconds, defaults.maxAgeSeconds, 1, 3600),
@@ -49,39 +72,62 @@ function cookieConfig(value: unknown, https: boolean): LoginConfig['session']['c
   rejectUnknown('session.cookie.', value, COOKIE_KEYS, COOKIE_INSTEAD);
   const input = value as SessionCookieOptions;
   const domain = optionalString('session.cookie.domain', input.domain);
-  if (domain !== undefined && !/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(domain)) throw optionError('session.cookie.domain', 'a host name such as "example.com"');
+  if (domain !== undefined && !/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(domain))
+    throw optionError('session.cookie.domain', 'a host name such as "example.com"');
   const sameSite = optionalString('session.cookie.sameSite', input.sameSite)?.toLowerCase() ?? 'lax';
-  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') throw optionError('session.cookie.sameSite', '"Lax", "Strict" or "None"');
-  if (sameSite === 'none' && !https) throw optionError('session.cookie.sameSite', '"Lax" or "Strict"', '"None" needs a Secure cookie, so an https baseURL');
+  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none')
+    throw optionError('session.cookie.sameSite', '"Lax", "Strict" or "None"');
+  if (sameSite === 'none' && !https)
+    throw optionError('session.cookie.sameSite', '"Lax" or "Strict"', '"None" needs a Secure cookie, so an https baseURL');
   return { domain, transient: optionalBoolean('session.cookie.transient', input.transient) ?? false, sameSite };
 }
 
 /** The session store of `session` (or `useExistingSession`): one of them is required. */
-function storeConfig(input: SessionOptions, useExistingSession: boolean): Pick<LoginConfig['session'], 'redis' | 'store' | 'allowMemoryStore'> {
+function storeConfig(
+  input: SessionOptions,
+  useExistingSession: boolean,
+): Pick<LoginConfig['session'], 'redis' | 'store' | 'allowMemoryStore'> {
   const { redis, store } = input;
-  if (redis !== undefined && typeof redis !== 'string' && (typeof redis !== 'object' || redis === null || typeof (redis as Redis).get !== 'function')) {
+  if (
+    redis !== undefined &&
+    typeof redis !== 'string' &&
+    (typeof redis !== 'object' || redis === null || typeof (redis as Redis).get !== 'function')
+  ) {
     throw optionError('session.redis', 'a Redis URL such as "redis://127.0.0.1:6379" or an ioredis client');
   }
-  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function')) {
+  if (
+    store !== undefined &&
+    (typeof store !== 'object' ||
+      store === null ||
+      typeof store.get !== 'function' ||
+      typeof store.set !== 'function' ||
+      typeof store.destroy !== 'function')
+  ) {
     throw optionError('session.store', 'an express-session Store');
   }
   const allowMemoryStore = optionalBoolean('session.allowMemoryStore', input.allowMemoryStore) ?? false;
   if (!useExistingSession && redis === undefined && store === undefined && !allowMemoryStore) {
-    throw optionError('session.redis', 'set', 'Give a Redis URL or ioredis client, or "session.store", or "useExistingSession: true"; for development only, "session.allowMemoryStore: true"');
+    throw optionError(
+      'session.redis',
+      'set',
+      'Give a Redis URL or ioredis client, or "session.store", or "useExistingSession: true"; for development only, "session.allowMemoryStore: true"',
+    );
   }
   return { redis, store, allowMemoryStore };
 }
 
 /** The session cookie's name: `session.cookieName` (or express-openid-connect's `session.name`). */
 function cookieNameConfig(input: SessionOptions, https: boolean, domain: string | undefined): string {
-  if (input.cookieName !== undefined && input.name !== undefined) throw optionError('session.name', 'left unset', 'It is another name for "session.cookieName"; give one of them');
+  if (input.cookieName !== undefined && input.name !== undefined)
+    throw optionError('session.name', 'left unset', 'It is another name for "session.cookieName"; give one of them');
   const path = input.name !== undefined ? 'session.name' : 'session.cookieName';
   // `__Host-` forbids a Domain attribute (RFC 6265bis §4.1.3.2): a shared cookie is `__Secure-`.
   const prefix = https ? (domain === undefined ? '__Host-' : '__Secure-') : '';
   const name = optionalString(path, input.name ?? input.cookieName) ?? `${prefix}${LOGIN_DEFAULTS.cookieName}`;
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw optionError(path, 'a cookie name (RFC 6265 token characters)');
   if (name.startsWith('__Host-') && !https) throw optionError(path, 'a name without "__Host-"', 'That prefix needs an https baseURL');
-  if (name.startsWith('__Host-') && domain !== undefined) throw optionError(path, 'a name without "__Host-"', 'That prefix forbids "session.cookie.domain"');
+  if (name.startsWith('__Host-') && domain !== undefined)
+    throw optionError(path, 'a name without "__Host-"', 'That prefix forbids "session.cookie.domain"');
   return name;
 }
 
@@ -93,10 +139,29 @@ export function sessionConfig(options: AuthOptions, https: boolean): { session: 
   const input = raw as SessionOptions;
   const useExistingSession = optionalBoolean('useExistingSession', options.useExistingSession) ?? false;
   const stores = storeConfig(input, useExistingSession);
-  const rollingDuration = seconds('session.rollingDuration', input.rollingDuration, LOGIN_DEFAULTS.rollingDurationSeconds, 60, 365 * 86_400);
-  const touchAfter = seconds('session.touchAfter', input.touchAfter, Math.min(LOGIN_DEFAULTS.touchAfterSeconds, rollingDuration / 10), 0, 3600);
-  if (touchAfter >= rollingDuration) throw optionError('session.touchAfter', `fewer seconds than session.rollingDuration (${rollingDuration})`);
-  const absoluteDuration = seconds('session.absoluteDuration', input.absoluteDuration, LOGIN_DEFAULTS.absoluteDurationSeconds, 60, 10 * 365 * 86_400);
+  const rollingDuration = seconds(
+    'session.rollingDuration',
+    input.rollingDuration,
+    LOGIN_DEFAULTS.rollingDurationSeconds,
+    60,
+    365 * 86_400,
+  );
+  const touchAfter = seconds(
+    'session.touchAfter',
+    input.touchAfter,
+    Math.min(LOGIN_DEFAULTS.touchAfterSeconds, rollingDuration / 10),
+    0,
+    3600,
+  );
+  if (touchAfter >= rollingDuration)
+    throw optionError('session.touchAfter', `fewer seconds than session.rollingDuration (${rollingDuration})`);
+  const absoluteDuration = seconds(
+    'session.absoluteDuration',
+    input.absoluteDuration,
+    LOGIN_DEFAULTS.absoluteDurationSeconds,
+    60,
+    10 * 365 * 86_400,
+  );
   const cookie = cookieConfig(input.cookie, https);
   return {
     useExistingSession,
@@ -108,7 +173,7 @@ export function sessionConfig(options: AuthOptions, https: boolean): { session: 
       rollingDuration,
       touchAfter,
       absoluteDuration,
-      prefix: input.prefix === '' ? '' : optionalString('session.prefix', input.prefix) ?? LOGIN_DEFAULTS.redisPrefix,
+      prefix: input.prefix === '' ? '' : (optionalString('session.prefix', input.prefix) ?? LOGIN_DEFAULTS.redisPrefix),
       localCache: localCacheConfig(input.localCache),
     },
   };

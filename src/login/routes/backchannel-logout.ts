@@ -16,7 +16,10 @@ async function acceptLogoutToken(runtime: LoginRuntime, token: string): Promise<
   const { config } = runtime;
   const metadata = await runtime.discovery.metadata();
   // The same key, issuer, audience and algorithm checks as for ID tokens.
-  const claims = await validateLogoutToken(token, { ...baseIdTokenChecks(runtime, metadata), allowMissingExp: config.backchannelLogout.allowMissingExp });
+  const claims = await validateLogoutToken(token, {
+    ...baseIdTokenChecks(runtime, metadata),
+    allowMissingExp: config.backchannelLogout.allowMissingExp,
+  });
   const jtiKey = createHash('sha256').update(`${claims.iss}\0${claims.jti}`, 'utf8').digest('base64url');
   if (!(await runtime.useOnce(`${config.session.prefix}bcl-jti:${jtiKey}`, replayRecordTtlMs(claims, config.clockTolerance)))) {
     throw new InvalidRequestError('The logout token was already used.');
@@ -25,12 +28,21 @@ async function acceptLogoutToken(runtime: LoginRuntime, token: string): Promise<
 }
 
 /** Ends the sessions a logout token names (by `sid`, else by `sub`) through the session index; returns how many. */
-async function endNamedSessions(runtime: LoginRuntime, index: SessionIndexApi, req: SessionRequest, claims: LogoutTokenClaims): Promise<number> {
+async function endNamedSessions(
+  runtime: LoginRuntime,
+  index: SessionIndexApi,
+  req: SessionRequest,
+  claims: LogoutTokenClaims,
+): Promise<number> {
   const ids = claims.sid !== undefined ? await index.listBySid(claims.sid) : await index.listBySub(claims.sub!);
   const target = runtime.store ?? req.sessionStore;
   for (const id of ids) {
     if (target) await destroyById(target, id, LOGIN_DEFAULTS.sessionTimeoutMs);
-    await index.remove({ sessionId: id, ...(claims.sub !== undefined ? { sub: claims.sub } : {}), ...(claims.sid !== undefined ? { sid: claims.sid } : {}) });
+    await index.remove({
+      sessionId: id,
+      ...(claims.sub !== undefined ? { sub: claims.sub } : {}),
+      ...(claims.sid !== undefined ? { sid: claims.sid } : {}),
+    });
   }
   return ids.length;
 }
@@ -55,7 +67,9 @@ export function backchannelLogoutRoute(runtime: LoginRuntime): RequestHandler | 
   const { logger, onLogoutToken } = runtime.config;
   const index = runtime.index;
   if (!index && !onLogoutToken) {
-    logger.warn('back-channel logout is off: with useExistingSession it needs session.redis (for the session index and jti replay checks) or onLogoutToken');
+    logger.warn(
+      'back-channel logout is off: with useExistingSession it needs session.redis (for the session index and jti replay checks) or onLogoutToken',
+    );
     return undefined;
   }
   if (!runtime.redis) logger.warn('back-channel logout without session.redis reaches only the sessions of this process');

@@ -7,7 +7,14 @@ import { escapeHtml } from '../../errors/render.js';
 import { randomToken } from '../../crypto/random.js';
 import { describeCause } from '../../util/logger.js';
 import { noStore } from '../../util/no-store.js';
-import { codeExchange, interactionRequired, responseState, singleParam, validateAuthorizationResponse, validateResponseIssuer } from '../callback.js';
+import {
+  codeExchange,
+  interactionRequired,
+  responseState,
+  singleParam,
+  validateAuthorizationResponse,
+  validateResponseIssuer,
+} from '../callback.js';
 import { publicClaims } from '../context.js';
 import { sessionExpiry } from '../id-token.js';
 import type { AfterCallback } from '../options.js';
@@ -66,7 +73,9 @@ async function runAfterCallback(
   }
   if (res.headersSent) return claims;
   if (!isPlainObject(shaped) || !isPlainObject(shaped.claims)) {
-    throw new AuthError('server_error', 500, 'Something went wrong while signing you in.', { cause: new TypeError('afterCallback must return a session with a claims object') });
+    throw new AuthError('server_error', 500, 'Something went wrong while signing you in.', {
+      cause: new TypeError('afterCallback must return a session with a claims object'),
+    });
   }
   return { ...shaped.claims };
 }
@@ -78,7 +87,13 @@ async function runAfterCallback(
 async function signIn(
   runtime: LoginRuntime,
   req: Request,
-  signedIn: { claims: JWTPayload & { sub: string }; userClaims: Record<string, unknown>; tokens: TokenSet; now: number; idpEnd: number | undefined },
+  signedIn: {
+    claims: JWTPayload & { sub: string };
+    userClaims: Record<string, unknown>;
+    tokens: TokenSet;
+    now: number;
+    idpEnd: number | undefined;
+  },
   regenerated: boolean,
 ): Promise<void> {
   const { config } = runtime;
@@ -92,7 +107,14 @@ async function signIn(
     ...(stillPending ? { pending: stillPending } : {}),
     login: sealSignedIn(
       runtime.sealer,
-      { sub: claims.sub, ...(sid !== undefined ? { sid } : {}), claims: userClaims, tokens, createdAt: now, ...(expiresAt !== undefined ? { expiresAt } : {}) },
+      {
+        sub: claims.sub,
+        ...(sid !== undefined ? { sid } : {}),
+        claims: userClaims,
+        tokens,
+        createdAt: now,
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+      },
       req.sessionID,
     ),
   };
@@ -113,7 +135,11 @@ async function signIn(
  * record is deleted, which consumes the state and is the regeneration the sign-in needs anyway
  * (one DEL, where a SET now and a DEL at sign-in were two round trips). `regenerated` says so.
  */
-async function takePending(runtime: LoginRuntime, req: Request, params: Record<string, unknown>): Promise<{ pending: PendingLogin; regenerated: boolean }> {
+async function takePending(
+  runtime: LoginRuntime,
+  req: Request,
+  params: Record<string, unknown>,
+): Promise<{ pending: PendingLogin; regenerated: boolean }> {
   const state = responseState(params);
   const data: OidcSessionData = { ...req.session!.oidc };
   const pending = takePendingLogin(data, state, runtime.sealer);
@@ -137,7 +163,7 @@ export function callbackRoute(runtime: LoginRuntime): RequestHandler {
     noStore(res);
     res.setHeader('Referrer-Policy', 'no-referrer');
     needSession(req);
-    const params = (req.method === 'POST' ? req.body ?? {} : req.query) as Record<string, unknown>;
+    const params = (req.method === 'POST' ? (req.body ?? {}) : req.query) as Record<string, unknown>;
     const crossSiteDropsCookie = req.method === 'POST' || config.session.cookie.sameSite === 'strict';
     if (crossSiteDropsCookie && !hasPendingLogins(req.session!.oidc) && params.oidc_resubmit === undefined) {
       // A cross-site form_post carries no SameSite=Lax cookie, nor the issuer's redirect a Strict

@@ -38,7 +38,9 @@ export function signInRoutes(runtime: LoginRuntime): SignInRoutes {
     if (backchannel) router.post(paths.backchannelLogout, formBody(runtime, 'json'), backchannel);
   }
 
-  const routePaths = [paths.login, paths.callback, paths.logout, paths.backchannelLogout].filter((path): path is string => typeof path === 'string');
+  const routePaths = [paths.login, paths.callback, paths.logout, paths.backchannelLogout].filter(
+    (path): path is string => typeof path === 'string',
+  );
   // Express matches routes case-insensitively and with or without a trailing slash; a path with
   // pattern characters is left to Express alone (every request then enters the routes router).
   const plainPaths = routePaths.every((path) => /^[A-Za-z0-9/_.~-]*$/.test(path));

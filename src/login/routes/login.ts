@@ -47,7 +47,7 @@ function warnUntrustedProxy(runtime: LoginRuntime, req: Request): void {
   if (!runtime.config.https || req.secure || warnedInsecure.has(runtime)) return;
   warnedInsecure.add(runtime);
   runtime.config.logger.warn(
-    'baseURL is https but this request arrived over plain http, so the Secure session cookie is not set and sign-ins will fail. Behind a TLS-terminating proxy, call app.set(\'trust proxy\', 1) (or your proxy\'s address) so Express reads X-Forwarded-Proto.',
+    "baseURL is https but this request arrived over plain http, so the Secure session cookie is not set and sign-ins will fail. Behind a TLS-terminating proxy, call app.set('trust proxy', 1) (or your proxy's address) so Express reads X-Forwarded-Proto.",
   );
 }
 
@@ -57,13 +57,20 @@ function warnUntrustedProxy(runtime: LoginRuntime, req: Request): void {
  * so a refused one leaves nothing behind. What `GET /login`, `res.oidc.login()` and (with
  * `mode.silent`, `prompt=none`) `attemptSilentLogin()` run. Rejects on failure, with nothing sent.
  */
-export async function startLogin(runtime: LoginRuntime, req: Request, res: Response, options: LoginOptions, mode: StartLoginMode = {}): Promise<void> {
+export async function startLogin(
+  runtime: LoginRuntime,
+  req: Request,
+  res: Response,
+  options: LoginOptions,
+  mode: StartLoginMode = {},
+): Promise<void> {
   const { config } = runtime;
   noStore(res);
   needSession(req);
   if (!config.useExistingSession) warnUntrustedProxy(runtime, req);
   if (!isPlainObject(options)) throw new TypeError('res.oidc.login() takes an options object');
-  const call = options.authorizationParams === undefined ? undefined : checkAuthorizationParams('authorizationParams', options.authorizationParams);
+  const call =
+    options.authorizationParams === undefined ? undefined : checkAuthorizationParams('authorizationParams', options.authorizationParams);
   let returnTo = safeReturnTo(options.returnTo) ?? homePath(config.baseURL);
   let appState: Record<string, unknown> | undefined;
   if (config.getLoginState) {
@@ -89,14 +96,21 @@ export async function startLogin(runtime: LoginRuntime, req: Request, res: Respo
     clientID: config.clientID,
     client: runtime.client,
     pushed: config.pushedAuthorizationRequests,
-    ...(config.requestObject ? { requestObject: { ...config.requestObject, lifetimeSeconds: LOGIN_DEFAULTS.requestObjectLifetimeSeconds } } : {}),
+    ...(config.requestObject
+      ? { requestObject: { ...config.requestObject, lifetimeSeconds: LOGIN_DEFAULTS.requestObjectLifetimeSeconds } }
+      : {}),
     timeoutMs: config.httpTimeout,
   });
   const data: OidcSessionData = { ...req.session!.oidc };
-  addPendingLogin(data, request.pending, runtime.sealer, { max: LOGIN_DEFAULTS.maxPendingLogins, ttlMs: LOGIN_DEFAULTS.pendingLoginTtlSeconds * 1000 });
+  addPendingLogin(data, request.pending, runtime.sealer, {
+    max: LOGIN_DEFAULTS.maxPendingLogins,
+    ttlMs: LOGIN_DEFAULTS.pendingLoginTtlSeconds * 1000,
+  });
   req.session!.oidc = data;
   // The app's own session (useExistingSession) holding only sign-ins in flight ends with them.
-  const pendingEnd = config.useExistingSession ? sessionEndsAt(runtime.sealer, req.session!, req.sessionID, config.session.absoluteDuration) : undefined;
+  const pendingEnd = config.useExistingSession
+    ? sessionEndsAt(runtime.sealer, req.session!, req.sessionID, config.session.absoluteDuration)
+    : undefined;
   if (pendingEnd !== undefined) capLifetime(req, config, pendingEnd);
   await saveSession(req, LOGIN_DEFAULTS.sessionTimeoutMs);
   res.redirect(302, url.href);

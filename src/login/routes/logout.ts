@@ -62,6 +62,9 @@ export async function performLogout(runtime: LoginRuntime, req: Request, res: Re
   markSilentLoginTried(res, config);
   const idpLogout = config.idpLogout ?? Boolean(metadata?.end_session_endpoint);
   const postLogoutRedirectUri = returnTo ? `${new URL(config.baseURL).origin}${returnTo}` : config.postLogoutRedirectUri;
-  const target = tokens && metadata && idpLogout ? endSessionUrl(metadata, { clientID: config.clientID, idToken: tokens.id_token, postLogoutRedirectUri, params }) : undefined;
+  const target =
+    tokens && metadata && idpLogout
+      ? endSessionUrl(metadata, { clientID: config.clientID, idToken: tokens.id_token, postLogoutRedirectUri, params })
+      : undefined;
   res.redirect(302, target?.href ?? returnTo ?? config.localPostLogoutPath);
 }

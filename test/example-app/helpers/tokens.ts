@@ -22,7 +22,9 @@ export interface TokenResponse {
 }
 
 /** The issuer's OpenID Provider metadata. */
-export async function metadataOf(issuer: string): Promise<Record<string, unknown> & { authorization_endpoint: string; token_endpoint: string }> {
+export async function metadataOf(
+  issuer: string,
+): Promise<Record<string, unknown> & { authorization_endpoint: string; token_endpoint: string }> {
   const res = await fetch(`${issuer}/.well-known/openid-configuration`);
   if (res.status !== 200) throw new Error(`discovery answered ${res.status}`);
   return (await res.json()) as Record<string, unknown> & { authorization_endpoint: string; token_endpoint: string };
@@ -53,7 +55,10 @@ export async function authorizationRequest(
 }
 
 /** POSTs to the token endpoint with client_secret_basic. */
-export async function tokenRequest(client: ClientCredentials, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function tokenRequest(
+  client: ClientCredentials,
+  form: Record<string, string>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const metadata = await metadataOf(client.issuer);
   const basic = Buffer.from(`${encodeURIComponent(client.clientID)}:${encodeURIComponent(client.clientSecret)}`).toString('base64');
   const res = await fetch(metadata.token_endpoint, {
