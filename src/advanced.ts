@@ -37,6 +37,8 @@ export type {
   ResolvedBearerConfig,
 } from './bearer/index.js';
 export type { ResolvedDpopConfig, ResolvedIssuer, ResolvedMtlsConfig } from './bearer/config.js';
+export type { IntrospectionSettings } from './bearer/introspect.js';
+export type { ResultConstructor } from './bearer/cache.js';
 export { VerifiedTokenCache, type VerifiedTokenCacheOptions } from './bearer/index.js';
 
 // API guard: sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705)

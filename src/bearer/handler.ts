@@ -28,7 +28,8 @@ import type { BearerAuth } from './types.js';
  *
  * `req.headers` is a getter (Node builds the object on first use), so it is read once; `req.body`
  * and `req.method` only when a form-body token is accepted (nothing else reads them): without a
- * body parser `req.body` is a lookup through the whole prototype chain of `req`.
+ * body parser `req.body` is a lookup through the whole prototype chain of `req`. The header
+ * token's characters are checked after the cache lookup, and only for a token not found there.
  */
 export function guardHandler(runtime: GuardRuntime): RequestHandler {
   const { verifier, noCredentials, noCredentialsText, bearerState, dpopState, extractOptions } = runtime;
@@ -51,7 +52,6 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
       // Read once (a getter); `req.body`/`req.method` only for a form-body token (see above).
       headers = req.headers;
       const form = allowFormBody;
-      // The header token's characters are checked below, unless the token is found in the cache.
       presented = extractForGuard(
         { headers, body: form ? (req.body as unknown) : undefined, query: rawQuery(req), method: form ? req.method : undefined },
         extractOptions,

@@ -4,6 +4,7 @@ import { applyClientSecret } from '../issuer/client-secret.js';
 import { isPlainObject } from '../config/assert.js';
 import { BEARER_DEFAULTS } from '../config/defaults.js';
 import { scopesOf } from './scopes.js';
+import type { VerifiedTokenCache } from './cache.js';
 import type { BearerAuth, BearerPayload } from './types.js';
 
 /** Everything one introspection needs, resolved (endpoint known). */
@@ -103,4 +104,19 @@ export async function introspectAccessToken(token: string, config: Introspection
   const payload = { ...answer } as BearerPayload;
   delete (payload as Record<string, unknown>).active;
   return { payload, header: undefined, token, scopes: scopesOf(payload), issuer: config.issuer, kind: 'introspection' };
+}
+
+/** An opaque token introspected, then cached no longer than `cacheMaxTtlSeconds` nor its `exp`. */
+export async function introspectAndRemember(
+  config: IntrospectionConfig & { cacheMaxTtlSeconds: number },
+  token: string,
+  cache: VerifiedTokenCache | undefined,
+  now: number,
+  key: string | undefined,
+): Promise<BearerAuth> {
+  const auth = await introspectAccessToken(token, config);
+  const { exp } = auth.payload;
+  const limit = now + config.cacheMaxTtlSeconds * 1000;
+  cache?.set(auth, typeof exp === 'number' ? Math.min(exp * 1000, limit) : limit, now, key);
+  return auth;
 }

@@ -6,7 +6,7 @@ import { RemoteKeySet } from '../issuer/jwks.js';
 import { keyOf, PlainResult, VerifiedTokenCache, type ResultConstructor } from './cache.js';
 import { resolveBearerOptions, type ResolvedBearerConfig, type ResolvedIssuer } from './config.js';
 import { BEARER_DEFAULTS } from '../config/defaults.js';
-import { introspectAccessToken, type IntrospectionConfig } from './introspect.js';
+import { introspectAndRemember, type IntrospectionConfig } from './introspect.js';
 import { acceptPlainJws, acceptPlainJwsLater, parsePlainJws, type SyncKeyLookup } from './jws-fast.js';
 import { verifyAccessToken, type JwtVerifyConfig } from './verify.js';
 import type { BearerAuth, BearerOptions } from './types.js';
@@ -365,12 +365,7 @@ export function verifierFor(config: ResolvedBearerConfig, resultPrototype?: obje
       return auth;
     }
     if (!introspecting) throw new InvalidTokenError('malformed token');
-    const introspection = await introspecting.introspectionConfig();
-    const auth = await introspectAccessToken(token, introspection);
-    const { exp } = auth.payload;
-    const limit = now + introspection.cacheMaxTtlSeconds * 1000;
-    cache?.set(auth, typeof exp === 'number' ? Math.min(exp * 1000, limit) : limit, now, key);
-    return auth;
+    return introspectAndRemember(await introspecting.introspectionConfig(), token, cache, now, key);
   }
 
   const self: InternalBearerVerifier = {
