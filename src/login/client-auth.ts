@@ -5,17 +5,11 @@ import { applyClientSecret } from '../issuer/client-secret.js';
 import type { Transport } from '../issuer/http.js';
 import { LOGIN_DEFAULTS } from '../config/defaults.js';
 import type { TlsIdentity } from './mtls.js';
+import type { ClientAuthMethod } from './options.js';
 
 /** How the client authenticates at the token and revocation endpoints (OIDC Core §9). */
 export interface ClientAuth {
-  method:
-    | 'client_secret_basic'
-    | 'client_secret_post'
-    | 'client_secret_jwt'
-    | 'private_key_jwt'
-    | 'tls_client_auth'
-    | 'self_signed_tls_client_auth'
-    | 'none';
+  method: ClientAuthMethod;
   clientID: string;
   clientSecret?: string;
   signingKey?: JWK | KeyObject;

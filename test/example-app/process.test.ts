@@ -3,34 +3,11 @@
  * clean exit on SIGTERM/SIGINT, and the production refusals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { freePort } from '../support/net.js';
+import { CONTROLLED } from '../reliability/helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CONTROLLED = [
-  'PORT',
-  'HOST',
-  'BASE_URL',
-  'ISSUER_BASE_URL',
-  'CLIENT_ID',
-  'CLIENT_SECRET',
-  'SCOPE',
-  'AUDIENCE',
-  'SESSION_SECRET',
-  'SECRET',
-  'REDIS_URL',
-  'NODE_ENV',
-  'IDP_PORT',
-];
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Started {
   child: ChildProcess;

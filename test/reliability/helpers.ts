@@ -113,7 +113,7 @@ export async function startRedisServer(port: number): Promise<{ stop(): Promise<
 }
 
 /** Every variable of docs/CONTRACT.md: cleared from the parent's environment before a spawn. */
-const CONTROLLED = [
+export const CONTROLLED = [
   'PORT',
   'HOST',
   'BASE_URL',
