@@ -4,60 +4,27 @@
  * express-oauth2-jwt-bearer takes it), Envoy's `X-Forwarded-Client-Cert`, and base64 DER (as
  * Cloudflare sends it in `Cf-Client-Cert-Der-Base64`).
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Request } from 'express';
 import type { HostileIssuer } from '../support/hostile-issuer.js';
 import { useBearerGuard } from '../support/bearer-guard.js';
+import { makeTestPki } from '../support/pki.js';
 import { mintToken } from '../support/tokens.js';
 import { certificateFromHeader, certificateThumbprint } from '../../src/bearer/mtls.js';
 import { createBearerVerifier } from '../../src/bearer/verifier.js';
 import type { BearerOptions } from '../../src/bearer/types.js';
 import { AUDIENCE, challengeFor, expectRefusal } from './fixtures.js';
 
-const run = promisify(execFile);
-let dir: string;
 let cert: string;
 let other: string;
 let issuer: HostileIssuer;
 const guards = useBearerGuard({ onIssuer: (started) => (issuer = started) });
 
-async function selfSigned(name: string): Promise<string> {
-  await run(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-    ],
-    { cwd: dir },
-  );
-  return readFile(join(dir, `${name}.crt`), 'utf8');
-}
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bearer-mtls-sources-'));
-  cert = await selfSigned('client');
-  other = await selfSigned('other');
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+beforeAll(() => {
+  // Two certificates with different thumbprints; which CA signed them does not matter here.
+  const pki = makeTestPki();
+  cert = pki.client.cert;
+  other = pki.stranger.cert;
 });
 
 const der = (pem: string): Buffer => Buffer.from(new X509Certificate(pem).raw);

@@ -22,7 +22,7 @@ import { generateTestKey, startJwksServer, type JwksServer, type TestKey } from 
 import { mintToken } from '../support/tokens.js';
 import { Browser } from '../support/browser.js';
 import { cleansPrefixAfterAll, startAppServer, startLoginApp, testPrefix } from '../login/setup.js';
-import { makeTestPki, type TestPki } from '../login/mtls-certs.js';
+import { makeTestPki, type TestPki } from '../support/pki.js';
 import { guardedApp, AUDIENCE } from '../bearer/fixtures.js';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy.js';
 

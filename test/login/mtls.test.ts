@@ -15,7 +15,7 @@ import { auth, requiresAuth, type AuthOptions, type AuthRouter } from '../../src
 import { pastExpiryOfTokensFromNow } from '../support/expiry.js';
 import { signInAtProvider, startProvider, type TestProvider } from '../support/provider.js';
 import { Browser, type Hop } from '../support/browser.js';
-import { makeTestPki, type TestPki } from './mtls-certs.js';
+import { makeTestPki, type TestPki } from '../support/pki.js';
 import { assertionRedis, cleanPrefix, quiet, SECRET, startAppServer, startLoginApp, testPrefix, type AppServer } from './setup.js';
 
 const prefix = testPrefix('mtls');
