@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import { mountControl, writeProfile } from './control.js';
+import { mountControl, timeLayer, writeProfile } from './control.js';
 import { Redis } from 'ioredis';
 // The package as users run it: the built JavaScript (`npm run bench` builds first), typed from the sources.
 // BENCH_DIST: another build's entry (an absolute path), for A/B rounds of two builds (bench/micro/ab-login.ts).
@@ -70,7 +70,8 @@ switch (variant) {
       session: { redis: redis!, prefix, rolling: process.env.BENCH_ROLLING !== '0', localCache: process.env.BENCH_LOCAL_CACHE !== '0' },
     });
     closeAuth = () => router.close();
-    app.use(router);
+    // The auth() layer timed in place (a page view from the local cache never waits; see timeLayer()).
+    app.use(timeLayer(router));
     subOf = (req) => req.oidc.user?.sub;
     break;
   }

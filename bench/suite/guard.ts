@@ -10,12 +10,20 @@
  * primitive a first-seen token cannot avoid.
  */
 import { type Alg, type BenchIssuer } from './issuer-keys.js';
-import { DURATION, ROUNDS, cpuOf, expectOk, load, median, printTable, ratio, round1, startChild, type Child } from './lib.js';
+import { DURATION, ROUNDS, expectOk, load, median, printTable, ratio, round1, startChild, type Child } from './lib.js';
 
-const VARIANTS = ['none', 'noop', 'ours', 'eojb', 'expressjwt'] as const;
+const VARIANTS = ['none', 'noop', 'ours', 'eojb', 'expressjwt', 'hashauth', 'verifyauth'] as const;
 const GUARDS = ['ours', 'eojb', 'expressjwt'] as const;
 type Variant = (typeof VARIANTS)[number];
 type Guard = (typeof GUARDS)[number];
+/**
+ * The least any guard does for each kind of token (see bench/servers/guard-server.ts): for a
+ * repeated token, one SHA-256 of it and `req.auth` set; for a first-seen one, one verify and
+ * `req.auth` set. Each is measured only where it is that floor.
+ */
+const FLOORS = { repeat: 'hashauth', 'first-seen': 'verifyauth' } as const;
+type Mode = keyof typeof FLOORS;
+const variantsOf = (mode: Mode): Variant[] => ['none', 'noop', FLOORS[mode], 'ours', 'eojb', 'expressjwt'];
 const ALGS = ['RS256', 'ES256'] as const;
 const FIRST_SEEN_AMOUNT = Number(process.env.BENCH_FIRST_SEEN ?? 2000);
 /** Issue 18's goals for our guard's own CPU: µs for a repeated token, a multiple of the bare verify for a first-seen one. */
@@ -26,17 +34,44 @@ export const LABELS: Record<Variant, string> = {
   ours: 'ours',
   eojb: 'express-oauth2-jwt-bearer',
   expressjwt: 'express-jwt + jwks-rsa',
+  hashauth: 'SHA-256 + req.auth only',
+  verifyauth: 'crypto.verify + req.auth only',
 };
+
+/** One contender's figures in one round. */
+export interface Sample {
+  rps: number;
+  /** Server CPU per request, µs. */
+  cpu: number;
+  /** The server's main-thread GC pauses per request, µs (part of `cpu`). */
+  gc: number;
+  /** The guard's own time in the request, timed in place (timeLayer() in bench/servers/control.ts), µs. */
+  inRequest: number;
+  /** Share of requests where the guard returned before next(): `inRequest` is then its synchronous part only. */
+  asyncShare: number;
+}
 
 export interface GuardFigures {
   alg: Alg;
-  mode: 'repeat' | 'first-seen';
-  /** Requests/s, median of rounds. */
-  rps: Record<Variant, number>;
-  /** Server CPU per request, µs, median of rounds. */
-  cpu: Record<Variant, number>;
+  mode: Mode;
+  /** Medians of rounds of each measured contender's `Sample` members. */
+  rps: Partial<Record<Variant, number>>;
+  cpu: Partial<Record<Variant, number>>;
+  gc: Partial<Record<Variant, number>>;
+  inRequest: Partial<Record<Variant, number>>;
+  asyncShare: Partial<Record<Variant, number>>;
   /** A guard's CPU per request minus the floor's (same round), µs: median, and the rounds' range. */
   own: Record<Guard, { median: number; min: number; max: number }>;
+  /**
+   * The least any guard costs for this kind of token (FLOORS), measured the same way: its CPU
+   * per request minus the next()-only floor's (median, range), and its time in place.
+   */
+  floor: { variant: Variant; median: number; min: number; max: number; inRequest: number };
+  /**
+   * Ours, timed in place: its own time in the request (µs) plus the GC pauses per request it adds
+   * over the next()-only floor, the steadier reading of its own cost on this machine.
+   */
+  oursInPlace: { inRequest: number; gcOverFloor: number; total: number; range: [number, number] };
   /** The floor over no guard, µs. */
   floorOverNone: number;
   /** First-seen only: a bare crypto.verify() on the app core, µs (inline; with a callback on the threadpool). */
@@ -44,7 +79,17 @@ export interface GuardFigures {
   /** Our own cost against the goal: µs (repeat) or a multiple of the bare inline verify (first-seen). */
   goal: { value: number; target: number; met: boolean };
   /** Every round's raw figures, in the order measured. */
-  rounds: Array<{ rps: Record<Variant, number>; cpu: Record<Variant, number> }>;
+  rounds: Array<Partial<Record<Variant, Sample>>>;
+}
+
+interface Snapshot {
+  micros: number;
+  gcMicros: number;
+  inRequest: { micros: number; count: number; async: number };
+}
+
+async function snapshot(child: Child): Promise<Snapshot> {
+  return (await (await fetch(`${child.url}/__cpu`)).json()) as Snapshot;
 }
 
 async function warm(child: Child, token: string): Promise<void> {
@@ -69,15 +114,22 @@ async function bareVerify(
   return ((await res.json()) as { microsPerVerify: number }).microsPerVerify;
 }
 
-/** One measured run against one child: requests/s and server CPU µs per request. */
-async function measure(
-  child: Child,
-  run: () => Promise<Awaited<ReturnType<typeof load>>>,
-  label: string,
-): Promise<{ rps: number; cpu: number }> {
-  const { micros, result } = await cpuOf(child, run);
+/** One measured run against one child: requests/s, server CPU, GC and the guard's time in place, per request. */
+async function measure(child: Child, run: () => Promise<Awaited<ReturnType<typeof load>>>, label: string): Promise<Sample> {
+  const before = await snapshot(child);
+  const result = await run();
+  // The GC observer reports a pause after it ends: a moment for the last ones (the core idles meanwhile).
+  await new Promise((r) => setTimeout(r, 50));
+  const after = await snapshot(child);
   expectOk(result, label);
-  return { rps: result.rps, cpu: micros / result.requests };
+  const timed = after.inRequest.count - before.inRequest.count;
+  return {
+    rps: result.rps,
+    cpu: (after.micros - before.micros) / result.requests,
+    gc: (after.gcMicros - before.gcMicros) / result.requests,
+    inRequest: timed > 0 ? (after.inRequest.micros - before.inRequest.micros) / timed : 0,
+    asyncShare: timed > 0 ? (after.inRequest.async - before.inRequest.async) / timed : 0,
+  };
 }
 
 export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
@@ -99,21 +151,20 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const alg of ALGS) {
         // Repeat: one token, many requests (our verified-token cache answers after the first).
-        const rep = { rps: {}, cpu: {} } as GuardFigures['rounds'][number];
-        for (const v of VARIANTS) {
+        const rep: GuardFigures['rounds'][number] = {};
+        for (const v of variantsOf('repeat')) {
           const m = await measure(
             children[v],
             () => load({ url: `${children[v].url}/api`, headers: { authorization: `Bearer ${repeatTokens[alg]}` }, duration: DURATION }),
             `${v} ${alg} repeat`,
           );
-          rep.rps[v] = m.rps;
-          rep.cpu[v] = m.cpu;
+          rep[v] = m;
         }
         rounds.repeat[alg].push(rep);
         // First-seen: every request carries a token this server has not verified before.
         const tokens = await Promise.all(Array.from({ length: FIRST_SEEN_AMOUNT }, () => issuer.mint(alg)));
-        const first = { rps: {}, cpu: {} } as GuardFigures['rounds'][number];
-        for (const v of VARIANTS) {
+        const first: GuardFigures['rounds'][number] = {};
+        for (const v of variantsOf('first-seen')) {
           let i = 0;
           const m = await measure(
             children[v],
@@ -125,8 +176,7 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
               }),
             `${v} ${alg} first-seen`,
           );
-          first.rps[v] = m.rps;
-          first.cpu[v] = m.cpu;
+          first[v] = m;
         }
         rounds['first-seen'][alg].push(first);
         const sample = tokens.slice(0, 2000);
@@ -142,12 +192,23 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
     for (const alg of ALGS) {
       const rs = rounds[mode][alg];
       const med = (pick: (x: GuardFigures['rounds'][number]) => number) => median(rs.map(pick));
-      const own = Object.fromEntries(
-        GUARDS.map((g) => {
-          const values = rs.map((x) => x.cpu[g] - x.cpu.noop);
-          return [g, { median: round1(median(values)), min: round1(Math.min(...values)), max: round1(Math.max(...values)) }];
-        }),
-      ) as GuardFigures['own'];
+      const overNoop = (v: Variant) => {
+        const values = rs.map((x) => x[v]!.cpu - x.noop!.cpu);
+        return { median: round1(median(values)), min: round1(Math.min(...values)), max: round1(Math.max(...values)) };
+      };
+      const own = Object.fromEntries(GUARDS.map((g) => [g, overNoop(g)])) as GuardFigures['own'];
+      const measured = variantsOf(mode);
+      const pick = (member: Exclude<keyof Sample, never>, digits = 1) =>
+        Object.fromEntries(measured.map((v) => [v, Math.round(med((x) => x[v]![member]) * 10 ** digits) / 10 ** digits]));
+      const floorVariant = FLOORS[mode];
+      const floor = { variant: floorVariant, ...overNoop(floorVariant), inRequest: round1(med((x) => x[floorVariant]!.inRequest)) };
+      const inPlace = rs.map((x) => x.ours!.inRequest + x.ours!.gc - x.noop!.gc);
+      const oursInPlace = {
+        inRequest: round1(med((x) => x.ours!.inRequest)),
+        gcOverFloor: round1(med((x) => x.ours!.gc - x.noop!.gc)),
+        total: round1(median(inPlace)),
+        range: [round1(Math.min(...inPlace)), round1(Math.max(...inPlace))] as [number, number],
+      };
       const b =
         mode === 'first-seen' ? { inline: round1(median(bare[alg].inline)), threadpool: round1(median(bare[alg].threadpool)) } : undefined;
       const goal = b
@@ -156,10 +217,15 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
       out.push({
         alg,
         mode,
-        rps: Object.fromEntries(VARIANTS.map((v) => [v, Math.round(med((x) => x.rps[v]))])) as Record<Variant, number>,
-        cpu: Object.fromEntries(VARIANTS.map((v) => [v, round1(med((x) => x.cpu[v]))])) as Record<Variant, number>,
+        rps: pick('rps', 0),
+        cpu: pick('cpu'),
+        gc: pick('gc'),
+        inRequest: pick('inRequest'),
+        asyncShare: pick('asyncShare', 2),
         own,
-        floorOverNone: round1(med((x) => x.cpu.noop - x.cpu.none)),
+        floor,
+        oursInPlace,
+        floorOverNone: round1(med((x) => x.noop!.cpu - x.none!.cpu)),
         ...(b ? { bare: b } : {}),
         goal: { ...goal, met: goal.value <= goal.target },
         rounds: rs,
@@ -172,7 +238,9 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
       tokens: `${f.mode} ${f.alg}`,
       'no guard': `${f.cpu.none} µs ${f.rps.none}/s`,
       'next() only': `${f.cpu.noop} µs ${f.rps.noop}/s`,
+      'least any guard': `${f.floor.median} (${f.floor.min}–${f.floor.max}), in place ${f.floor.inRequest}`,
       'ours own': `${f.own.ours.median} (${f.own.ours.min}–${f.own.ours.max}) ${f.rps.ours}/s`,
+      'ours in place': `${f.oursInPlace.inRequest} + GC ${f.oursInPlace.gcOverFloor} = ${f.oursInPlace.total}`,
       'eojb own': `${f.own.eojb.median} ${f.rps.eojb}/s`,
       'express-jwt own': `${f.own.expressjwt.median} ${f.rps.expressjwt}/s`,
       'bare verify': f.bare ? `${f.bare.inline} (threadpool ${f.bare.threadpool})` : '-',
