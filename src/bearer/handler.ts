@@ -10,6 +10,7 @@ import { checkTokenCharacters, extractForGuard, type PresentedToken } from './ex
 import type { GuardRuntime } from './guard-runtime.js';
 import { refuse, requestStates } from './refuse.js';
 import { rawQuery } from './request-parts.js';
+import { toDictionaryMode } from '../util/dictionary-mode.js';
 import type { BearerAuth } from './types.js';
 
 /**
@@ -71,6 +72,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
           // Fast path: a cached token without `cnf` has no binding to check (confirmationOf() is `{}`).
           if (hit !== undefined && hit.payload.cnf === undefined) {
             hit.scheme = 'Bearer';
+            toDictionaryMode(req);
             req.auth = hit;
             presented = undefined;
             carried = true;
@@ -90,6 +92,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
             else if (begun.payload.cnf !== undefined) hit = begun;
             else {
               begun.scheme = 'Bearer';
+              toDictionaryMode(req);
               req.auth = begun;
               presented = undefined;
               carried = cached;

@@ -81,6 +81,18 @@ function attachContext(runtime: LoginRuntime, req: Request, res: Response): Requ
 }
 
 /**
+ * `req.path` without Express's getter for the common origin-form URL (`/path?query`): the getter
+ * parses the URL again, and under Express each property read on `req` is a slow lookup (every
+ * request object has a hidden class of its own), so this runs on every page view.
+ */
+function pathOf(req: Request): string {
+  const url = req.url;
+  if (url.charCodeAt(0) !== 0x2f) return req.path;
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
  * The one middleware layer of `auth()`: the session, then the request's context, then our routes
  * (for their paths) or the page guard of `authRequired` (not two router layers per request).
  */
@@ -100,7 +112,7 @@ export function requestLayer(runtime: LoginRuntime, sessions: RequestHandler | u
       }
       guardPage(req, res, next);
     };
-    if (routes.mayHandle(req.path)) {
+    if (routes.mayHandle(pathOf(req))) {
       routes.router(req, res, pages);
       return;
     }

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session, { type CookieOptions, type SessionData, type Store } from 'express-session';
 import { ServiceUnavailableError } from '../errors/index.js';
+import { toDictionaryMode } from '../util/dictionary-mode.js';
 import { describeCause, type Logger } from '../util/logger.js';
 import { readCookie, unsignSessionId } from './cookie.js';
 import { renewalDue, renewedExpiry } from './renewal.js';
@@ -205,11 +206,14 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
   const instance = createInstance(options);
   return function oidcSession(req: Request, res: Response, next: NextFunction): void {
     const r = req as unknown as AnyRequest;
-    if (stateOf(r) !== undefined || r.session) {
+    // `in` first: on almost every request neither is there, and one lookup through the prototype
+    // chain says so for both (our own accessor and express-session's property are both `session`).
+    if ('session' in r && (stateOf(r) !== undefined || r.session)) {
       // Another session middleware ran first: leave it in charge.
       next();
       return;
     }
+    toDictionaryMode(r);
     r.sessionStore = store;
     const signed = readCookie(req.headers.cookie, name);
     const cookieId = signed === undefined ? undefined : verifiedId(instance, signed);

@@ -67,6 +67,10 @@ export function stateOf(req: object): SessionState | undefined {
 
 /** The session store failure of this request (it then has no session), if any. */
 export function sessionStoreError(req: object): unknown {
+  // A request with its bookkeeping read its record: no failure. Checked first, as the failure's
+  // symbol is absent on almost every request, and an absent property is looked up through the
+  // whole prototype chain of an Express request.
+  if (stateOf(req) !== undefined) return undefined;
   return (req as Record<symbol, unknown>)[STORE_ERROR];
 }
 
