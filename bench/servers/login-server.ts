@@ -13,7 +13,7 @@
  * `await req.oidc.getAccessToken()` (refreshing first when needed); the control routes (GET /__cpu,
  * GET /__rss, BENCH_CPU_PROFILE) are in ./control.ts. Prints `ready <url>`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
@@ -40,12 +40,70 @@ const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 mountControl(app);
 
 const redis =
-  variant === 'none'
+  variant === 'none' || variant === 'floor'
     ? undefined
     : new Redis(REDIS_URL, { connectionName, maxRetriesPerRequest: 2, enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1' });
 let closeAuth: (() => Promise<void>) | undefined;
 
 type Sub = (req: Request) => unknown;
+
+/** The `floor` variant's routes (see its case below); answers how a page finds its user. */
+function mountFloor(on: express.Express): Sub {
+  const transactions = new Map<string, { verifier: string }>();
+  const sessions = new Map<string, { sub: unknown }>();
+  const redirectUri = `${baseURL}/callback`;
+  const basic = `Basic ${Buffer.from(`${BENCH_CLIENT_ID}:${BENCH_CLIENT_SECRET}`).toString('base64')}`;
+  const cookieOf = (req: Request, name: string) => {
+    const header = req.headers.cookie ?? '';
+    const at = header.indexOf(`${name}=`);
+    return at === -1 ? undefined : header.slice(at + name.length + 1).split(';', 1)[0];
+  };
+  on.get('/login', (_req, res) => {
+    const state = randomBytes(16).toString('base64url');
+    const verifier = randomBytes(32).toString('base64url');
+    transactions.set(state, { verifier });
+    const url = new URL(`${issuer}/authorize`);
+    url.search = new URLSearchParams({
+      client_id: BENCH_CLIENT_ID,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    res.cookie('floor_tx', state, { httpOnly: true, sameSite: 'lax' }).redirect(url.href);
+  });
+  on.get('/callback', async (req, res, next) => {
+    try {
+      const state = cookieOf(req, 'floor_tx');
+      const tx = state === undefined || req.query.state !== state ? undefined : transactions.get(state);
+      if (!tx) return void res.status(400).end();
+      transactions.delete(state!);
+      const answer = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: String(req.query.code),
+          redirect_uri: redirectUri,
+          code_verifier: tx.verifier,
+        }),
+      });
+      const tokens = (await answer.json()) as { id_token: string };
+      const payload = JSON.parse(Buffer.from(tokens.id_token.split('.')[1]!, 'base64url').toString()) as { sub: unknown };
+      const id = randomBytes(24).toString('base64url');
+      sessions.set(id, { sub: payload.sub });
+      res.clearCookie('floor_tx').cookie('floor_sid', id, { httpOnly: true, sameSite: 'lax' }).redirect('/page');
+    } catch (err) {
+      next(err);
+    }
+  });
+  return (req) => {
+    const id = cookieOf(req, 'floor_sid');
+    return id === undefined ? undefined : sessions.get(id)?.sub;
+  };
+}
 let subOf: Sub = () => 'anonymous';
 
 // What both sign-in variants are configured with alike.
@@ -112,6 +170,18 @@ switch (variant) {
       else res.redirect('/login');
     });
     subOf = (req) => (req.session as unknown as { sub?: string }).sub;
+    break;
+  }
+  case 'floor': {
+    // Not a sign-in library: the least any code-flow sign-in with a server-side session does on
+    // this stack, measured the same way as the two above. Everything it leaves out makes it
+    // cheaper than any real one: sessions and transactions in a Map (no Redis, no sealing), the
+    // ID token's payload read without checking its signature (allowed when it comes straight from
+    // the token endpoint, OIDC Core §3.1.3.7, but neither library does that), no expiry, no
+    // rolling renewal, no nonce, no claims checks; what it keeps is what the protocol makes every
+    // client do: a state and PKCE pair, the redirect, one token request over HTTP, a session
+    // cookie, and the cookie read back on each page.
+    subOf = mountFloor(app);
     break;
   }
   default:
