@@ -8,6 +8,9 @@
  *   handler in the route's stack);
  * - hashauth: the least a guard with a hashed verified-token cache does for a repeated token: the
  *   header read, the query looked at, one SHA-256 of the token and `req.auth` set (no lookup);
+ * - lookupauth: the least any guard with a cache does for a repeated token, if it kept raw
+ *   tokens: the header read, the query looked at, one Map lookup keyed by the token itself (the
+ *   first request of a token adds it) and `req.auth` set;
  * - verifyauth: the least any guard does for a first-seen token: the header read, the query
  *   looked at, the JWS header decoded for its `kid`, one `crypto.verify()` of the signature and
  *   `req.auth` set (no claims, no cache).
@@ -71,6 +74,20 @@ async function guard(): Promise<RequestHandler | undefined> {
         req.auth = FLOOR_AUTH as never;
         next();
       };
+    case 'lookupauth': {
+      const seen = new Map<string, typeof FLOOR_AUTH>();
+      return (req, res, next) => {
+        const token = headerToken(req);
+        if (token === undefined) {
+          res.status(401).end();
+          return;
+        }
+        let auth = seen.get(token);
+        if (auth === undefined) seen.set(token, (auth = FLOOR_AUTH));
+        req.auth = auth as never;
+        next();
+      };
+    }
     case 'verifyauth':
       return verifyFloor();
     case 'none':

@@ -10,7 +10,7 @@ import { DURATION, ROUNDS, cpuOf, median, printTable, ratio, round1, startChild,
 import { benchPrefix, issuerStats, stopAndClean } from './login-shared.js';
 import { countCommands } from './redis-count.js';
 
-const VARIANTS = ['ours', 'eoidc', 'floor'] as const;
+const VARIANTS = ['ours', 'eoidc', 'floor', 'floor-redis'] as const;
 type Variant = (typeof VARIANTS)[number];
 const CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 10);
 const COUNTED_SIGNINS = Number(process.env.BENCH_COUNTED_SIGNINS ?? 100);
@@ -22,7 +22,7 @@ export interface SignInFigures {
   perSecond: Record<Variant, number>;
   /** App CPU per full sign-in, µs, median of rounds. */
   cpuPerSignIn: Record<Variant, number>;
-  ratios: { oursVsEoidc: number; cpuOursVsEoidc: number; cpuFloorVsEoidc: number };
+  ratios: { oursVsEoidc: number; cpuOursVsEoidc: number; cpuFloorVsEoidc: number; cpuFloorRedisVsEoidc: number };
   goal: { value: number; target: number; met: boolean };
   /** Code grants the issuer answered per completed sign-in (must be 1). */
   codeGrantsPerSignIn: Record<Variant, number>;
@@ -70,7 +70,7 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
     }
     const redisPerSignIn = {} as Record<Variant, Record<string, number>>;
     for (const v of VARIANTS) {
-      if (v === 'floor') continue;
+      if (v === 'floor' || v === 'floor-redis') continue;
       const counts = await countCommands(names[v], async () => {
         await closedLoop(() => signIn(children[v].url).then(() => undefined), { concurrency: CONCURRENCY, total: COUNTED_SIGNINS });
       });
@@ -92,6 +92,7 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
         oursVsEoidc: ratio(perSecond.ours, perSecond.eoidc),
         cpuOursVsEoidc: cpuRatio,
         cpuFloorVsEoidc: ratio(cpuPerSignIn.floor, cpuPerSignIn.eoidc),
+        cpuFloorRedisVsEoidc: ratio(cpuPerSignIn['floor-redis'], cpuPerSignIn.eoidc),
       },
       goal: { value: cpuRatio, target: SIGNIN_GOAL_VS_EOIDC, met: cpuRatio <= SIGNIN_GOAL_VS_EOIDC },
       codeGrantsPerSignIn: Object.fromEntries(VARIANTS.map((v) => [v, ratio(grants[v].codeGrants, grants[v].signIns)])) as Record<
@@ -105,16 +106,17 @@ export async function benchSignIns(issuer: string): Promise<SignInFigures> {
         'ours CPU µs': cpuPerSignIn.ours,
         'eoidc CPU µs': cpuPerSignIn.eoidc,
         'least any sign-in CPU µs': `${cpuPerSignIn.floor} (${ratio(cpuPerSignIn.floor, cpuPerSignIn.eoidc)}x eoidc)`,
+        'with Redis + ID token check': `${cpuPerSignIn['floor-redis']} (${ratio(cpuPerSignIn['floor-redis'], cpuPerSignIn.eoidc)}x)`,
         [`ours/eoidc CPU (goal <= ${SIGNIN_GOAL_VS_EOIDC})`]: `${cpuRatio} ${figures.goal.met ? 'met' : 'NOT met'}`,
         'ours/s': perSecond.ours,
         'eoidc/s': perSecond.eoidc,
-        'floor/s': perSecond.floor,
-        'code grants per sign-in (ours/eoidc/floor)': `${figures.codeGrantsPerSignIn.ours}/${figures.codeGrantsPerSignIn.eoidc}/${figures.codeGrantsPerSignIn.floor}`,
+        'floor/s': `${perSecond.floor}, with Redis ${perSecond['floor-redis']}`,
+        'code grants per sign-in (ours/eoidc/floor)': `${figures.codeGrantsPerSignIn.ours}/${figures.codeGrantsPerSignIn.eoidc}/${figures.codeGrantsPerSignIn.floor}/${figures.codeGrantsPerSignIn['floor-redis']}`,
       },
     ]);
     printTable(
       `Redis commands per sign-in (${COUNTED_SIGNINS} sign-ins, from MONITOR, app connection only)`,
-      VARIANTS.filter((v) => v !== 'floor').map((v) => ({
+      VARIANTS.filter((v) => v === 'ours' || v === 'eoidc').map((v) => ({
         variant: v === 'ours' ? 'ours' : 'express-openid-connect',
         commands: Object.entries(redisPerSignIn[v])
           .map(([k, n]) => `${k} ${n}`)
