@@ -10,6 +10,7 @@ import { checkTokenCharacters, extractForGuard, type PresentedToken } from './ex
 import type { GuardRuntime } from './guard-runtime.js';
 import { refuse, requestStates } from './refuse.js';
 import { rawQuery } from './request-parts.js';
+import { shortcuts } from '../config/shortcuts.js';
 import { toDictionaryMode } from '../util/dictionary-mode.js';
 import type { BearerAuth } from './types.js';
 
@@ -37,6 +38,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
   const { allowFormBody, credentialsRequired, maxTokenLength, dpop } = runtime.config;
   // Fresh results carry the guard's state only with a cache (`cache: false`: see verifierFor()).
   const cached = verifier.cache !== undefined;
+  const dictionary = shortcuts.dictionaryMode;
   return function requireBearer(req: Request, res: Response, next: NextFunction): void {
     let state = noCredentials;
     let presented: PresentedToken | undefined;
@@ -72,7 +74,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
           // Fast path: a cached token without `cnf` has no binding to check (confirmationOf() is `{}`).
           if (hit !== undefined && hit.payload.cnf === undefined) {
             hit.scheme = 'Bearer';
-            toDictionaryMode(req);
+            if (dictionary) toDictionaryMode(req);
             req.auth = hit;
             presented = undefined;
             carried = true;
@@ -92,7 +94,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
             else if (begun.payload.cnf !== undefined) hit = begun;
             else {
               begun.scheme = 'Bearer';
-              toDictionaryMode(req);
+              if (dictionary) toDictionaryMode(req);
               req.auth = begun;
               presented = undefined;
               carried = cached;
@@ -111,7 +113,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
       next();
       return;
     }
-    verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key, pending }).catch(next);
+    verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key, pending, dictionary }).catch(next);
   };
 }
 

@@ -1,13 +1,14 @@
 /**
- * Internal off switches of the sign-in half's performance shortcuts (ARCHITECTURE.md,
- * "Performance shortcuts"), so tests can run the same requests through the shortcut and through
- * the plain path and compare the answers (test/login/shortcuts.test.ts).
+ * Internal off switches of performance shortcuts (ARCHITECTURE.md, "Performance shortcuts"), so
+ * tests can run the same requests through the shortcut and through the plain path and compare the
+ * answers (test/login/shortcuts.test.ts, test/bearer/dictionary-mode.test.ts).
  *
  * Deliberately neither an option nor an environment variable: both are public (every option is
  * typed in `AuthOptions` and documented in the README; every variable `from-env.ts` reads is a
  * documented fallback), and a shortcut must answer exactly as the plain path does, so an app has
  * no reason to choose. This module is reachable from neither package entry. Each switch is read
- * once, when `auth()` or a page guard is made, so one process can hold an app built each way.
+ * once, when `auth()`, a page guard or `requireBearer()` is made, so one process can hold an app
+ * built each way.
  *
  * (The sign-in's third shortcut, the local record cache, has a public switch already:
  * `session.localCache: false`.)
@@ -23,6 +24,11 @@ export const shortcuts = {
    * full async check (`login/requires-auth.ts`). Off: every request takes the full check.
    */
   requiresAuthWithoutPromise: true,
+  /**
+   * The session layer and the Bearer guard put the request in V8's dictionary mode before they
+   * add properties to it (`util/dictionary-mode.ts`). Off: they add them to the request as it is.
+   */
+  dictionaryMode: true,
 };
 
 /** Runs `build` with the given switches, then puts them back (for tests that build an app each way). */

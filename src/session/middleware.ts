@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session, { type CookieOptions, type SessionData, type Store } from 'express-session';
 import { ServiceUnavailableError } from '../errors/index.js';
+import { shortcuts } from '../config/shortcuts.js';
 import { toDictionaryMode } from '../util/dictionary-mode.js';
 import { describeCause, type Logger } from '../util/logger.js';
 import { readCookie, unsignSessionId } from './cookie.js';
@@ -204,6 +205,7 @@ function load(state: SessionState, cookieId: string, next: NextFunction): void {
 export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHandler {
   const { name, store } = options;
   const instance = createInstance(options);
+  const dictionary = shortcuts.dictionaryMode;
   return function oidcSession(req: Request, res: Response, next: NextFunction): void {
     const r = req as unknown as AnyRequest;
     // `in` first: on almost every request neither is there, and one lookup through the prototype
@@ -213,7 +215,7 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): RequestHan
       next();
       return;
     }
-    toDictionaryMode(r);
+    if (dictionary) toDictionaryMode(r);
     r.sessionStore = store;
     const signed = readCookie(req.headers.cookie, name);
     const cookieId = signed === undefined ? undefined : verifiedId(instance, signed);

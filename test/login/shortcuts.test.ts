@@ -7,7 +7,9 @@
  * - direct router dispatch (login/direct-dispatch.ts), off: `shortcuts.directDispatch = false`;
  * - `requiresAuth()` without a promise (login/requires-auth.ts), off:
  *   `shortcuts.requiresAuthWithoutPromise = false`;
- * - the local record cache (session/local-cache.ts), off: `session.localCache: false`.
+ * - the local record cache (session/local-cache.ts), off: `session.localCache: false`;
+ * - the request in V8's dictionary mode (util/dictionary-mode.ts), off:
+ *   `shortcuts.dictionaryMode = false`.
  */
 import { createHook } from 'node:async_hooks';
 import express, { type RequestHandler } from 'express';
@@ -104,6 +106,11 @@ async function startApp(
       .get('/page', (req, res) => {
         res.json({ signedIn: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub ?? null });
       })
+      // Whether the session layer set `url` again (the dictionary-mode shortcut) after Express's own properties.
+      .get('/url-order', (req, res) => {
+        const keys = Object.keys(req);
+        res.json({ urlAfterMethod: keys.indexOf('url') > keys.indexOf('method') });
+      })
       .get('/private', observed(requiresAuth()), (req, res) => {
         res.json({ sub: req.oidc.user?.sub });
       })
@@ -197,16 +204,16 @@ async function requestTable(app: TestApp, routerRoute: boolean, user: string): P
   return rows.map(([what, hop]) => [what, answerOf(hop, app)]);
 }
 
-describe('direct router dispatch and requiresAuth() without a promise', () => {
+describe('direct router dispatch, requiresAuth() without a promise and the request in dictionary mode', () => {
   let on: TestApp;
   let off: TestApp;
 
   beforeAll(async () => {
     on = await startApp('on', {});
-    off = await startApp('off', { directDispatch: false, requiresAuthWithoutPromise: false });
+    off = await startApp('off', { directDispatch: false, requiresAuthWithoutPromise: false, dictionaryMode: false });
   });
 
-  it('the switches take effect: off, auth() returns the Router itself and requiresAuth() always makes its promise', async () => {
+  it('the switches take effect: off, auth() returns the Router itself, requiresAuth() always makes its promise and the request keeps its key order', async () => {
     // The shortcut inherits the router's `stack`; the plain router owns it.
     expect(Object.hasOwn(on.oidc, 'stack')).toBe(false);
     expect(Object.hasOwn(off.oidc, 'stack')).toBe(true);
@@ -219,8 +226,10 @@ describe('direct router dispatch and requiresAuth() without a promise', () => {
     } finally {
       promiseCounter.disable();
     }
+    expect(JSON.parse((await inOn.get(`${on.url}/url-order`)).text)).toEqual({ urlAfterMethod: true });
+    expect(JSON.parse((await inOff.get(`${off.url}/url-order`)).text)).toEqual({ urlAfterMethod: false });
     // The switches are put back once the apps are built.
-    expect(shortcuts).toEqual({ directDispatch: true, requiresAuthWithoutPromise: true });
+    expect(shortcuts).toEqual({ directDispatch: true, requiresAuthWithoutPromise: true, dictionaryMode: true });
   });
 
   it('answers the table of requests the same way with the shortcuts and without them', async () => {
@@ -234,7 +243,11 @@ describe('direct router dispatch and requiresAuth() without a promise', () => {
 
   it('answers the same for an app that adds a route to the router auth() returns', async () => {
     const onWithRoute = await startApp('on-route', {}, { routerRoute: true });
-    const offWithRoute = await startApp('off-route', { directDispatch: false, requiresAuthWithoutPromise: false }, { routerRoute: true });
+    const offWithRoute = await startApp(
+      'off-route',
+      { directDispatch: false, requiresAuthWithoutPromise: false, dictionaryMode: false },
+      { routerRoute: true },
+    );
     const withShortcut = await requestTable(onWithRoute, true, 'route-user');
     const plain = await requestTable(offWithRoute, true, 'route-user');
     expect(withShortcut).toEqual(plain);
