@@ -12,7 +12,6 @@ import { checkCertificateBinding } from './mtls.js';
 import { refuse, requestStates, type RequestState } from './refuse.js';
 import { clientCertificate, externalUrl } from './request-parts.js';
 import type { BearerAuth } from './types.js';
-import { toDictionaryMode } from '../util/dictionary-mode.js';
 
 /** One request as `verifyAndBind()` takes it over from the synchronous part of the guard. */
 export interface BindInput {
@@ -30,8 +29,6 @@ export interface BindInput {
   key: string | undefined;
   /** The check of the token the caller started on a miss (`verifier.beginUncached()`), if it did. */
   pending?: Promise<BearerAuth> | undefined;
-  /** Put the request in dictionary mode before `req.auth` is set (`shortcuts.dictionaryMode`, read when the guard was made). */
-  dictionary: boolean;
 }
 
 /**
@@ -41,7 +38,7 @@ export interface BindInput {
 export async function verifyAndBind(runtime: GuardRuntime, input: BindInput): Promise<void> {
   const { config, verifier, nonces } = runtime;
   const { dpop } = config;
-  const { req, res, next, presented, looked, hit, key, pending, dictionary } = input;
+  const { req, res, next, presented, looked, hit, key, pending } = input;
   let state = input.state;
   try {
     let proof: VerifiedDpopProof | undefined;
@@ -79,8 +76,7 @@ export async function verifyAndBind(runtime: GuardRuntime, input: BindInput): Pr
     // `auth` is this request's own object (a fresh result, or the cache's copy), so it is
     // completed in place rather than spread into another one.
     auth.scheme = presented.scheme;
-    if (dictionary) toDictionaryMode(req);
-    req.auth = auth;
+    runtime.setAuth(req, auth);
   } catch (err) {
     requestStates.set(req, state);
     if (!(err instanceof AuthError)) throw err;

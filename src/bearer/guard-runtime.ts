@@ -1,8 +1,12 @@
 /** What one `requireBearer()` shares between its requests, built once at mount time. */
+import type { Request } from 'express';
+import { shortcuts } from '../config/shortcuts.js';
+import { toDictionaryMode } from '../util/dictionary-mode.js';
 import type { ResolvedBearerConfig } from './config.js';
 import { DpopNonces, MemoryDpopReplayStore, redisDpopReplayStore, type DpopReplayStore } from './dpop.js';
 import type { ExtractOptions } from './extract.js';
 import { ACCEPTED_STATE, type RequestState, type Responder } from './refuse.js';
+import type { BearerAuth } from './types.js';
 import { verifierFor, type InternalBearerVerifier } from './verifier.js';
 
 /** One guard's resolved options and the services its requests use. */
@@ -22,6 +26,20 @@ export interface GuardRuntime {
   replayTtlMs: number;
   /** The `jti` record: `dpop.redis`, else (with a warning, on first use) this process's memory. */
   replayStore(): DpopReplayStore;
+  /**
+   * Sets `req.auth` on an accepted request, the request put in V8's dictionary mode first
+   * (`util/dictionary-mode.ts`) unless `shortcuts.dictionaryMode` was off when the guard was made.
+   */
+  setAuth(req: Request, auth: BearerAuth): void;
+}
+
+function setAuthInDictionaryMode(req: Request, auth: BearerAuth): void {
+  toDictionaryMode(req);
+  req.auth = auth;
+}
+
+function setAuthAsIs(req: Request, auth: BearerAuth): void {
+  req.auth = auth;
 }
 
 /** Builds the runtime of a guard from its resolved options. */
@@ -64,5 +82,6 @@ export function createGuardRuntime(config: ResolvedBearerConfig): GuardRuntime {
       }
       return replay;
     },
+    setAuth: shortcuts.dictionaryMode ? setAuthInDictionaryMode : setAuthAsIs,
   };
 }

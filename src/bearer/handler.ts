@@ -10,8 +10,6 @@ import { checkTokenCharacters, extractForGuard, type PresentedToken } from './ex
 import type { GuardRuntime } from './guard-runtime.js';
 import { refuse, requestStates } from './refuse.js';
 import { rawQuery } from './request-parts.js';
-import { shortcuts } from '../config/shortcuts.js';
-import { toDictionaryMode } from '../util/dictionary-mode.js';
 import type { BearerAuth } from './types.js';
 
 /**
@@ -34,11 +32,10 @@ import type { BearerAuth } from './types.js';
  * token's characters are checked after the cache lookup, and only for a token not found there.
  */
 export function guardHandler(runtime: GuardRuntime): RequestHandler {
-  const { verifier, noCredentials, noCredentialsText, bearerState, dpopState, extractOptions } = runtime;
+  const { verifier, noCredentials, noCredentialsText, bearerState, dpopState, extractOptions, setAuth } = runtime;
   const { allowFormBody, credentialsRequired, maxTokenLength, dpop } = runtime.config;
   // Fresh results carry the guard's state only with a cache (`cache: false`: see verifierFor()).
   const cached = verifier.cache !== undefined;
-  const dictionary = shortcuts.dictionaryMode;
   return function requireBearer(req: Request, res: Response, next: NextFunction): void {
     let state = noCredentials;
     let presented: PresentedToken | undefined;
@@ -74,8 +71,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
           // Fast path: a cached token without `cnf` has no binding to check (confirmationOf() is `{}`).
           if (hit !== undefined && hit.payload.cnf === undefined) {
             hit.scheme = 'Bearer';
-            if (dictionary) toDictionaryMode(req);
-            req.auth = hit;
+            setAuth(req, hit);
             presented = undefined;
             carried = true;
           }
@@ -94,8 +90,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
             else if (begun.payload.cnf !== undefined) hit = begun;
             else {
               begun.scheme = 'Bearer';
-              if (dictionary) toDictionaryMode(req);
-              req.auth = begun;
+              setAuth(req, begun);
               presented = undefined;
               carried = cached;
             }
@@ -113,7 +108,7 @@ export function guardHandler(runtime: GuardRuntime): RequestHandler {
       next();
       return;
     }
-    verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key, pending, dictionary }).catch(next);
+    verifyAndBind(runtime, { req, res, next, presented, state, looked, hit, key, pending }).catch(next);
   };
 }
 

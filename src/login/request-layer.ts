@@ -80,14 +80,19 @@ function attachContext(runtime: LoginRuntime, req: Request, res: Response): Requ
   return context;
 }
 
+/** parseurl's fast path (its own pattern): `/path` and an optional `?query`, no blank and no `#`. */
+const PLAIN_URL = /^\/[^?#\s]*(?:\?[^#\s]*)?$/;
+
 /**
- * `req.path` without Express's getter for the common origin-form URL (`/path?query`): the getter
- * parses the URL again, and under Express each property read on `req` is a slow lookup (every
- * request object has a hidden class of its own), so this runs on every page view.
+ * `req.path` without Express's getter: the getter parses the URL again, and under Express each
+ * property read on `req` is a slow lookup (every request object has a hidden class of its own),
+ * so this runs on every page view. For an origin-form URL without blanks or `#` (PLAIN_URL),
+ * Express's parser (parseurl) splits at the first `?` and nothing more; any other URL takes
+ * the getter, so the answer is always Express's.
  */
 function pathOf(req: Request): string {
   const url = req.url;
-  if (url.charCodeAt(0) !== 0x2f) return req.path;
+  if (!PLAIN_URL.test(url)) return req.path;
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
 }
