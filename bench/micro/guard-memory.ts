@@ -17,8 +17,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { lineChart } from '../suite/chart.js';
+import { benchRequest, benchResponse } from './request.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -56,23 +57,12 @@ function mint(): string {
 }
 
 const guard: RequestHandler = requireBearer({ issuer, jwksUri, audience, algorithms: ['ES256'] });
-const res = {
-  statusCode: 200,
-  headersSent: false,
-  setHeader() {},
-  end() {
-    throw new Error('refused');
-  },
-} as unknown as Response;
+const res = benchResponse(() => {
+  throw new Error('refused');
+});
 /** One request through the guard; resolves when it calls next() (in the same tick when the signature is checked inline). */
 function run(token: string): Promise<void> | undefined {
-  const req = {
-    headers: { authorization: `Bearer ${token}` },
-    method: 'GET',
-    url: '/api',
-    originalUrl: '/api',
-    body: undefined,
-  } as unknown as Request;
+  const req = benchRequest(`Bearer ${token}`);
   let done = false;
   let failed: unknown;
   let resolve: (() => void) | undefined;

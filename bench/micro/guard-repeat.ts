@@ -9,9 +9,9 @@
  * With BENCH_DIST=<folder of another build's index.js> that build's guard runs too, in rounds
  * interleaved with this checkout's, so an optimisation can be judged in one process.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { startBenchIssuer, type Alg } from '../suite/issuer-keys.js';
-import { runGuard } from './request.js';
+import { benchRequest, benchResponse, runGuard } from './request.js';
 type Package = typeof import('../../src/index.js');
 const builds: Record<string, Package> = { ours: (await import(new URL('../../dist/esm/index.js', import.meta.url).href)) as Package };
 if (process.env.BENCH_DIST) builds.other = (await import(`file://${process.env.BENCH_DIST}/index.js`)) as Package;
@@ -32,14 +32,9 @@ for (const [name, build] of Object.entries(builds)) {
   await runGuard(guards[name]!, token);
 }
 const none: RequestHandler = (_req, _res, next) => next();
-const res = {
-  statusCode: 200,
-  headersSent: false,
-  setHeader() {},
-  end() {
-    throw new Error('refused');
-  },
-} as unknown as Response;
+const res = benchResponse(() => {
+  throw new Error('refused');
+});
 
 function measure(mw: RequestHandler): number {
   let passed = 0;
@@ -51,8 +46,7 @@ function measure(mw: RequestHandler): number {
   for (let i = 0; i < calls; i += 1) {
     // A new string per request, whose hash V8 has not computed yet.
     const authorization = `Bearer ${token}${i & 1 ? '' : ' '}`.trimEnd();
-    const req = { headers: { authorization, host: '127.0.0.1' }, method: 'GET', url: '/api', originalUrl: '/api' } as unknown as Request;
-    mw(req, res, next);
+    mw(benchRequest(authorization), res, next);
   }
   const ns = Number(process.hrtime.bigint() - t0) / calls;
   if (passed !== calls) throw new Error(`only ${passed} of ${calls} passed`);

@@ -8,7 +8,7 @@
  * Run: taskset -c 1 npx tsx bench/micro/page-timed.ts [rounds=5]
  */
 import { signIn } from '../suite/browser.js';
-import { expectOk, load, median, round1, startChild, type Child } from '../suite/lib.js';
+import { costOf, expectOk, load, median, round1, startChild, type Child } from '../suite/lib.js';
 import { benchPrefix, stopAndClean } from '../suite/login-shared.js';
 
 const rounds = Number(process.argv[2] ?? 5);
@@ -16,8 +16,6 @@ const issuer = await startChild('login-issuer-server.ts', {}, { pinned: false })
 const builds: Record<string, string | undefined> = { B: undefined };
 if (process.env.BENCH_DIST_A) builds.A = process.env.BENCH_DIST_A;
 const apps: Array<{ name: string; child: Child; prefix: string; headers: Record<string, string> }> = [];
-type Cpu = { micros: number; gcMicros: number; inRequest: { micros: number; count: number; async: number } };
-const cpu = async (c: Child): Promise<Cpu> => (await (await fetch(`${c.url}/__cpu`)).json()) as Cpu;
 try {
   for (const [name, dist] of Object.entries(builds)) {
     const prefix = benchPrefix(`page-timed-${name}`);
@@ -32,15 +30,14 @@ try {
   const figures: Record<string, { inPlace: number[]; gc: number[]; cpu: number[] }> = {};
   for (let r = 0; r <= rounds; r += 1) {
     for (const app of r % 2 ? [...apps].reverse() : apps) {
-      const a = await cpu(app.child);
-      const res = expectOk(await load({ url: `${app.child.url}/page`, headers: app.headers, duration: 2, connections: 10 }), 'views');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const b = await cpu(app.child);
+      const cost = await costOf(app.child, async () =>
+        expectOk(await load({ url: `${app.child.url}/page`, headers: app.headers, duration: 2, connections: 10 }), 'views'),
+      );
       if (r === 0) continue; // warm-up
       const f = (figures[app.name] ??= { inPlace: [], gc: [], cpu: [] });
-      f.inPlace.push((b.inRequest.micros - a.inRequest.micros) / (b.inRequest.count - a.inRequest.count));
-      f.gc.push((b.gcMicros - a.gcMicros) / res.requests);
-      f.cpu.push((b.micros - a.micros) / res.requests);
+      f.inPlace.push(cost.inRequest);
+      f.gc.push(cost.gc);
+      f.cpu.push(cost.cpu);
     }
   }
   for (const [name, f] of Object.entries(figures)) {

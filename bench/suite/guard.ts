@@ -10,7 +10,21 @@
  * primitive a first-seen token cannot avoid.
  */
 import { type Alg, type BenchIssuer } from './issuer-keys.js';
-import { DURATION, ROUNDS, expectOk, load, median, printTable, ratio, round1, startChild, type Child } from './lib.js';
+import {
+  DURATION,
+  ROUNDS,
+  costOf,
+  expectOk,
+  load,
+  median,
+  printTable,
+  ratio,
+  round1,
+  startChild,
+  type Child,
+  type LoadResult,
+  type ServerCost,
+} from './lib.js';
 
 const VARIANTS = ['none', 'noop', 'ours', 'eojb', 'expressjwt', 'hashauth', 'lookupauth', 'verifyauth'] as const;
 const GUARDS = ['ours', 'eojb', 'expressjwt'] as const;
@@ -43,17 +57,9 @@ export const LABELS: Record<Variant, string> = {
   verifyauth: 'crypto.verify + req.auth only',
 };
 
-/** One contender's figures in one round. */
-export interface Sample {
+/** One contender's figures in one round: requests/s and the server's cost per request (the guard timed in place). */
+export interface Sample extends ServerCost {
   rps: number;
-  /** Server CPU per request, µs. */
-  cpu: number;
-  /** The server's main-thread GC pauses per request, µs (part of `cpu`). */
-  gc: number;
-  /** The guard's own time in the request, timed in place (timeLayer() in bench/servers/control.ts), µs. */
-  inRequest: number;
-  /** Share of requests where the guard returned before next(): `inRequest` is then its synchronous part only. */
-  asyncShare: number;
 }
 
 export interface GuardFigures {
@@ -89,16 +95,6 @@ export interface GuardFigures {
   rounds: Array<Partial<Record<Variant, Sample>>>;
 }
 
-interface Snapshot {
-  micros: number;
-  gcMicros: number;
-  inRequest: { micros: number; count: number; async: number };
-}
-
-async function snapshot(child: Child): Promise<Snapshot> {
-  return (await (await fetch(`${child.url}/__cpu`)).json()) as Snapshot;
-}
-
 async function warm(child: Child, token: string): Promise<void> {
   const res = await fetch(`${child.url}/api`, { headers: { authorization: `Bearer ${token}` } });
   await res.arrayBuffer();
@@ -122,21 +118,10 @@ async function bareVerify(
 }
 
 /** One measured run against one child: requests/s, server CPU, GC and the guard's time in place, per request. */
-async function measure(child: Child, run: () => Promise<Awaited<ReturnType<typeof load>>>, label: string): Promise<Sample> {
-  const before = await snapshot(child);
-  const result = await run();
-  // The GC observer reports a pause after it ends: a moment for the last ones (the core idles meanwhile).
-  await new Promise((r) => setTimeout(r, 50));
-  const after = await snapshot(child);
+async function measure(child: Child, run: () => Promise<LoadResult>, label: string): Promise<Sample> {
+  const { result, ...cost } = await costOf(child, run);
   expectOk(result, label);
-  const timed = after.inRequest.count - before.inRequest.count;
-  return {
-    rps: result.rps,
-    cpu: (after.micros - before.micros) / result.requests,
-    gc: (after.gcMicros - before.gcMicros) / result.requests,
-    inRequest: timed > 0 ? (after.inRequest.micros - before.inRequest.micros) / timed : 0,
-    asyncShare: timed > 0 ? (after.inRequest.async - before.inRequest.async) / timed : 0,
-  };
+  return { rps: result.rps, ...cost };
 }
 
 export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
@@ -205,7 +190,7 @@ export async function benchGuard(issuer: BenchIssuer): Promise<GuardFigures[]> {
       };
       const own = Object.fromEntries(GUARDS.map((g) => [g, overNoop(g)])) as GuardFigures['own'];
       const measured = variantsOf(mode);
-      const pick = (member: Exclude<keyof Sample, never>, digits = 1) =>
+      const pick = (member: keyof Sample, digits = 1) =>
         Object.fromEntries(measured.map((v) => [v, Math.round(med((x) => x[v]![member]) * 10 ** digits) / 10 ** digits]));
       const floorVariant = FLOORS[mode];
       const floor = { variant: floorVariant, ...overNoop(floorVariant), inRequest: round1(med((x) => x[floorVariant]!.inRequest)) };

@@ -79,9 +79,23 @@ export async function startChild(script: string, env: Record<string, string>, { 
   };
 }
 
+/** What a server's `GET /__cpu` answers (bench/servers/control.ts): its counters so far. */
+export interface ServerCounters {
+  /** Process CPU time, µs (all threads). */
+  micros: number;
+  /** Main-thread GC pauses, µs. */
+  gcMicros: number;
+  /** The layer timed in place (timeLayer()): µs summed, calls, calls that returned before next(). */
+  inRequest: { micros: number; count: number; async: number };
+}
+
+export async function serverCounters(child: Child): Promise<ServerCounters> {
+  return (await (await fetch(`${child.url}/__cpu`)).json()) as ServerCounters;
+}
+
 /** The child's CPU time so far, in µs (all its threads: libuv's threadpool counts too). */
 export async function cpuMicros(child: Child): Promise<number> {
-  return ((await (await fetch(`${child.url}/__cpu`)).json()) as { micros: number }).micros;
+  return (await serverCounters(child)).micros;
 }
 
 /** Runs `work` and answers the child's CPU time it took, in µs. */
@@ -89,6 +103,35 @@ export async function cpuOf<T>(child: Child, work: () => Promise<T>): Promise<{ 
   const before = await cpuMicros(child);
   const result = await work();
   return { micros: (await cpuMicros(child)) - before, result };
+}
+
+/** A load run's cost on the server, per request. */
+export interface ServerCost {
+  /** Server CPU, µs. */
+  cpu: number;
+  /** Main-thread GC pauses, µs (part of `cpu`). */
+  gc: number;
+  /** The layer timed in place, µs per call (0 when the server times none). */
+  inRequest: number;
+  /** Share of the timed calls that returned before next(): `inRequest` is then their synchronous part. */
+  asyncShare: number;
+}
+
+/** Runs a load on `child` and answers its result and the server's cost per request it answered. */
+export async function costOf<T extends { requests: number }>(child: Child, run: () => Promise<T>): Promise<ServerCost & { result: T }> {
+  const before = await serverCounters(child);
+  const result = await run();
+  // The GC observer reports a pause after it ends: a moment for the last ones (the core idles meanwhile).
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const after = await serverCounters(child);
+  const timed = after.inRequest.count - before.inRequest.count;
+  return {
+    result,
+    cpu: (after.micros - before.micros) / result.requests,
+    gc: (after.gcMicros - before.gcMicros) / result.requests,
+    inRequest: timed > 0 ? (after.inRequest.micros - before.inRequest.micros) / timed : 0,
+    asyncShare: timed > 0 ? (after.inRequest.async - before.inRequest.async) / timed : 0,
+  };
 }
 
 export interface LoadOptions {

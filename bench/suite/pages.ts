@@ -7,19 +7,9 @@
  * signs in once (express-session: one seeded session); autocannon then replays the cookie.
  */
 import { Browser, signIn } from './browser.js';
-import { DURATION, ROUNDS, expectOk, load, median, printTable, ratio, round1, startChild, type Child } from './lib.js';
+import { DURATION, ROUNDS, costOf, expectOk, load, median, printTable, ratio, round1, startChild, type Child } from './lib.js';
 import { benchPrefix, stopAndClean } from './login-shared.js';
 import { countCommands } from './redis-count.js';
-
-interface Snapshot {
-  micros: number;
-  gcMicros: number;
-  inRequest: { micros: number; count: number };
-}
-
-async function snapshot(child: Child): Promise<Snapshot> {
-  return (await (await fetch(`${child.url}/__cpu`)).json()) as Snapshot;
-}
 
 const VARIANTS = ['none', 'floor', 'ours', 'exsess', 'eoidc'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -106,22 +96,12 @@ export async function benchPages(issuer: string): Promise<PagesFigures> {
     for (let r = 0; r < ROUNDS; r += 1) {
       const round = {} as (typeof rounds)[number];
       for (const v of VARIANTS) {
-        const before = await snapshot(children[v]);
-        const result = await load({ url: `${children[v].url}/page`, headers: cookies[v], duration: DURATION });
-        // The GC observer reports a pause after it ends: a moment for the last ones.
-        await new Promise((r) => setTimeout(r, 50));
-        const after = await snapshot(children[v]);
+        const { result, cpu, gc, inRequest } = await costOf(children[v], () =>
+          load({ url: `${children[v].url}/page`, headers: cookies[v], duration: DURATION }),
+        );
         // A lost session would answer 302 to /login: non-2xx fails the run.
         expectOk(result, `pages ${v}`);
-        const timed = after.inRequest.count - before.inRequest.count;
-        round[v] = {
-          rps: result.rps,
-          cpu: (after.micros - before.micros) / result.requests,
-          p50: result.p50,
-          p99: result.p99,
-          gc: (after.gcMicros - before.gcMicros) / result.requests,
-          inPlace: timed > 0 ? (after.inRequest.micros - before.inRequest.micros) / timed : 0,
-        };
+        round[v] = { rps: result.rps, cpu, p50: result.p50, p99: result.p99, gc, inPlace: inRequest };
       }
       rounds.push(round);
     }
